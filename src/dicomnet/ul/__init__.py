@@ -1,0 +1,1 @@
+"""The DICOM Upper Layer (PS3.8) without I/O."""
