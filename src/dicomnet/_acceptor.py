@@ -1,0 +1,228 @@
+"""The acceptor's answer to an A-ASSOCIATE-RQ: the AE's policy (limits, AE titles, handlers'
+decisions, user identity) and presentation-context negotiation, then AC or RJ on the wire."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from dicomnet import events as evt
+from dicomnet.presentation import PresentationContext
+from dicomnet.ul.errors import (
+    REJECT_ACSE_NO_REASON,
+    REJECT_ACSE_PROTOCOL_VERSION,
+    REJECT_PERMANENT,
+    REJECT_PRESENTATION_LOCAL_LIMIT,
+    REJECT_SOURCE_ACSE,
+    REJECT_SOURCE_PRESENTATION,
+    REJECT_SOURCE_USER,
+    REJECT_TRANSIENT,
+    REJECT_USER_APP_CONTEXT,
+    REJECT_USER_CALLED_AE,
+    REJECT_USER_CALLING_AE,
+    RejectConsequence,
+    RemoteProtocolError,
+)
+from dicomnet.ul.fsm import Event
+from dicomnet.ul.items import (
+    APPLICATION_CONTEXT_NAME,
+    PresentationContextRQ,
+    UserIdentityAC,
+    UserInformation,
+)
+from dicomnet.ul.negotiation import negotiate_as_acceptor, negotiate_async_ops
+from dicomnet.ul.pdu import AssociateAC, AssociateRJ, AssociateRQ
+
+if TYPE_CHECKING:
+    from dicomnet._core import AssociationCore as Association
+
+LOGGER = logging.getLogger("dicomnet.assoc")
+
+# A placeholder RQ for the state machine when the real one could not be decoded but can still
+# be answered with A-ASSOCIATE-RJ (AE-6 needs an Evt6 with an A-ASSOCIATE-RQ).
+_UNDECODABLE_RQ = AssociateRQ("", "", (), UserInformation(0, ""))
+
+
+def reject_malformed(assoc: Association, exc: RemoteProtocolError) -> None:
+    """Sta2: the first PDU was bad. Answer an undecodable RQ with A-ASSOCIATE-RJ when the
+    decoder says so, otherwise A-ABORT (AA-1) per Table 9-10."""
+    LOGGER.warning("bad association request from %s: %s", assoc.requestor.address, exc)
+    assoc.failure_reason = f"protocol error: {exc}"
+    consequence = exc.consequence
+    if isinstance(consequence, RejectConsequence):
+        rj = AssociateRJ(consequence.result, consequence.source, consequence.reason)
+        assoc._step(Event.EVT6, _UNDECODABLE_RQ, reject_reason=rj)
+        assoc.rejection = rj
+        assoc.is_rejected = True
+    else:
+        assoc._step(Event.EVT19)
+    assoc._finish_after_abort()
+
+
+def _policy_rejection(assoc: Association, rq: AssociateRQ) -> AssociateRJ | None:
+    ae = assoc.ae
+    server = assoc.server
+    if rq.protocol_version & 1 == 0:
+        return AssociateRJ(REJECT_PERMANENT, REJECT_SOURCE_ACSE, REJECT_ACSE_PROTOCOL_VERSION)
+    if server is not None and server.active_count > ae.maximum_associations:
+        LOGGER.warning(
+            "rejecting %s: maximum associations (%d) reached",
+            rq.calling_ae_title,
+            ae.maximum_associations,
+        )
+        return AssociateRJ(
+            REJECT_TRANSIENT, REJECT_SOURCE_PRESENTATION, REJECT_PRESENTATION_LOCAL_LIMIT
+        )
+    if rq.application_context != APPLICATION_CONTEXT_NAME:
+        return AssociateRJ(REJECT_PERMANENT, REJECT_SOURCE_USER, REJECT_USER_APP_CONTEXT)
+    if ae.require_called_aet and rq.called_ae_title.strip() != ae.ae_title.strip():
+        LOGGER.warning("rejecting: called AE title %r is not ours", rq.called_ae_title)
+        return AssociateRJ(REJECT_PERMANENT, REJECT_SOURCE_USER, REJECT_USER_CALLED_AE)
+    allowed = [a.strip() for a in ae.require_calling_aet]
+    if allowed and rq.calling_ae_title.strip() not in allowed:
+        LOGGER.warning("rejecting: calling AE title %r is not allowed", rq.calling_ae_title)
+        return AssociateRJ(REJECT_PERMANENT, REJECT_SOURCE_USER, REJECT_USER_CALLING_AE)
+    return None
+
+
+def _user_identity(assoc: Association, rq: AssociateRQ) -> tuple[bool, UserIdentityAC | None]:
+    identity = rq.user_information.user_identity_rq
+    if identity is None:
+        return True, None
+    assoc.requestor.user_identity = identity
+    bound = evt.intervention_handler(assoc._handlers, evt.EVT_USER_ID)
+    if bound is None:
+        return True, None
+    handler, args = bound
+    event = evt.Event(
+        assoc,
+        evt.EVT_USER_ID,
+        user_id_type=identity.identity_type,
+        primary_identity=identity.primary,
+        secondary_identity=identity.secondary,
+        request=identity,
+    )
+    try:
+        verified, response = handler(event, *args)
+    except Exception:
+        LOGGER.exception("Exception in the EVT_USER_ID handler; rejecting the association")
+        return False, None
+    if not verified:
+        return False, None
+    if identity.positive_response_requested and response is not None:
+        return True, UserIdentityAC(bytes(response))
+    return True, None
+
+
+def negotiate_incoming(assoc: Association, rq: AssociateRQ) -> bool:
+    """Sta3: decide on ``rq`` and send AC (True) or RJ (False)."""
+    ae = assoc.ae
+    info = rq.user_information
+    assoc.requestor.ae_title = rq.calling_ae_title
+    assoc.requestor.maximum_length = info.max_length
+    assoc.requestor.implementation_class_uid = info.implementation_class_uid
+    assoc.requestor.implementation_version_name = info.implementation_version_name
+    assoc.requestor.primitive = rq
+    assoc.acceptor.ae_title = ae.ae_title
+    assoc.acceptor.maximum_length = assoc.local_max_pdu
+    assoc.acceptor.implementation_class_uid = ae.implementation_class_uid
+    assoc.acceptor.implementation_version_name = ae.implementation_version_name
+
+    requested = assoc._notify(evt.EVT_REQUESTED)
+    rj = _policy_rejection(assoc, rq)
+    if rj is None and requested is not None and requested.rejection is not None:
+        rj = AssociateRJ(*requested.rejection)
+    identity_ac: UserIdentityAC | None = None
+    if rj is None:
+        verified, identity_ac = _user_identity(assoc, rq)
+        if not verified:
+            rj = AssociateRJ(REJECT_PERMANENT, REJECT_SOURCE_ACSE, REJECT_ACSE_NO_REASON)
+    if rj is not None:
+        _send_reject(assoc, rj)
+        return False
+
+    try:
+        result = negotiate_as_acceptor(
+            rq.presentation_contexts, info.roles, ae.supported_context_specs()
+        )
+    except RemoteProtocolError as exc:
+        consequence = exc.consequence
+        if isinstance(consequence, RejectConsequence):
+            _send_reject(
+                assoc, AssociateRJ(consequence.result, consequence.source, consequence.reason)
+            )
+        else:
+            assoc._step(Event.EVT8, AssociateRJ(REJECT_PERMANENT, REJECT_SOURCE_USER, 1))
+            assoc._finish_after_abort()
+        return False
+
+    proposed: dict[int, PresentationContextRQ] = {
+        pc.context_id: pc for pc in rq.presentation_contexts
+    }
+    assoc.contexts = [
+        PresentationContext(
+            nc.abstract_syntax,
+            [nc.transfer_syntax]
+            if nc.transfer_syntax
+            else list(proposed[nc.context_id].transfer_syntaxes),
+            context_id=nc.context_id,
+            result=nc.result,
+            as_scu=nc.as_scu,
+            as_scp=nc.as_scp,
+        )
+        for nc in result.contexts
+    ]
+    async_ops = negotiate_async_ops(info.async_ops)
+    ac = AssociateAC(
+        called_ae_title=rq.called_ae_title,
+        calling_ae_title=rq.calling_ae_title,
+        presentation_contexts=result.ac_contexts,
+        user_information=UserInformation(
+            max_length=assoc.local_max_pdu,
+            implementation_class_uid=ae.implementation_class_uid,
+            implementation_version_name=ae.implementation_version_name,
+            async_ops=async_ops,
+            roles=result.ac_roles,
+            user_identity_ac=identity_ac,
+        ),
+    )
+    assoc.acceptor.primitive = ac
+    assoc._peer_max_pdu = info.max_length
+    assoc._step(Event.EVT7, ac)
+    assoc.is_established = True
+    assoc._notify(evt.EVT_ACCEPTED)
+    assoc._notify(evt.EVT_ESTABLISHED)
+    return True
+
+
+def _send_reject(assoc: Association, rj: AssociateRJ) -> None:
+    assoc.rejection = rj
+    assoc.is_rejected = True
+    assoc._step(Event.EVT8, rj)
+    assoc._notify(evt.EVT_REJECTED)
+    # Sta13: wait (ARTIM) for the requestor to close the connection.
+    while assoc._pump(assoc._artim):
+        pass
+    assoc._close_transport()
+
+
+def describe_rejection(rj: AssociateRJ | Any) -> str:
+    """Readable text for an A-ASSOCIATE-RJ (result, source, reason)."""
+    result = {1: "rejected-permanent", 2: "rejected-transient"}.get(rj.result, str(rj.result))
+    source = {
+        1: "service user",
+        2: "service provider (ACSE)",
+        3: "service provider (presentation)",
+    }.get(rj.source, str(rj.source))
+    reasons = {
+        1: {
+            1: "no reason given",
+            2: "application context name not supported",
+            3: "calling AE title not recognised",
+            7: "called AE title not recognised",
+        },
+        2: {1: "no reason given", 2: "protocol version not supported"},
+        3: {1: "temporary congestion", 2: "local limit exceeded"},
+    }
+    reason = reasons.get(rj.source, {}).get(rj.reason, f"reason {rj.reason}")
+    return f"{result}, {source}: {reason}"

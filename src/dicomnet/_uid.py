@@ -1,0 +1,76 @@
+"""UID value types that need no pydicom: SOP classes and transfer syntaxes are ``str`` subclasses,
+so they compare equal to plain UID strings (and to pydicom ``UID`` values)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Transfer syntaxes whose data set encoding is native (not encapsulated pixel data).
+_NATIVE = {
+    "1.2.840.10008.1.2",
+    "1.2.840.10008.1.2.1",
+    "1.2.840.10008.1.2.1.99",
+    "1.2.840.10008.1.2.2",
+}
+
+
+class SOPClass(str):
+    """A SOP Class UID with its name, keyword and service group.
+
+    ``group`` is one of ``verification``, ``storage``, ``qr`` and ``worklist``.
+    """
+
+    name: str
+    keyword: str
+    group: str
+    is_retired: bool
+
+    def __new__(
+        cls, uid: str, name: str = "", keyword: str = "", group: str = "", *, retired: bool = False
+    ) -> SOPClass:
+        self = super().__new__(cls, uid)
+        self.name = name
+        self.keyword = keyword
+        self.group = group
+        self.is_retired = retired
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (SOPClass, (str(self), self.name, self.keyword, self.group))
+
+
+class TransferSyntax(str):
+    """A transfer syntax UID with its name and encoding properties."""
+
+    name: str
+    keyword: str
+    is_retired: bool
+
+    def __new__(
+        cls, uid: str, name: str = "", keyword: str = "", *, retired: bool = False
+    ) -> TransferSyntax:
+        self = super().__new__(cls, uid)
+        self.name = name
+        self.keyword = keyword
+        self.is_retired = retired
+        return self
+
+    @property
+    def is_implicit_vr(self) -> bool:
+        return str(self) == "1.2.840.10008.1.2"
+
+    @property
+    def is_little_endian(self) -> bool:
+        return str(self) != "1.2.840.10008.1.2.2"
+
+    @property
+    def is_deflated(self) -> bool:
+        return str(self) in ("1.2.840.10008.1.2.1.99", "1.2.840.10008.1.2.4.95")
+
+    @property
+    def is_compressed(self) -> bool:
+        """True when pixel data is encapsulated (compressed or referenced)."""
+        return str(self) not in _NATIVE
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (TransferSyntax, (str(self), self.name, self.keyword))

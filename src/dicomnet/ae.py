@@ -1,0 +1,230 @@
+"""The Application Entity: what users configure and call (``AE``, ``associate``,
+``start_server``), with pynetdicom's names so existing code ports by changing imports."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from dicomnet.association import Association
+from dicomnet.events import HandlerRegistry
+from dicomnet.presentation import PresentationContext
+from dicomnet.sop_class import DefaultTransferSyntaxes, UncompressedTransferSyntaxes
+from dicomnet.transport.server import AssociationServer
+from dicomnet.ul.codec import validate_ae_title
+from dicomnet.ul.items import UserIdentityRQ
+from dicomnet.ul.negotiation import ContextSpec
+
+LOGGER = logging.getLogger("dicomnet")
+
+#: dicomnet's Implementation Class UID (a UUID-derived 2.25 UID) and version name.
+IMPLEMENTATION_CLASS_UID = "2.25.205416925368461542236468436620374458151"
+IMPLEMENTATION_VERSION_NAME = "DICOMNET_010"
+
+DEFAULT_MAX_PDU = 16382
+MAX_CONTEXTS = 128
+
+
+class AE:
+    """A DICOM Application Entity: requested/supported contexts, timeouts, limits."""
+
+    def __init__(self, ae_title: str = "DICOMNET") -> None:
+        self._ae_title = validate_ae_title(ae_title)
+        self.requested_contexts: list[PresentationContext] = []
+        self.supported_contexts: list[PresentationContext] = []
+        #: Seconds for the association and release phases, and ARTIM.
+        self.acse_timeout: float | None = 30.0
+        #: Seconds for a response, for each PDU once started, and for each send.
+        self.dimse_timeout: float | None = 30.0
+        #: Seconds an association may sit idle between messages.
+        self.network_timeout: float | None = 60.0
+        #: Seconds for the TCP connect (and TLS handshake); None: the OS default.
+        self.connection_timeout: float | None = 30.0
+        self._maximum_pdu_size = DEFAULT_MAX_PDU
+        self.maximum_associations = 10
+        self.require_called_aet = False
+        self.require_calling_aet: list[str] = []
+        self.implementation_class_uid = IMPLEMENTATION_CLASS_UID
+        self.implementation_version_name: str | None = IMPLEMENTATION_VERSION_NAME
+        #: Where received data sets larger than a few MiB are spooled (None: the system temp).
+        self.spool_directory: str | None = None
+        self._servers: list[AssociationServer] = []
+
+    # --- properties -----------------------------------------------------------------------
+
+    @property
+    def ae_title(self) -> str:
+        return self._ae_title
+
+    @ae_title.setter
+    def ae_title(self, value: str) -> None:
+        self._ae_title = validate_ae_title(value)
+
+    @property
+    def maximum_pdu_size(self) -> int:
+        """Largest P-DATA-TF we accept (advertised Maximum Length); 0 = no limit."""
+        return self._maximum_pdu_size
+
+    @maximum_pdu_size.setter
+    def maximum_pdu_size(self, value: int) -> None:
+        if value != 0 and not 8 <= value <= 0xFFFFFFFF:
+            raise ValueError("maximum_pdu_size must be 0 (no limit) or 8..4294967295")
+        self._maximum_pdu_size = int(value)
+
+    @property
+    def active_associations(self) -> list[Association]:
+        return [a for server in self._servers for a in server.active_associations]
+
+    # --- contexts -------------------------------------------------------------------------
+
+    def add_requested_context(
+        self, abstract_syntax: str, transfer_syntax: str | Sequence[str] | None = None
+    ) -> None:
+        """Propose ``abstract_syntax`` with these transfer syntaxes (default: uncompressed)."""
+        syntaxes = _syntaxes(transfer_syntax)
+        if len(self.requested_contexts) >= MAX_CONTEXTS:
+            raise ValueError("at most 128 presentation contexts can be requested")
+        self.requested_contexts.append(PresentationContext(abstract_syntax, syntaxes))
+
+    def add_supported_context(
+        self,
+        abstract_syntax: str,
+        transfer_syntax: str | Sequence[str] | None = None,
+        scu_role: bool | None = None,
+        scp_role: bool | None = None,
+    ) -> None:
+        """Accept ``abstract_syntax`` in these transfer syntaxes (in our order of preference).
+
+        ``scu_role``/``scp_role``: whether we agree to the requestor acting as SCU/SCP when it
+        proposes SCP/SCU role selection (None: answer no role selection: default roles).
+        """
+        syntaxes = _syntaxes(transfer_syntax, UncompressedTransferSyntaxes)
+        for cx in self.supported_contexts:
+            if cx.abstract_syntax == str(abstract_syntax):
+                for syntax in syntaxes:
+                    cx.add_transfer_syntax(syntax)
+                if scu_role is not None:
+                    cx.scu_role = scu_role
+                if scp_role is not None:
+                    cx.scp_role = scp_role
+                return
+        self.supported_contexts.append(
+            PresentationContext(abstract_syntax, syntaxes, scu_role=scu_role, scp_role=scp_role)
+        )
+
+    def remove_requested_context(self, abstract_syntax: str) -> None:
+        self.requested_contexts = [
+            cx for cx in self.requested_contexts if cx.abstract_syntax != str(abstract_syntax)
+        ]
+
+    def remove_supported_context(self, abstract_syntax: str) -> None:
+        self.supported_contexts = [
+            cx for cx in self.supported_contexts if cx.abstract_syntax != str(abstract_syntax)
+        ]
+
+    def supported_context_specs(self) -> list[ContextSpec]:
+        return [
+            ContextSpec(cx.abstract_syntax, tuple(cx.transfer_syntax), cx.scu_role, cx.scp_role)
+            for cx in self.supported_contexts
+        ]
+
+    # --- requesting -----------------------------------------------------------------------
+
+    def associate(
+        self,
+        addr: str,
+        port: int,
+        contexts: Iterable[PresentationContext] | None = None,
+        ae_title: str = "ANY-SCP",
+        max_pdu: int | None = None,
+        ext_neg: Any = None,
+        bind_address: tuple[str, int] | None = None,
+        tls_args: tuple[ssl.SSLContext, str | None] | None = None,
+        evt_handlers: Iterable[Any] | None = None,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        user_identity: UserIdentityRQ | None = None,
+    ) -> Association:
+        """Request an association with the peer at ``addr``:``port`` (called AE ``ae_title``).
+
+        Always returns an :class:`Association`; check ``is_established``. When it is not,
+        ``connect_error``, ``rejection``, ``abort_pdu`` and ``failure_reason`` say why.
+        """
+        called = validate_ae_title(ae_title)
+        wanted = list(contexts) if contexts is not None else list(self.requested_contexts)
+        if not wanted:
+            raise RuntimeError("no requested presentation contexts (use add_requested_context)")
+        if len(wanted) > MAX_CONTEXTS:
+            raise ValueError("at most 128 presentation contexts can be requested")
+        specs = [
+            ContextSpec(cx.abstract_syntax, tuple(cx.transfer_syntax), cx.scu_role, cx.scp_role)
+            for cx in wanted
+        ]
+        if tls_args is not None and ssl_context is None:
+            ssl_context = tls_args[0]
+        assoc = Association(self, "requestor", HandlerRegistry(evt_handlers or ()))
+        if max_pdu is not None:
+            assoc.local_max_pdu = max_pdu
+            assoc._reader = type(assoc._reader)(max_pdata_length=max_pdu)
+        assoc._request(
+            addr,
+            port,
+            called,
+            specs,
+            ssl_context=ssl_context,
+            user_identity=user_identity,
+            bind_address=bind_address,
+        )
+        return assoc
+
+    # --- serving --------------------------------------------------------------------------
+
+    def start_server(
+        self,
+        address: tuple[str, int],
+        block: bool = True,
+        ssl_context: ssl.SSLContext | None = None,
+        evt_handlers: Iterable[Any] | None = None,
+        ae_title: str | None = None,
+        contexts: Iterable[PresentationContext] | None = None,
+    ) -> AssociationServer | None:
+        """Listen on ``address``; blocking (returns None after shutdown) or not (returns the
+        running :class:`AssociationServer`)."""
+        if ae_title is not None:
+            self.ae_title = ae_title
+        if contexts is not None:
+            for cx in contexts:
+                self.add_supported_context(
+                    cx.abstract_syntax, cx.transfer_syntax, cx.scu_role, cx.scp_role
+                )
+        if not self.supported_contexts:
+            raise ValueError("no supported presentation contexts (use add_supported_context)")
+        server = AssociationServer(
+            self, address, HandlerRegistry(evt_handlers or ()), ssl_context=ssl_context
+        )
+        self._servers.append(server)
+        if not block:
+            server.start()
+            return server
+        try:
+            server.serve_forever()
+        finally:
+            server.shutdown()
+        return None
+
+    def shutdown(self) -> None:
+        """Stop every server this AE started."""
+        for server in list(self._servers):
+            server.shutdown()
+
+
+def _syntaxes(
+    transfer_syntax: str | Sequence[str] | None, default: Sequence[str] = DefaultTransferSyntaxes
+) -> list[str]:
+    if transfer_syntax is None:
+        return [str(t) for t in default]
+    if isinstance(transfer_syntax, str):
+        return [transfer_syntax]
+    return [str(t) for t in transfer_syntax]

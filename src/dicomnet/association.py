@@ -1,0 +1,367 @@
+"""A DICOM association as users see it: the engine of :mod:`dicomnet._core` plus the requestor
+side (making the association) and the SCU services (C-ECHO, C-STORE)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import ssl
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from dicomnet import events as evt
+from dicomnet._core import AssociationCore, ServiceUser, TransportLost
+from dicomnet.dimse.fragments import MessageComplete
+from dicomnet.dimse.messages import (
+    C_ECHO_RQ,
+    C_ECHO_RSP,
+    C_STORE_RQ,
+    C_STORE_RSP,
+    PRIORITY_MEDIUM,
+    Message,
+)
+from dicomnet.presentation import PresentationContext
+from dicomnet.transport.connection import ConnectError, Connection, deadline_in
+from dicomnet.ul.errors import ABORT_SOURCE_USER, RemoteProtocolError
+from dicomnet.ul.fsm import Event, State
+from dicomnet.ul.items import UserIdentityRQ, UserInformation
+from dicomnet.ul.negotiation import (
+    ContextSpec,
+    build_rq_contexts,
+    negotiate_as_requestor,
+    peer_max_pdu_for_sending,
+)
+from dicomnet.ul.pdu import Abort, AssociateAC, AssociateRQ
+
+LOGGER = logging.getLogger("dicomnet.assoc")
+
+UNCOMPRESSED = (
+    "1.2.840.10008.1.2",
+    "1.2.840.10008.1.2.1",
+    "1.2.840.10008.1.2.1.99",
+    "1.2.840.10008.1.2.2",
+)
+
+
+class NoContextError(ValueError):
+    """No accepted presentation context can carry this data set."""
+
+
+def status_dataset(rsp: Message | None) -> Any:
+    """A pydicom Dataset with the status elements of a response (empty if none arrived)."""
+    from pydicom.dataset import Dataset
+
+    ds = Dataset()
+    if rsp is None:
+        return ds
+    for name in (
+        "Status",
+        "ErrorComment",
+        "ErrorID",
+        "OffendingElement",
+        "AffectedSOPInstanceUID",
+        "NumberOfRemainingSuboperations",
+        "NumberOfCompletedSuboperations",
+        "NumberOfFailedSuboperations",
+        "NumberOfWarningSuboperations",
+    ):
+        value = getattr(rsp, name, None)
+        if value is not None:
+            setattr(ds, name, list(value) if isinstance(value, tuple) else value)
+    return ds
+
+
+class Association(AssociationCore):
+    """A DICOM association, as requestor (``AE.associate``) or acceptor (``AE.start_server``)."""
+
+    # --- making the association -----------------------------------------------------------
+
+    def _request(
+        self,
+        address: str,
+        port: int,
+        called_ae_title: str,
+        specs: Sequence[ContextSpec],
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        user_identity: UserIdentityRQ | None = None,
+        bind_address: tuple[str, int] | None = None,
+    ) -> None:
+        ae = self.ae
+        rq_contexts, roles = build_rq_contexts(specs)
+        self._rq_contexts = rq_contexts
+        self._rq_roles = roles
+        rq = AssociateRQ(
+            called_ae_title=called_ae_title,
+            calling_ae_title=ae.ae_title,
+            presentation_contexts=rq_contexts,
+            user_information=UserInformation(
+                max_length=self.local_max_pdu,
+                implementation_class_uid=ae.implementation_class_uid,
+                implementation_version_name=ae.implementation_version_name,
+                roles=roles,
+                user_identity_rq=user_identity,
+            ),
+        )
+        self.requestor.ae_title = ae.ae_title
+        self.requestor.maximum_length = self.local_max_pdu
+        self.requestor.implementation_class_uid = ae.implementation_class_uid
+        self.requestor.implementation_version_name = ae.implementation_version_name
+        self.requestor.primitive = rq
+        self.acceptor.ae_title = called_ae_title
+        self.acceptor.address, self.acceptor.port = address, port
+        self._step(Event.EVT1, rq)
+        try:
+            conn = Connection.connect(
+                address,
+                port,
+                timeout=ae.connection_timeout,
+                ssl_context=ssl_context,
+                bind_address=bind_address,
+            )
+        except ConnectError as exc:
+            self.connect_error = exc
+            self.failure_reason = str(exc)
+            self._step(Event.EVT17)
+            return
+        self._conn = conn
+        self.requestor.address, self.requestor.port = conn.local
+        self._notify(evt.EVT_CONN_OPEN, address=conn.peer)
+        self._step(Event.EVT2)
+        self._notify(evt.EVT_REQUESTED)
+        deadline = deadline_in(self.acse_timeout)
+        while self._fsm.state is State.STA5:
+            if not self._pump(deadline):
+                break
+        if self._fsm.state is State.STA5:  # pragma: no cover - _pump aborts on timeouts
+            self._local_abort(Abort(source=ABORT_SOURCE_USER))
+
+    def _on_accepted(self, ac: AssociateAC) -> None:
+        self.acceptor.primitive = ac
+        info = ac.user_information
+        self.acceptor.maximum_length = info.max_length
+        self.acceptor.implementation_class_uid = info.implementation_class_uid
+        self.acceptor.implementation_version_name = info.implementation_version_name
+        try:
+            negotiated = negotiate_as_requestor(
+                self._rq_contexts, self._rq_roles, ac.presentation_contexts, info.roles
+            )
+            self._peer_max_pdu = peer_max_pdu_for_sending(info.max_length)
+        except RemoteProtocolError as exc:
+            self._on_bad_pdu(exc)
+            return
+        proposed = {pc.context_id: pc for pc in self._rq_contexts}
+        self.contexts = [
+            PresentationContext(
+                nc.abstract_syntax,
+                [nc.transfer_syntax]
+                if nc.transfer_syntax
+                else list(proposed[nc.context_id].transfer_syntaxes),
+                context_id=nc.context_id,
+                result=nc.result,
+                as_scu=nc.as_scu,
+                as_scp=nc.as_scp,
+            )
+            for nc in negotiated
+        ]
+        self.is_established = True
+        self._notify(evt.EVT_ACCEPTED)
+        if not self.accepted_contexts:
+            LOGGER.error("the peer accepted none of the proposed presentation contexts")
+            self.failure_reason = "no presentation context was accepted"
+            self._local_abort(Abort(source=ABORT_SOURCE_USER))
+            return
+        self._notify(evt.EVT_ESTABLISHED)
+
+    # --- waiting for responses ------------------------------------------------------------
+
+    def _wait_response(self, message_id: int) -> Message | None:
+        """Read until the response to ``message_id`` arrives; serve requests the peer sends
+        meanwhile (C-STORE sub-operations of a C-GET). None if the association ends."""
+        from dicomnet.services import dispatch
+
+        while True:
+            done: MessageComplete[Any] | None = self._next_message(self.dimse_timeout)
+            if done is None:
+                return None
+            message = done.message
+            if getattr(message, "MessageIDBeingRespondedTo", None) == message_id:
+                return message
+            if type(message).__name__.endswith("_RQ"):
+                dispatch(self, done)
+                continue
+            LOGGER.warning("ignoring an unexpected %s", type(message).__name__)
+
+    def _require_established(self) -> None:
+        if not self.is_established:
+            raise RuntimeError("the association is not established")
+
+    def _find_scu_context(
+        self, abstract_syntax: str, transfer_syntax: str | None = None
+    ) -> PresentationContext | None:
+        for cx in self.contexts:
+            if not cx.accepted or cx.abstract_syntax != abstract_syntax or not cx.as_scu:
+                continue
+            if transfer_syntax is None or cx.transfer_syntax[0] == transfer_syntax:
+                return cx
+        return None
+
+    # --- C-ECHO -----------------------------------------------------------------------------
+
+    def _echo(self) -> C_ECHO_RSP | None:
+        """Send a C-ECHO and return the raw response (None if none arrived)."""
+        self._require_established()
+        cx = self._find_scu_context("1.2.840.10008.1.1")
+        if cx is None or cx.context_id is None:
+            raise NoContextError("no accepted presentation context for Verification")
+        message_id = self._next_message_id()
+        self._send_message(cx.context_id, C_ECHO_RQ(MessageID=message_id))
+        rsp = self._wait_response(message_id)
+        return rsp if isinstance(rsp, C_ECHO_RSP) else None
+
+    def send_c_echo(self, msg_id: int | None = None) -> Any:
+        """C-ECHO; returns a pydicom Dataset with ``Status`` (empty if no response arrived)."""
+        if msg_id is not None:
+            self._message_id = (msg_id - 1) % 0xFFFF
+        return status_dataset(self._echo())
+
+    # --- C-STORE ----------------------------------------------------------------------------
+
+    def _store(
+        self,
+        source: Any,
+        *,
+        originator_aet: str | None = None,
+        originator_id: int | None = None,
+        priority: int = PRIORITY_MEDIUM,
+    ) -> C_STORE_RSP | None:
+        """Send one instance (a path or a pydicom Dataset); the raw response or None."""
+        from dicomnet.part10 import Part10Error, read_file_meta
+
+        self._require_established()
+        if isinstance(source, str | os.PathLike):
+            path = Path(source)
+            handle = open(path, "rb")  # noqa: SIM115 - closed below
+            try:
+                try:
+                    meta = read_file_meta(handle)
+                except Part10Error:
+                    meta = None
+                if meta is not None:
+                    cx = self._find_scu_context(meta.sop_class_uid, meta.transfer_syntax_uid)
+                    if cx is not None:
+                        # Stream the data set from disk, undecoded.
+                        return self._store_stream(
+                            cx,
+                            meta.sop_class_uid,
+                            meta.sop_instance_uid,
+                            handle,
+                            originator_aet,
+                            originator_id,
+                            priority,
+                        )
+                from pydicom import dcmread
+
+                handle.seek(0)
+                dataset = dcmread(handle, force=True)
+            finally:
+                handle.close()
+        else:
+            dataset = source
+        return self._store_dataset(dataset, originator_aet, originator_id, priority)
+
+    def _store_dataset(
+        self,
+        dataset: Any,
+        originator_aet: str | None,
+        originator_id: int | None,
+        priority: int,
+    ) -> C_STORE_RSP | None:
+        from dicomnet.dataset import encode_dataset
+
+        try:
+            sop_class = str(dataset.SOPClassUID)
+            sop_instance = str(dataset.SOPInstanceUID)
+        except AttributeError as exc:
+            raise ValueError(f"the data set has no SOP Class/Instance UID: {exc}") from None
+        meta = getattr(dataset, "file_meta", None)
+        current = str(getattr(meta, "TransferSyntaxUID", "") or "") if meta is not None else ""
+        cx = self._find_scu_context(sop_class, current) if current else None
+        if cx is None:
+            if current and current not in UNCOMPRESSED:
+                raise NoContextError(
+                    f"no accepted presentation context for {sop_class} in {current}"
+                )
+            for syntax in UNCOMPRESSED:
+                cx = self._find_scu_context(sop_class, syntax)
+                if cx is not None:
+                    break
+        if cx is None:
+            raise NoContextError(f"no accepted presentation context for {sop_class}")
+        if current and current not in UNCOMPRESSED and cx.transfer_syntax[0] == current:
+            data = _encode_as_is(dataset, current)
+        else:
+            data = encode_dataset(dataset, cx.transfer_syntax[0])
+        return self._store_stream(
+            cx, sop_class, sop_instance, data, originator_aet, originator_id, priority
+        )
+
+    def _store_stream(
+        self,
+        cx: PresentationContext,
+        sop_class: str,
+        sop_instance: str,
+        data: Any,
+        originator_aet: str | None,
+        originator_id: int | None,
+        priority: int,
+    ) -> C_STORE_RSP | None:
+        assert cx.context_id is not None
+        message_id = self._next_message_id()
+        request = C_STORE_RQ(
+            MessageID=message_id,
+            AffectedSOPClassUID=sop_class,
+            AffectedSOPInstanceUID=sop_instance,
+            Priority=priority,
+            MoveOriginatorApplicationEntityTitle=originator_aet,
+            MoveOriginatorMessageID=originator_id,
+        )
+        self._send_message(cx.context_id, request, data)
+        rsp = self._wait_response(message_id)
+        return rsp if isinstance(rsp, C_STORE_RSP) else None
+
+    def send_c_store(
+        self,
+        dataset: Any,
+        msg_id: int | None = None,
+        priority: int = PRIORITY_MEDIUM,
+        originator_aet: str | None = None,
+        originator_id: int | None = None,
+    ) -> Any:
+        """C-STORE a pydicom Dataset or a file path; returns a status Dataset.
+
+        A file whose transfer syntax was accepted is streamed from disk undecoded; otherwise it
+        is decoded and re-encoded in an accepted uncompressed transfer syntax. Raises
+        :class:`NoContextError` (a ValueError) if no accepted context fits.
+        """
+        if msg_id is not None:
+            self._message_id = (msg_id - 1) % 0xFFFF
+        return status_dataset(
+            self._store(
+                dataset,
+                originator_aet=originator_aet,
+                originator_id=originator_id,
+                priority=priority,
+            )
+        )
+
+
+def _encode_as_is(dataset: Any, syntax: str) -> bytes:
+    """Encode an (encapsulated) data set keeping its transfer syntax."""
+    from dicomnet.dataset import encode_dataset
+
+    return encode_dataset(dataset, syntax)
+
+
+__all__ = ["Association", "NoContextError", "ServiceUser", "TransportLost", "status_dataset"]

@@ -1,0 +1,267 @@
+"""Received data sets: spooled to memory, then to a temporary file past a modest size, and the one
+boundary with pydicom (lazy decode).
+
+A received C-STORE data set is written into a :class:`ReceivedDataset` fragment by fragment as it
+arrives. The spool starts with our own Part-10 header, so once it rolls over to disk the
+temporary file is already a complete DICOM file: ``event.dataset_path`` points at it, and
+:meth:`ReceivedDataset.save` moves it into place with a rename when it lies on the same
+filesystem. Nothing here holds a large data set in memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+import zlib
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from dicomnet.part10 import encode_file_meta
+
+SPOOL_THRESHOLD = 4 * 1024 * 1024
+DEFLATED = "1.2.840.10008.1.2.1.99"
+
+
+class ReceivedDataset:
+    """A received data set with the header of a Part-10 file in front of it.
+
+    ``directory`` is where the temporary file goes once the data set passes ``threshold``
+    bytes; put it on the filesystem where the file will be kept so that :meth:`save` is a rename.
+    """
+
+    def __init__(
+        self,
+        sop_class_uid: str,
+        sop_instance_uid: str,
+        transfer_syntax_uid: str,
+        implementation_class_uid: str,
+        implementation_version_name: str = "",
+        source_ae_title: str = "",
+        *,
+        directory: str | os.PathLike[str] | None = None,
+        threshold: int = SPOOL_THRESHOLD,
+    ) -> None:
+        self.sop_class_uid = sop_class_uid
+        self.sop_instance_uid = sop_instance_uid
+        self.transfer_syntax_uid = transfer_syntax_uid
+        self.source_ae_title = source_ae_title
+        self._meta = encode_file_meta(
+            sop_class_uid,
+            sop_instance_uid,
+            transfer_syntax_uid,
+            implementation_class_uid,
+            implementation_version_name,
+            source_ae_title,
+        )
+        self._directory = os.fspath(directory) if directory is not None else None
+        self._threshold = threshold
+        self._buffer: bytearray | None = bytearray(self._meta)
+        self._file: BinaryIO | None = None
+        self._path: Path | None = None
+        self._dataset: Any = None
+        self.size = 0  # data-set bytes, without the header
+
+    # --- the sink side (MessageAssembler writes here) -------------------------------------
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self.size += len(data)
+        if self._buffer is not None:
+            self._buffer += data
+            if len(self._buffer) > self._threshold:
+                self._rollover()
+        else:
+            assert self._file is not None
+            self._file.write(data)
+        return len(data)
+
+    def _rollover(self) -> None:
+        fd, name = tempfile.mkstemp(prefix=".dicomnet-", suffix=".part", dir=self._directory)
+        self._file = os.fdopen(fd, "w+b", buffering=1024 * 1024)
+        self._path = Path(name)
+        assert self._buffer is not None
+        self._file.write(self._buffer)
+        self._buffer = None
+
+    # --- the reading side (handlers) ------------------------------------------------------
+
+    @property
+    def meta_length(self) -> int:
+        return len(self._meta)
+
+    def path(self) -> Path:
+        """A Part-10 file holding the data set (created now if it was still in memory)."""
+        if self._file is None:
+            self._rollover()
+        assert self._file is not None and self._path is not None
+        self._file.flush()
+        return self._path
+
+    def encoded(self, include_meta: bool = True) -> bytes:
+        """The whole file (or only the data-set bytes) as bytes. Reads a spilled file whole."""
+        data = bytes(self._buffer) if self._buffer is not None else self.path().read_bytes()
+        return data if include_meta else data[len(self._meta) :]
+
+    def open_dataset(self) -> BinaryIO:
+        """A binary stream of the data-set bytes only (no header), positioned at the start."""
+        if self._buffer is not None:
+            return io.BytesIO(memoryview(self._buffer)[len(self._meta) :])
+        reader = open(self.path(), "rb")  # noqa: SIM115 - the caller closes it
+        reader.seek(len(self._meta))
+        return reader
+
+    @property
+    def file_meta(self) -> Any:
+        """A pydicom FileMetaDataset for this data set."""
+        from pydicom.dataset import FileMetaDataset
+        from pydicom.uid import UID
+
+        meta = FileMetaDataset()
+        meta.MediaStorageSOPClassUID = UID(self.sop_class_uid)
+        meta.MediaStorageSOPInstanceUID = UID(self.sop_instance_uid)
+        meta.TransferSyntaxUID = UID(self.transfer_syntax_uid)
+        from dicomnet.part10 import read_file_meta
+
+        header = read_file_meta(io.BytesIO(self._meta))
+        meta.ImplementationClassUID = UID(header.implementation_class_uid)
+        return meta
+
+    @property
+    def dataset(self) -> Any:
+        """The data set decoded by pydicom on first access (then cached)."""
+        if self._dataset is None:
+            self._dataset = decode_dataset(self.open_dataset(), self.transfer_syntax_uid)
+            self._dataset.file_meta = self.file_meta
+        return self._dataset
+
+    # --- keeping and discarding -----------------------------------------------------------
+
+    def save(self, destination: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
+        """Atomically write the Part-10 file to ``destination``: temp file, flush, fsync,
+        rename, fsync the directory. Raises OSError (leaving no partial file) on failure, and
+        FileExistsError when ``overwrite`` is False and the file exists."""
+        target = Path(destination)
+        directory = target.parent
+        if not overwrite and target.exists():
+            raise FileExistsError(f"{target} exists")
+        tmp: Path | None = None
+        try:
+            if (
+                self._file is not None
+                and self._path is not None
+                and self._path.parent.resolve() == directory.resolve()
+            ):
+                self._file.flush()
+                os.fsync(self._file.fileno())
+                tmp = self._path
+            else:
+                fd, name = tempfile.mkstemp(prefix=".dicomnet-", suffix=".part", dir=directory)
+                tmp = Path(name)
+                with os.fdopen(fd, "wb") as out:
+                    if self._buffer is not None:
+                        out.write(self._buffer)
+                    else:
+                        assert self._path is not None and self._file is not None
+                        self._file.flush()
+                        with open(self._path, "rb") as src:
+                            while chunk := src.read(1024 * 1024):
+                                out.write(chunk)
+                    out.flush()
+                    os.fsync(out.fileno())
+            if overwrite:
+                os.replace(tmp, target)
+            else:
+                os.link(tmp, target)
+                os.unlink(tmp)
+            if tmp == self._path:
+                self._detach()
+            tmp = None
+            _fsync_dir(directory)
+        finally:
+            if tmp is not None and tmp != self._path:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+        return target
+
+    def _detach(self) -> None:
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+        self._file = None
+        self._path = None
+        self._buffer = bytearray(self._meta)  # emptied: the data now lives at the destination
+
+    def close(self) -> None:
+        """Remove the temporary file (if any) and drop buffered bytes."""
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+        if self._path is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self._path)
+        self._file = None
+        self._path = None
+        self._buffer = None
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class MemorySink:
+    """A plain in-memory sink for small data sets (identifiers, responses)."""
+
+    def __init__(self) -> None:
+        self.buffer = bytearray()
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        self.buffer += data
+        return len(data)
+
+
+def decode_dataset(stream: BinaryIO | bytes | bytearray, transfer_syntax_uid: str) -> Any:
+    """Decode data-set bytes (no header) encoded in ``transfer_syntax_uid`` with pydicom."""
+    from pydicom.filereader import read_dataset
+
+    if isinstance(stream, bytes | bytearray):
+        stream = io.BytesIO(stream)
+    syntax = str(transfer_syntax_uid)
+    if syntax == DEFLATED:
+        stream = io.BytesIO(zlib.decompress(stream.read(), -zlib.MAX_WBITS))
+    try:
+        return read_dataset(
+            stream,
+            is_implicit_VR=syntax == "1.2.840.10008.1.2",
+            is_little_endian=syntax != "1.2.840.10008.1.2.2",
+        )
+    finally:
+        stream.close()
+
+
+def encode_dataset(dataset: Any, transfer_syntax_uid: str) -> bytes:
+    """Encode a pydicom Dataset's elements (file meta excluded) in ``transfer_syntax_uid``."""
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset
+
+    syntax = str(transfer_syntax_uid)
+    out = DicomBytesIO()
+    out.is_implicit_VR = syntax == "1.2.840.10008.1.2"
+    out.is_little_endian = syntax != "1.2.840.10008.1.2.2"
+    write_dataset(out, dataset)
+    data = out.getvalue()
+    if syntax == DEFLATED:
+        compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS)
+        data = compressor.compress(data) + compressor.flush()
+        if len(data) % 2:
+            data += b"\x00"
+    return data

@@ -1,0 +1,79 @@
+"""Presentation contexts as users see them (``AE.add_requested_context``, ``event.context``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from dicomnet.sop_class import DefaultTransferSyntaxes, uid_name
+
+RESULT_NAMES = {
+    0: "Accepted",
+    1: "User Rejection",
+    2: "Provider Rejection",
+    3: "Abstract Syntax Not Supported",
+    4: "Transfer Syntax(es) Not Supported",
+}
+
+
+class PresentationContext:
+    """An abstract syntax with its transfer syntaxes and, after negotiation, the outcome.
+
+    ``transfer_syntax`` is a list; for an accepted context it holds the one accepted syntax.
+    ``scu_role``/``scp_role`` are what is proposed (requestor) or allowed (acceptor) in SCP/SCU
+    role selection (None: no role selection); ``as_scu``/``as_scp`` are our negotiated roles.
+    """
+
+    def __init__(
+        self,
+        abstract_syntax: str,
+        transfer_syntax: Sequence[str] | None = None,
+        *,
+        context_id: int | None = None,
+        result: int | None = None,
+        scu_role: bool | None = None,
+        scp_role: bool | None = None,
+        as_scu: bool = False,
+        as_scp: bool = False,
+    ) -> None:
+        self.abstract_syntax = str(abstract_syntax)
+        self.transfer_syntax: list[str] = [
+            str(t) for t in (transfer_syntax if transfer_syntax else DefaultTransferSyntaxes)
+        ]
+        self.context_id = context_id
+        self.result = result
+        self.scu_role = scu_role
+        self.scp_role = scp_role
+        self.as_scu = as_scu
+        self.as_scp = as_scp
+
+    @property
+    def accepted(self) -> bool:
+        return self.result == 0
+
+    @property
+    def status(self) -> str:
+        return RESULT_NAMES.get(self.result, "Pending") if self.result is not None else "Pending"
+
+    def add_transfer_syntax(self, syntax: str) -> None:
+        if str(syntax) not in self.transfer_syntax:
+            self.transfer_syntax.append(str(syntax))
+
+    def __repr__(self) -> str:
+        ident = f"{self.context_id}: " if self.context_id is not None else ""
+        return f"<PresentationContext {ident}{uid_name(self.abstract_syntax)} [{self.status}]>"
+
+    def __str__(self) -> str:
+        lines = [f"Abstract Syntax: {uid_name(self.abstract_syntax)}"]
+        lines += [f"  Transfer Syntax: {uid_name(t)}" for t in self.transfer_syntax]
+        if self.result is not None:
+            lines.append(f"  Result: {self.status}")
+        return "\n".join(lines)
+
+
+def build_context(
+    abstract_syntax: str, transfer_syntax: str | Sequence[str] | None = None
+) -> PresentationContext:
+    """A context for ``abstract_syntax`` with the given (or the default) transfer syntaxes."""
+    if isinstance(transfer_syntax, str):
+        transfer_syntax = [transfer_syntax]
+    return PresentationContext(abstract_syntax, transfer_syntax)

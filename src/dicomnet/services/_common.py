@@ -1,0 +1,67 @@
+"""Shared helpers of the SCP services: calling the intervention handler, reading its status."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from dicomnet import events as evt
+
+if TYPE_CHECKING:
+    from dicomnet._core import AssociationCore as Association
+    from dicomnet.presentation import PresentationContext
+
+LOGGER = logging.getLogger("dicomnet.services")
+
+STATUS_FIELDS = ("ErrorComment", "ErrorID", "OffendingElement")
+
+
+class HandlerFailed(Exception):
+    """The handler raised or returned something unusable (already logged)."""
+
+    def __init__(self, comment: str) -> None:
+        super().__init__(comment)
+        self.comment = comment
+
+
+def call_handler(
+    assoc: Association, event_type: evt.EventType, default: Any, **attrs: Any
+) -> tuple[bool, Any]:
+    """Call the one handler bound to ``event_type``; (False, default) when none is bound.
+
+    Raises :class:`HandlerFailed` if it raises (logged with its traceback)."""
+    bound = evt.intervention_handler(assoc._handlers, event_type)
+    if bound is None:
+        return False, default
+    handler, args = bound
+    event = evt.Event(assoc, event_type, **attrs)
+    try:
+        return True, handler(event, *args)
+    except Exception as exc:
+        LOGGER.exception("Exception in the %s handler %r", event_type.name, handler)
+        raise HandlerFailed(f"handler raised {type(exc).__name__}: {exc}"[:64]) from exc
+
+
+def read_status(value: Any) -> tuple[int, dict[str, Any]]:
+    """A handler's status: an int, or a Dataset with Status (and optional status fields).
+
+    Raises ValueError for anything else."""
+    if isinstance(value, bool):
+        raise ValueError(f"invalid status {value!r}")
+    if isinstance(value, int):
+        if not 0 <= value <= 0xFFFF:
+            raise ValueError(f"status 0x{value:X} is out of range")
+        return value, {}
+    status = getattr(value, "Status", None)
+    if isinstance(status, int) and not isinstance(status, bool) and 0 <= status <= 0xFFFF:
+        extra: dict[str, Any] = {}
+        for name in STATUS_FIELDS:
+            field = getattr(value, name, None)
+            if field is not None:
+                extra[name] = tuple(field) if name == "OffendingElement" else field
+        return int(status), extra
+    raise ValueError(f"invalid status {value!r}: return an int or a Dataset with Status")
+
+
+def context_for(assoc: Association, context_id: int) -> PresentationContext | None:
+    return assoc._context_by_id(context_id)

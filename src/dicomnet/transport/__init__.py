@@ -1,0 +1,1 @@
+"""Sockets, threads, TLS and deadlines: the only I/O in dicomnet."""

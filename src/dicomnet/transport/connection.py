@@ -1,0 +1,183 @@
+"""A TCP (optionally TLS) connection with total deadlines: the only place dicomnet touches a
+connected socket.
+
+Every read and write takes an absolute deadline (``time.monotonic()`` based) rather than a
+per-call timeout, so a peer trickling one byte at a time cannot stretch a wait. TCP_NODELAY is on
+for every socket. :meth:`Connection.interrupt` wakes a thread blocked in :meth:`recv` from any
+other thread (used by ``abort()`` and server shutdown) without polling.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import ssl
+import struct
+import threading
+import time
+
+RECV_SIZE = 256 * 1024
+
+
+class ConnectError(OSError):
+    """The transport connection could not be made (refused, unreachable, DNS, timeout, TLS)."""
+
+
+class Deadline(TimeoutError):
+    """A deadline passed while waiting for the peer."""
+
+
+def _remaining(deadline: float | None) -> float | None:
+    if deadline is None:
+        return None
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise Deadline("deadline passed")
+    return left
+
+
+def deadline_in(seconds: float | None) -> float | None:
+    """An absolute deadline ``seconds`` from now (None: wait for ever)."""
+    return None if seconds is None else time.monotonic() + seconds
+
+
+def _configure(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+
+class Connection:
+    """One transport connection carrying one association."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        _configure(sock)
+        self.sock = sock
+        try:
+            peer = sock.getpeername()
+            self.peer: tuple[str, int] = (str(peer[0]), int(peer[1]))
+        except OSError:
+            self.peer = ("", 0)
+        try:
+            local = sock.getsockname()
+            self.local: tuple[str, int] = (str(local[0]), int(local[1]))
+        except OSError:
+            self.local = ("", 0)
+        self._send_lock = threading.Lock()
+        self._closed = False
+        self._buffer = bytearray(RECV_SIZE)
+        self._view = memoryview(self._buffer)
+
+    # --- making connections -----------------------------------------------------------------
+
+    @classmethod
+    def connect(
+        cls,
+        host: str,
+        port: int,
+        *,
+        timeout: float | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
+        bind_address: tuple[str, int] | None = None,
+    ) -> Connection:
+        """Connect (and do the TLS handshake) within ``timeout`` seconds in total."""
+        deadline = deadline_in(timeout)
+        try:
+            sock = socket.create_connection(
+                (host, port), timeout=timeout, source_address=bind_address
+            )
+        except TimeoutError as exc:
+            raise ConnectError(f"connection to {host}:{port} timed out") from exc
+        except OSError as exc:
+            raise ConnectError(f"cannot connect to {host}:{port}: {exc.strerror or exc}") from exc
+        if ssl_context is not None:
+            sock = wrap_tls(
+                sock,
+                ssl_context,
+                server_side=False,
+                deadline=deadline,
+                server_hostname=server_hostname or host,
+            )
+        sock.settimeout(None)
+        return cls(sock)
+
+    # --- I/O --------------------------------------------------------------------------------
+
+    def recv(self, deadline: float | None) -> bytes:
+        """Bytes from the peer (at least one), or b'' when the peer closed the connection.
+
+        Raises :class:`Deadline` when ``deadline`` passes first, OSError on network failure.
+        """
+        self.sock.settimeout(_remaining(deadline))
+        try:
+            n = self.sock.recv_into(self._buffer)
+        except TimeoutError:
+            raise Deadline("no data from the peer in time") from None
+        except ssl.SSLZeroReturnError:
+            return b""
+        except (ConnectionResetError, BrokenPipeError):
+            return b""
+        except OSError:
+            if self._closed:
+                return b""
+            raise
+        return bytes(self._view[:n])
+
+    def sendall(self, data: bytes | bytearray | memoryview, deadline: float | None) -> None:
+        """Send every byte before ``deadline`` (Deadline otherwise). Thread safe."""
+        with self._send_lock:
+            view = memoryview(data)
+            while view:
+                self.sock.settimeout(_remaining(deadline))
+                try:
+                    sent = self.sock.send(view)
+                except TimeoutError:
+                    raise Deadline("the peer did not take our data in time") from None
+                view = view[sent:]
+
+    def shutdown_write(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_WR)
+
+    def interrupt(self) -> None:
+        """Wake a thread blocked in :meth:`recv` (it sees end of stream). Any thread."""
+        self._closed = True
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        """Close without lingering (PS3.8 9.1.4)."""
+        self._closed = True
+        with contextlib.suppress(OSError):
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 0, 0))
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+
+def wrap_tls(
+    sock: socket.socket,
+    context: ssl.SSLContext,
+    *,
+    server_side: bool,
+    deadline: float | None,
+    server_hostname: str | None = None,
+) -> ssl.SSLSocket:
+    """Do the TLS handshake on ``sock`` within ``deadline``; ConnectError when it fails."""
+    try:
+        sock.settimeout(_remaining(deadline))
+        tls = context.wrap_socket(
+            sock,
+            server_side=server_side,
+            server_hostname=None if server_side else server_hostname,
+            do_handshake_on_connect=False,
+        )
+        tls.do_handshake()
+    except (ssl.SSLError, OSError, Deadline) as exc:
+        with contextlib.suppress(OSError):
+            sock.close()
+        raise ConnectError(f"TLS handshake failed: {exc}") from exc
+    return tls
