@@ -1,0 +1,1 @@
+"""The ``dicomnet`` command line: one Typer app with a module per command."""

@@ -1,0 +1,107 @@
+"""What every command does the same way: logging set-up, handler loading, TLS contexts, AE
+construction, and turning an association's outcome into an exit code."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from dicomnet import events as evt
+from dicomnet.cli import _logging
+from dicomnet.cli._console import (
+    EXIT_ABORTED,
+    EXIT_CONNECT,
+    EXIT_REJECTED,
+    EXIT_USAGE,
+    CommandError,
+)
+from dicomnet.cli._handlers import HandlerSpec, HandlerSpecError, load_handlers
+
+LOG = logging.getLogger("dicomnet.cli")
+
+
+@dataclass
+class Common:
+    """Options every command has, after validation."""
+
+    quiet: bool = False
+    verbose: bool = False
+    debug: bool = False
+    log_file: str | None = None
+    handlers: Sequence[str] = ()
+    no_color: bool = False
+
+    @property
+    def level(self) -> int:
+        return _logging.level_for(self.quiet, self.verbose, self.debug)
+
+
+def start(common: Common, default_event: evt.EventType) -> list[HandlerSpec]:
+    """Set up logging and load the user's handlers (exit 2 on a bad --handler)."""
+    _logging.setup(common.level, common.log_file)
+    try:
+        return load_handlers(common.handlers, default_event)
+    except HandlerSpecError as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from None
+
+
+def tls_client_context(
+    cert: str | None, key: str | None, ca: str | None, no_verify: bool
+) -> ssl.SSLContext | None:
+    if not (cert or ca or no_verify):
+        return None
+    try:
+        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        if no_verify:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        else:
+            ctx.check_hostname = False  # DICOM peers are usually addressed by IP
+        if cert:
+            ctx.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise CommandError(f"cannot use the TLS files: {exc}", EXIT_USAGE) from None
+    return ctx
+
+
+def tls_server_context(
+    cert: str | None, key: str | None, ca: str | None, no_verify: bool
+) -> ssl.SSLContext | None:
+    if not cert:
+        if ca or key:
+            raise CommandError("TLS on a server needs --tls-cert (and --tls-key)", EXIT_USAGE)
+        return None
+    try:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=ca)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(cert, key)
+        # Safe default: a client certificate is required when TLS is on.
+        ctx.verify_mode = ssl.CERT_NONE if no_verify else ssl.CERT_REQUIRED
+    except (OSError, ssl.SSLError) as exc:
+        raise CommandError(f"cannot use the TLS files: {exc}", EXIT_USAGE) from None
+    return ctx
+
+
+def check_established(assoc: Any, peer: str, port: int) -> None:
+    """Raise CommandError with the right exit code if the association did not come up."""
+    if assoc.is_established:
+        return
+    if assoc.connect_error is not None:
+        raise CommandError(str(assoc.connect_error), EXIT_CONNECT)
+    if assoc.is_rejected and assoc.rejection is not None:
+        from dicomnet._acceptor import describe_rejection
+
+        raise CommandError(
+            f"association rejected by {peer}:{port}: {describe_rejection(assoc.rejection)}",
+            EXIT_REJECTED,
+        )
+    if assoc.failure_reason == "no presentation context was accepted":
+        raise CommandError(
+            f"{peer}:{port} accepted none of the proposed presentation contexts", EXIT_REJECTED
+        )
+    reason = assoc.failure_reason or "the association was aborted"
+    raise CommandError(f"association with {peer}:{port} failed: {reason}", EXIT_ABORTED)

@@ -1,0 +1,189 @@
+"""Options shared by the commands, with DCMTK's multi-letter aliases (``-aet``, ``-aec``, ...).
+
+Declared once here as ``Annotated`` types so every command spells them the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from dicomnet.cli._console import OutputFormat
+
+
+def _check_aet(value: str | None) -> str | None:
+    if value is None:
+        return None
+    from dicomnet.ul.codec import validate_ae_title
+
+    try:
+        return validate_ae_title(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _check_port(value: int) -> int:
+    if not 0 <= value <= 65535:
+        raise typer.BadParameter(f"{value} is not a TCP port (0-65535)")
+    return value
+
+
+def _check_pdu(value: int | None) -> int | None:
+    if value is not None and value != 0 and not 4096 <= value <= 131072 * 1024:
+        raise typer.BadParameter("max PDU must be 0 (no limit) or 4096..134217728")
+    return value
+
+
+PANEL_NET = "Network"
+PANEL_TLS = "TLS"
+PANEL_OUT = "Output and logging"
+
+Peer = Annotated[str, typer.Argument(help="Host name or address of the peer.", show_default=False)]
+Port = Annotated[
+    int, typer.Argument(help="TCP port of the peer.", callback=_check_port, show_default=False)
+]
+CallingAET = Annotated[
+    str,
+    typer.Option(
+        "--calling-aet",
+        "-aet",
+        help="Our AE title.",
+        callback=_check_aet,
+        rich_help_panel=PANEL_NET,
+    ),
+]
+CalledAET = Annotated[
+    str,
+    typer.Option(
+        "--called-aet",
+        "-aec",
+        help="The peer's AE title.",
+        callback=_check_aet,
+        rich_help_panel=PANEL_NET,
+    ),
+]
+ConnectTimeout = Annotated[
+    float,
+    typer.Option(
+        "--connect-timeout",
+        "-to",
+        help="Seconds to connect (and TLS handshake).",
+        min=0.001,
+        rich_help_panel=PANEL_NET,
+    ),
+]
+AcseTimeout = Annotated[
+    float,
+    typer.Option(
+        "--acse-timeout",
+        "-ta",
+        help="Seconds for association set-up and release (and ARTIM).",
+        min=0.001,
+        rich_help_panel=PANEL_NET,
+    ),
+]
+DimseTimeout = Annotated[
+    float,
+    typer.Option(
+        "--dimse-timeout",
+        "-td",
+        help="Seconds to wait for a DIMSE response, and for each PDU once started.",
+        min=0.001,
+        rich_help_panel=PANEL_NET,
+    ),
+]
+MaxPDU = Annotated[
+    int | None,
+    typer.Option(
+        "--max-pdu",
+        "-pdu",
+        help="Largest PDU we receive (0 = no limit).",
+        callback=_check_pdu,
+        rich_help_panel=PANEL_NET,
+        show_default="16382",
+    ),
+]
+TlsCert = Annotated[
+    str | None,
+    typer.Option(
+        "--tls-cert", help="Our certificate (PEM); enables TLS.", rich_help_panel=PANEL_TLS
+    ),
+]
+TlsKey = Annotated[
+    str | None,
+    typer.Option("--tls-key", help="Our private key (PEM).", rich_help_panel=PANEL_TLS),
+]
+TlsCA = Annotated[
+    str | None,
+    typer.Option(
+        "--tls-ca",
+        help="CA certificate(s) (PEM) to verify the peer; enables TLS.",
+        rich_help_panel=PANEL_TLS,
+    ),
+]
+TlsNoVerify = Annotated[
+    bool,
+    typer.Option(
+        "--tls-no-verify",
+        help="Do not verify the peer's certificate (insecure).",
+        rich_help_panel=PANEL_TLS,
+    ),
+]
+Format = Annotated[
+    OutputFormat,
+    typer.Option(
+        "--format",
+        help="Result format: table on a terminal, text otherwise by "
+        "default; json, jsonl or csv for scripts.",
+        rich_help_panel=PANEL_OUT,
+    ),
+]
+NoColor = Annotated[
+    bool,
+    typer.Option(
+        "--no-color", help="No colours (NO_COLOR is honoured too).", rich_help_panel=PANEL_OUT
+    ),
+]
+Quiet = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Only errors on stderr.", rich_help_panel=PANEL_OUT)
+]
+Verbose = Annotated[
+    bool,
+    typer.Option(
+        "--verbose",
+        "-v",
+        help="Association and DIMSE summaries on stderr.",
+        rich_help_panel=PANEL_OUT,
+    ),
+]
+Debug = Annotated[
+    bool,
+    typer.Option(
+        "--debug",
+        "-d",
+        help="Also PDU summaries, state transitions, tracebacks.",
+        rich_help_panel=PANEL_OUT,
+    ),
+]
+LogFile = Annotated[
+    str | None,
+    typer.Option("--log-file", help="Also write the log to this file.", rich_help_panel=PANEL_OUT),
+]
+
+
+def handler_option(default_event: str) -> object:
+    return typer.Option(
+        "--handler",
+        help=(
+            "[EVENT=]module:function[:arg1,arg2,...] — call your own handler; repeatable. "
+            f"Without EVENT= it handles {default_event}. module is a dotted name (the current "
+            "directory is importable) or a .py file."
+        ),
+        rich_help_panel="Handlers",
+    )
+
+
+# DCMTK-style options whose value must be a separate argument; a glued form such as -aetME is
+# refused with a clear message instead of being read as a cluster of one-letter options.
+GLUED_ALIASES = ("-aet", "-aec", "-aem", "-to", "-ta", "-td", "-pdu", "-od")

@@ -1,0 +1,215 @@
+"""The built-in storage handler (storescp, getscu, movescu): received data sets become Part-10
+files under an output directory, named by a template, written atomically.
+
+Safety rules: names come only from validated UIDs and sanitised short values; the final path must
+lie inside the output directory (a UID such as ``../../x`` is refused with status 0x0117, other
+unusable names with 0xC210); the file is written to a temporary file, flushed, fsynced and
+renamed before the success response; any write error gives 0xA700 and leaves no partial file.
+
+Duplicates (an instance whose file already exists): ``replace`` (default; the newest copy wins,
+atomically), ``keep`` (the existing file stays, success is answered), or ``fail`` (0xA701... no:
+the existing file stays and the peer gets 0xA7FE "duplicate, not stored").
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import string
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from dicomnet.ul.codec import is_valid_uid
+
+LOG = logging.getLogger("dicomnet.storage")
+
+DEFAULT_TEMPLATE = "{Modality}.{SOPInstanceUID}.dcm"
+PRESETS = {
+    "study": "{StudyInstanceUID}/{Modality}.{SOPInstanceUID}.dcm",
+    "series": "{StudyInstanceUID}/{SeriesInstanceUID}/{SOPInstanceUID}.dcm",
+    "patient": "{PatientID}/{StudyInstanceUID}/{Modality}.{SOPInstanceUID}.dcm",
+}
+UID_FIELDS = (
+    "SOPInstanceUID",
+    "SOPClassUID",
+    "StudyInstanceUID",
+    "SeriesInstanceUID",
+    "TransferSyntaxUID",
+)
+TEXT_FIELDS = ("Modality", "PatientID", "CallingAET")
+FIELDS = UID_FIELDS + TEXT_FIELDS
+_DATASET_FIELDS = {
+    "StudyInstanceUID": 0x0020000D,
+    "SeriesInstanceUID": 0x0020000E,
+    "Modality": 0x00080060,
+    "PatientID": 0x00100020,
+}
+_SAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+STATUS_INVALID_INSTANCE = 0x0117
+STATUS_OUT_OF_RESOURCES = 0xA700
+STATUS_DUPLICATE = 0xA7FE
+STATUS_CANNOT_NAME = 0xC210
+DUPLICATE_POLICIES = ("replace", "keep", "fail")
+
+
+class TemplateError(ValueError):
+    """A --filepath template that cannot be used."""
+
+
+def check_template(template: str) -> list[str]:
+    """The placeholders of a template; TemplateError if unknown ones, or an absolute or
+    parent-escaping template."""
+    names: list[str] = []
+    for _text, name, spec, conv in string.Formatter().parse(template):
+        if name is None:
+            continue
+        if name not in FIELDS or spec or conv:
+            raise TemplateError(
+                f"unknown placeholder {{{name}}}; use {', '.join('{' + f + '}' for f in FIELDS)}"
+            )
+        names.append(name)
+    if template.startswith("/") or ".." in Path(template).parts:
+        raise TemplateError("the template must be a relative path without '..'")
+    if "SOPInstanceUID" not in names:
+        raise TemplateError("the template must contain {SOPInstanceUID} (names must be unique)")
+    return names
+
+
+def _status(code: int, comment: str) -> Any:
+    from pydicom.dataset import Dataset
+
+    ds = Dataset()
+    ds.Status = code
+    ds.ErrorComment = comment[:64]
+    return ds
+
+
+class StorageHandler:
+    """An EVT_C_STORE handler writing files under ``output_dir`` named by ``template``."""
+
+    def __init__(
+        self,
+        output_dir: Path,
+        template: str = DEFAULT_TEMPLATE,
+        on_duplicate: str = "replace",
+        on_stored: Callable[[Path, Any], None] | None = None,
+    ) -> None:
+        self.output_dir = output_dir.resolve()
+        self.template = template
+        self.fields = check_template(template)
+        if on_duplicate not in DUPLICATE_POLICIES:
+            raise ValueError(f"on_duplicate must be one of {DUPLICATE_POLICIES}")
+        self.on_duplicate = on_duplicate
+        self.on_stored = on_stored
+        self.stored = 0
+        self.failed = 0
+        self._lock = threading.Lock()
+
+    def _values(self, event: Any) -> dict[str, str]:
+        request = event.request
+        values = {
+            "SOPInstanceUID": str(request.AffectedSOPInstanceUID),
+            "SOPClassUID": str(request.AffectedSOPClassUID),
+            "TransferSyntaxUID": str(event.context.transfer_syntax[0]),
+            "CallingAET": str(
+                event.assoc.requestor.ae_title
+                if event.assoc.is_acceptor
+                else event.assoc.acceptor.ae_title
+            ),
+        }
+        wanted = [f for f in self.fields if f in _DATASET_FIELDS]
+        if wanted:
+            values.update(self._read_fields(event, wanted))
+        return values
+
+    @staticmethod
+    def _read_fields(event: Any, wanted: list[str]) -> dict[str, str]:
+        from pydicom.filereader import read_dataset
+
+        received = event._received()
+        syntax = received.transfer_syntax_uid
+        tags = [_DATASET_FIELDS[f] for f in wanted]
+        found: dict[str, str] = {}
+        if syntax == "1.2.840.10008.1.2.1.99":
+            ds = event.dataset
+        else:
+            with received.open_dataset() as stream:
+                ds = read_dataset(
+                    stream,
+                    is_implicit_VR=syntax == "1.2.840.10008.1.2",
+                    is_little_endian=syntax != "1.2.840.10008.1.2.2",
+                    specific_tags=tags,
+                )
+        for name in wanted:
+            value = ds.get(name)
+            found[name] = "" if value is None else str(value).strip()
+        return found
+
+    def path_for(self, values: dict[str, str]) -> Path:
+        """The target path; ValueError (with the status to answer) if unusable."""
+        clean: dict[str, str] = {}
+        for name in self.fields:
+            value = values.get(name, "")
+            if name in UID_FIELDS:
+                if not is_valid_uid(value):
+                    code = (
+                        STATUS_INVALID_INSTANCE if name == "SOPInstanceUID" else STATUS_CANNOT_NAME
+                    )
+                    raise _Refused(code, f"invalid {name} {value[:40]!r}")
+                clean[name] = value
+            else:
+                text = _SAFE.sub("_", value)[:64].strip("._") or "UNKNOWN"
+                clean[name] = text
+        target = (self.output_dir / self.template.format(**clean)).resolve()
+        if not target.is_relative_to(self.output_dir):
+            raise _Refused(STATUS_CANNOT_NAME, "file name would leave the output directory")
+        return target
+
+    def __call__(self, event: Any) -> Any:
+        try:
+            target = self.path_for(self._values(event))
+        except _Refused as exc:
+            LOG.error("Refusing %s: %s", event.request.AffectedSOPInstanceUID, exc.comment)
+            self._count(failed=True)
+            return _status(exc.code, exc.comment)
+        except Exception as exc:  # a data set we cannot read the naming fields from
+            LOG.error("Cannot name %s: %s", event.request.AffectedSOPInstanceUID, exc)
+            self._count(failed=True)
+            return _status(STATUS_CANNOT_NAME, f"cannot read naming fields: {type(exc).__name__}")
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists() and self.on_duplicate != "replace":
+                if self.on_duplicate == "keep":
+                    LOG.warning("Duplicate %s: keeping the existing file", target)
+                    self._count(failed=False)
+                    return 0x0000
+                LOG.error("Duplicate %s: not stored", target)
+                self._count(failed=True)
+                return _status(STATUS_DUPLICATE, "duplicate instance, not stored")
+            event.save(target, overwrite=True)
+        except OSError as exc:
+            LOG.error("Cannot write %s: %s", target, exc)
+            self._count(failed=True)
+            return _status(STATUS_OUT_OF_RESOURCES, f"cannot write: {exc.strerror or exc}")
+        LOG.info("Stored %s", target)
+        self._count(failed=False)
+        if self.on_stored is not None:
+            self.on_stored(target, event)
+        return 0x0000
+
+    def _count(self, *, failed: bool) -> None:
+        with self._lock:
+            if failed:
+                self.failed += 1
+            else:
+                self.stored += 1
+
+
+class _Refused(Exception):
+    def __init__(self, code: int, comment: str) -> None:
+        super().__init__(comment)
+        self.code = code
+        self.comment = comment

@@ -1,0 +1,165 @@
+"""The root ``dicomnet`` Typer app and the console-script entry points.
+
+Each tool is a subcommand of ``dicomnet`` and also a console script of its own (``echoscu``,
+``storescp``, ``storescu``); both run the same command function, so help text has one source.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+import typer
+
+from dicomnet._version import __version__
+from dicomnet.cli._console import (
+    EXIT_CODES_HELP,
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    CommandError,
+    error,
+)
+from dicomnet.cli._options import GLUED_ALIASES
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    # name: (module, one-line summary)
+    "echoscu": (
+        "dicomnet.cli.echoscu",
+        "Check connectivity with C-ECHO and print round-trip times.",
+    ),
+    "storescp": (
+        "dicomnet.cli.storescp",
+        "Receive DICOM instances (C-STORE SCP) into a directory.",
+    ),
+    "storescu": ("dicomnet.cli.storescu", "Send DICOM files and directories (C-STORE SCU)."),
+}
+
+EPILOG = EXIT_CODES_HELP
+
+
+def _guard(name: str, func: Callable[..., None]) -> Callable[..., None]:
+    """Turn our errors into one stderr line and the documented exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            func(*args, **kwargs)
+        except CommandError as exc:
+            error(name, str(exc))
+            raise typer.Exit(exc.code) from None
+        except KeyboardInterrupt:
+            error(name, "interrupted")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except Exception as exc:
+            if logging.getLogger("dicomnet").isEnabledFor(logging.DEBUG):
+                logging.getLogger("dicomnet").exception("internal error")
+            error(name, f"internal error: {type(exc).__name__}: {exc} (use -d for a traceback)")
+            raise typer.Exit(EXIT_INTERNAL) from None
+
+    return wrapper
+
+
+def _command(name: str) -> tuple[Callable[..., None], str]:
+    import importlib
+
+    module = importlib.import_module(COMMANDS[name][0])
+    return _guard(name, getattr(module, name)), module.HELP
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"dicomnet {__version__}\n")
+        raise typer.Exit(0)
+
+
+def _settings() -> dict[str, Any]:
+    return {
+        "add_completion": False,
+        "pretty_exceptions_enable": False,
+        "no_args_is_help": True,
+        "context_settings": {"help_option_names": ["-h", "--help"]},
+    }
+
+
+def build_root(commands: list[str] | None = None) -> typer.Typer:
+    """The ``dicomnet`` app with every (or the given) subcommand."""
+    root = typer.Typer(
+        name="dicomnet",
+        help="DICOM network utilities: echoscu, storescp, storescu.",
+        epilog=EPILOG,
+        **_settings(),
+    )
+
+    @root.callback()
+    def main(
+        version: bool = typer.Option(
+            False,
+            "--version",
+            callback=_version_callback,
+            is_eager=True,
+            help="Show the version and exit.",
+        ),
+    ) -> None:
+        """DICOM network utilities on a networking core of their own."""
+
+    for name in commands or list(COMMANDS):
+        func, help_text = _command(name)
+        root.command(name, help=help_text, epilog=EPILOG, short_help=COMMANDS[name][1])(func)
+    return root
+
+
+def build_single(name: str) -> typer.Typer:
+    """A one-command app for the ``name`` console script."""
+    app = typer.Typer(name=name, epilog=EPILOG, **_settings())
+    func, help_text = _command(name)
+    app.command(name, help=help_text, epilog=EPILOG)(func)
+    # A single registered command makes Typer run it directly (no subcommand word).
+    return app
+
+
+def _check_glued(prog: str, argv: list[str]) -> None:
+    for arg in argv:
+        if arg == "--":
+            return
+        for alias in GLUED_ALIASES:
+            if arg.startswith(alias) and arg != alias and not arg.startswith("--"):
+                rest = arg[len(alias) :]
+                if rest.startswith("="):
+                    continue
+                error(
+                    prog,
+                    f"option {alias} takes its value as a separate argument: "
+                    f"write '{alias} {rest}' (got {arg!r})",
+                )
+                raise SystemExit(EXIT_USAGE)
+
+
+def _run(app: typer.Typer, prog: str) -> None:
+    argv = sys.argv[1:]
+    _check_glued(prog, argv)
+    app(args=argv, prog_name=prog)
+
+
+def main() -> None:
+    """``dicomnet`` console script."""
+    argv = sys.argv[1:]
+    wanted = [argv[0]] if argv and argv[0] in COMMANDS else None
+    _run(build_root(wanted), "dicomnet")
+
+
+def echoscu_main() -> None:
+    _run(build_single("echoscu"), "echoscu")
+
+
+def storescp_main() -> None:
+    _run(build_single("storescp"), "storescp")
+
+
+def storescu_main() -> None:
+    _run(build_single("storescu"), "storescu")

@@ -1,0 +1,150 @@
+"""``echoscu PEER PORT``: C-ECHO connectivity check with round-trip times.
+
+``--repeat N`` sends N echoes on one association; ``--count N`` repeats the whole check (connect,
+associate, echo, release) N times, ``--interval`` seconds apart, for monitoring. Kept free of
+pydicom and rich on its normal path so a check starts fast.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Annotated, Any
+
+import typer
+
+from dicomnet.cli import _options as o
+from dicomnet.cli._common import Common, check_established, start, tls_client_context
+from dicomnet.cli._console import (
+    EXIT_ABORTED,
+    EXIT_FAILURE_STATUS,
+    EXIT_OK,
+    CommandError,
+    OutputFormat,
+    error,
+    render,
+)
+
+HELP = """Check DICOM connectivity with C-ECHO (Verification) and print round-trip times.
+
+--handler without EVENT= handles each DIMSE message received (EVT_DIMSE_RECV)."""
+
+
+def echoscu(
+    peer: o.Peer,
+    port: o.Port,
+    calling_aet: o.CallingAET = "ECHOSCU",
+    called_aet: o.CalledAET = "ANY-SCP",
+    repeat: Annotated[
+        int, typer.Option("--repeat", "-r", min=1, help="C-ECHOs per association.")
+    ] = 1,
+    count: Annotated[
+        int, typer.Option("--count", "-c", min=1, help="Associations to make (monitoring).")
+    ] = 1,
+    interval: Annotated[
+        float, typer.Option("--interval", "-i", min=0.0, help="Seconds between associations.")
+    ] = 1.0,
+    connect_timeout: o.ConnectTimeout = 10.0,
+    acse_timeout: o.AcseTimeout = 30.0,
+    dimse_timeout: o.DimseTimeout = 30.0,
+    max_pdu: o.MaxPDU = None,
+    tls_cert: o.TlsCert = None,
+    tls_key: o.TlsKey = None,
+    tls_ca: o.TlsCA = None,
+    tls_no_verify: o.TlsNoVerify = False,
+    handler: Annotated[list[str] | None, o.handler_option("each DIMSE message received")] = None,
+    fmt: o.Format = OutputFormat.auto,
+    no_color: o.NoColor = False,
+    quiet: o.Quiet = False,
+    verbose: o.Verbose = False,
+    debug: o.Debug = False,
+    log_file: o.LogFile = None,
+) -> None:
+    from dicomnet import events as evt
+    from dicomnet.ae import AE
+    from dicomnet.cli._handlers import build_evt_handlers
+    from dicomnet.cli._logging import logging_handlers
+
+    common = Common(quiet, verbose, debug, log_file, handler or (), no_color)
+    user = start(common, evt.EVT_DIMSE_RECV)
+    ssl_context = tls_client_context(tls_cert, tls_key, tls_ca, tls_no_verify)
+    handlers = build_evt_handlers(logging_handlers(common.level), user)
+
+    ae = AE(calling_aet)
+    ae.connection_timeout = connect_timeout
+    ae.acse_timeout = acse_timeout
+    ae.dimse_timeout = dimse_timeout
+    if max_pdu is not None:
+        ae.maximum_pdu_size = max_pdu
+    ae.add_requested_context("1.2.840.10008.1.1", ["1.2.840.10008.1.2"])
+
+    rows: list[dict[str, Any]] = []
+    worst = EXIT_OK
+    stop = threading.Event()
+    try:
+        for attempt in range(count):
+            if attempt:
+                stop.wait(interval)
+            try:
+                code = _one_check(ae, peer, port, called_aet, repeat, ssl_context, handlers, rows)
+            except CommandError as exc:
+                if count == 1:
+                    raise
+                error("echoscu", str(exc))
+                rows.append({"peer": peer, "port": port, "result": str(exc)})
+                code = exc.code
+            worst = max(worst, code)
+    finally:
+        if rows:
+            render(
+                rows,
+                ["peer", "port", "message_id", "status", "result", "rtt_ms"],
+                fmt,
+                no_color=no_color,
+            )
+    if worst != EXIT_OK:
+        raise typer.Exit(worst)
+
+
+def _one_check(
+    ae: Any,
+    peer: str,
+    port: int,
+    called_aet: str,
+    repeat: int,
+    ssl_context: Any,
+    handlers: list[Any],
+    rows: list[dict[str, Any]],
+) -> int:
+    from dicomnet.dimse.status import status_category, status_meaning
+
+    assoc = ae.associate(
+        peer, port, ae_title=called_aet, ssl_context=ssl_context, evt_handlers=handlers
+    )
+    check_established(assoc, peer, port)
+    code = EXIT_OK
+    try:
+        for _ in range(repeat):
+            began = time.perf_counter()
+            rsp = assoc._echo()
+            elapsed = (time.perf_counter() - began) * 1000.0
+            if rsp is None:
+                reason = assoc.failure_reason or "no response"
+                raise CommandError(f"C-ECHO to {peer}:{port} failed: {reason}", EXIT_ABORTED)
+            category = status_category(rsp.Status)
+            rows.append(
+                {
+                    "peer": peer,
+                    "port": port,
+                    "message_id": rsp.MessageIDBeingRespondedTo,
+                    "status": f"0x{rsp.Status:04X}",
+                    "result": status_meaning(rsp.Status, "C-ECHO"),
+                    "rtt_ms": round(elapsed, 3),
+                }
+            )
+            if category == "Failure":
+                code = EXIT_FAILURE_STATUS
+    finally:
+        if assoc.is_established:
+            assoc.release()
+    return code

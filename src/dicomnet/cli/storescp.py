@@ -1,0 +1,250 @@
+"""``storescp PORT``: receive DICOM instances into a directory.
+
+Accepts every storage SOP class (uncompressed transfer syntaxes; ``--accept-all`` for compressed
+ones too) and Verification. Files are written by the built-in storage handler (see
+:mod:`dicomnet.cli._storage`) unless ``--no-store``; user handlers run after it.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any
+
+import typer
+
+from dicomnet.cli import _options as o
+from dicomnet.cli._common import Common, start, tls_server_context
+from dicomnet.cli._console import (
+    EXIT_CONNECT,
+    EXIT_USAGE,
+    CommandError,
+    OutputFormat,
+    render,
+)
+
+HELP = """Receive DICOM instances (C-STORE SCP) and write them as Part-10 files.
+
+Files are named by --filepath (default {Modality}.{SOPInstanceUID}.dcm) from validated UIDs only,
+written atomically (temp file, fsync, rename) before the success response. A file that exists
+already is replaced (--on-duplicate keep|fail to change that). SIGINT/SIGTERM stop the server
+cleanly (exit 0). --handler without EVENT= handles each received C-STORE (EVT_C_STORE), after the
+built-in storage handler; the first failure status wins."""
+
+
+class _Stop(Exception):
+    pass
+
+
+def storescp(
+    port: Annotated[
+        int, typer.Argument(help="TCP port to listen on (0: any free port).", show_default=False)
+    ],
+    output_dir: Annotated[
+        Path, typer.Option("--output-dir", "-od", help="Where received files go.")
+    ] = Path("."),
+    filepath: Annotated[
+        str | None,
+        typer.Option(
+            "--filepath",
+            help="File name template: {SOPInstanceUID}, {SOPClassUID}, "
+            "{StudyInstanceUID}, {SeriesInstanceUID}, {Modality}, {PatientID}, "
+            "{CallingAET}, {TransferSyntaxUID}.",
+        ),
+    ] = None,
+    sort_on_study_uid: Annotated[
+        bool,
+        typer.Option(
+            "--sort-on-study-uid", "+ssu", help="One subdirectory per study (StudyInstanceUID)."
+        ),
+    ] = False,
+    sort_on_series: Annotated[
+        bool, typer.Option("--sort-on-series", help="Study/series subdirectories.")
+    ] = False,
+    sort_on_patient: Annotated[
+        bool, typer.Option("--sort-on-patient-id", help="Patient/study subdirectories.")
+    ] = False,
+    on_duplicate: Annotated[
+        str, typer.Option("--on-duplicate", help="replace, keep or fail when the file exists.")
+    ] = "replace",
+    accept_all: Annotated[
+        bool, typer.Option("--accept-all", help="Accept compressed transfer syntaxes too.")
+    ] = False,
+    no_store: Annotated[
+        bool, typer.Option("--no-store", help="Do not write files; leave it to --handler.")
+    ] = False,
+    bind: Annotated[str, typer.Option("--bind", help="Address to listen on.")] = "0.0.0.0",
+    ae_title: Annotated[str, typer.Option("--ae-title", "-aet", help="Our AE title.")] = "STORESCP",
+    require_called_aet: Annotated[
+        bool, typer.Option("--require-called-aet", help="Reject other called AE titles.")
+    ] = False,
+    require_calling_aet: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--require-calling-aet", help="Only accept these calling AE titles (repeatable)."
+        ),
+    ] = None,
+    max_associations: Annotated[
+        int, typer.Option("--max-associations", min=1, help="Concurrent associations.")
+    ] = 10,
+    exit_after: Annotated[
+        int | None, typer.Option("--exit-after", min=1, help="Stop after N stored instances.")
+    ] = None,
+    acse_timeout: o.AcseTimeout = 30.0,
+    dimse_timeout: o.DimseTimeout = 30.0,
+    idle_timeout: Annotated[
+        float,
+        typer.Option("--idle-timeout", min=0.001, help="Seconds an association may sit idle."),
+    ] = 60.0,
+    max_pdu: o.MaxPDU = None,
+    tls_cert: o.TlsCert = None,
+    tls_key: o.TlsKey = None,
+    tls_ca: o.TlsCA = None,
+    tls_no_verify: o.TlsNoVerify = False,
+    handler: Annotated[list[str] | None, o.handler_option("each received C-STORE")] = None,
+    fmt: o.Format = OutputFormat.auto,
+    no_color: o.NoColor = False,
+    quiet: o.Quiet = False,
+    verbose: o.Verbose = False,
+    debug: o.Debug = False,
+    log_file: o.LogFile = None,
+) -> None:
+    from dicomnet import events as evt
+    from dicomnet.ae import AE
+    from dicomnet.cli._handlers import build_evt_handlers
+    from dicomnet.cli._logging import logging_handlers
+    from dicomnet.cli._storage import DEFAULT_TEMPLATE, PRESETS, StorageHandler, TemplateError
+    from dicomnet.sop_class import AllStorageClasses, AllTransferSyntaxes, Verification
+    from dicomnet.ul.codec import validate_ae_title
+
+    common = Common(quiet, verbose, debug, log_file, handler or (), no_color)
+    user = start(common, evt.EVT_C_STORE)
+    try:
+        ae_title = validate_ae_title(ae_title)
+        calling = [validate_ae_title(a) for a in require_calling_aet or []]
+    except ValueError as exc:
+        raise CommandError(f"invalid AE title: {exc}", EXIT_USAGE) from None
+    template = filepath or (
+        PRESETS["series"]
+        if sort_on_series
+        else PRESETS["patient"]
+        if sort_on_patient
+        else PRESETS["study"]
+        if sort_on_study_uid
+        else DEFAULT_TEMPLATE
+    )
+    ssl_context = tls_server_context(tls_cert, tls_key, tls_ca, tls_no_verify)
+
+    done = threading.Event()
+    records: list[dict[str, Any]] = []
+
+    def stored(path: Path, event: Any) -> None:
+        record = {
+            "file": str(path),
+            "sop_instance_uid": event.request.AffectedSOPInstanceUID,
+            "calling_aet": event.assoc.requestor.ae_title,
+        }
+        if fmt in (OutputFormat.jsonl, OutputFormat.text, OutputFormat.csv):
+            render([record], list(record), fmt)
+        else:
+            records.append(record)
+        if exit_after is not None and storage is not None and storage.stored >= exit_after:
+            done.set()
+
+    storage: StorageHandler | None = None
+    builtin: list[tuple[Any, Any]] = list(logging_handlers(common.level))
+    if not no_store:
+        try:
+            output_dir.mkdir(parents=True, exist_ok=True)
+            probe = output_dir / ".dicomnet-write-test"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise CommandError(
+                f"cannot use output directory {output_dir}: {exc}", EXIT_USAGE
+            ) from None
+        try:
+            storage = StorageHandler(output_dir, template, on_duplicate, on_stored=stored)
+        except (TemplateError, ValueError) as exc:
+            raise CommandError(f"--filepath/--on-duplicate: {exc}", EXIT_USAGE) from None
+        builtin.append((evt.EVT_C_STORE, storage))
+    elif not user:
+        sys.stderr.write(
+            "storescp: warning: --no-store without --handler: instances will be refused (0x0122)\n"
+        )
+    if exit_after is not None and storage is None:
+        counter = {"n": 0}
+
+        def count(event: Any) -> None:
+            counter["n"] += 1
+            if counter["n"] >= exit_after:
+                done.set()
+
+        builtin.append(
+            (
+                evt.EVT_DIMSE_SENT,
+                lambda e: count(e) if type(e.message).__name__ == "C_STORE_RSP" else None,
+            )
+        )
+
+    ae = AE(ae_title)
+    ae.acse_timeout = acse_timeout
+    ae.dimse_timeout = dimse_timeout
+    ae.network_timeout = idle_timeout
+    ae.maximum_associations = max_associations
+    ae.require_called_aet = require_called_aet
+    ae.require_calling_aet = calling
+    if max_pdu is not None:
+        ae.maximum_pdu_size = max_pdu
+    if storage is not None:
+        ae.spool_directory = str(storage.output_dir)
+    syntaxes = list(AllTransferSyntaxes) if accept_all else None
+    ae.add_supported_context(Verification)
+    for sop_class in AllStorageClasses:
+        ae.add_supported_context(sop_class, syntaxes)
+
+    handlers = build_evt_handlers(builtin, user)
+    try:
+        server = ae.start_server(
+            (bind, port), block=False, ssl_context=ssl_context, evt_handlers=handlers
+        )
+    except OSError as exc:
+        raise CommandError(
+            f"cannot listen on {bind}:{port}: {exc.strerror or exc}", EXIT_CONNECT
+        ) from None
+    assert server is not None
+    host, real_port = server.server_address
+    if not quiet:
+        where = f"writing to {output_dir} as {template}" if storage else "not storing (--no-store)"
+        sys.stderr.write(
+            f"storescp: listening on {host}:{real_port} as {ae_title}; {where}; "
+            f"{'all' if accept_all else 'uncompressed'} transfer syntaxes; "
+            f"duplicates: {on_duplicate}; max {max_associations} associations"
+            f"{'; TLS' if ssl_context else ''}\n"
+        )
+        sys.stderr.flush()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        raise _Stop()
+
+    previous = signal.signal(signal.SIGTERM, on_signal)
+    try:
+        done.wait()
+        # --exit-after: let running associations finish (they are bounded by the timeouts).
+        for assoc in server.active_associations:
+            if assoc.thread is not None:
+                assoc.thread.join(acse_timeout + dimse_timeout)
+    except (_Stop, KeyboardInterrupt):
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        server.shutdown()
+        if fmt is OutputFormat.json:
+            render(records, ["file", "sop_instance_uid", "calling_aet"], fmt)
+        if not quiet and storage is not None:
+            sys.stderr.write(
+                f"storescp: {storage.stored} instance(s) stored, {storage.failed} failed\n"
+            )
