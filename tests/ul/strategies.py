@@ -7,6 +7,8 @@ context IDs, sub-items in the placement the standard allows), so that
 
 from __future__ import annotations
 
+import functools
+
 from hypothesis import strategies as st
 
 from dicomnet.ul.items import (
@@ -76,71 +78,86 @@ _PRINTABLE = "".join(chr(c) for c in range(0x20, 0x7F))
 _U16 = st.integers(0, 0xFFFF)
 
 
-def _uid_components() -> st.SearchStrategy[str]:
-    return st.one_of(
-        st.just("0"),
-        st.integers(1, 9).map(str),
-        st.integers(10, 10**7 - 1).map(str),
-    )
+_UID_COMPONENT = st.one_of(
+    st.just("0"), st.integers(1, 9).map(str), st.integers(10, 10**7 - 1).map(str)
+)
+# At most 8 components of at most 7 digits never exceed 63 characters; "1." + 62 digits is 64.
+_UIDS = st.one_of(
+    st.sampled_from(WELL_KNOWN_UIDS),
+    st.lists(_UID_COMPONENT, min_size=1, max_size=8).map(".".join),
+    st.integers(10**61, 10**62 - 1).map(lambda n: f"1.{n}"),
+)
+_AE_TITLES = (
+    st.text(alphabet=_AE_ALPHABET, min_size=1, max_size=16).map(lambda t: t.strip(" ")).filter(bool)
+)
+_VERSION_NAMES = (
+    st.text(alphabet=_PRINTABLE, min_size=1, max_size=16).map(lambda t: t.strip(" ")).filter(bool)
+)
+_ODD_IDS = st.integers(0, 127).map(lambda i: 2 * i + 1)
+_TRANSFER_SYNTAX_LISTS = st.lists(_UIDS, min_size=1, max_size=3).map(tuple)
+_AC_RESULTS = st.integers(0, 4)
+_EMPTY_OR_UID = st.one_of(st.just(""), _UIDS)
+_APP_INFO = st.binary(max_size=12)
+_RELATED = st.lists(_UIDS, max_size=2).map(tuple)
+_MAX_LENGTHS = st.one_of(st.sampled_from([0, 16384, 65536]), st.integers(0, 2**32 - 1))
+# SOP classes of user-information sub-items come from a fixed list: cheap to draw, and unique.
+_SOP_CLASS_LISTS = st.lists(st.sampled_from(WELL_KNOWN_UIDS), max_size=3, unique=True)
+_APP_CONTEXTS = st.one_of(st.just("1.2.840.10008.3.1.1.1"), _UIDS)
+_PROTOCOL_VERSIONS = st.one_of(st.just(1), _U16.map(lambda v: v | 1))
 
 
 def uids() -> st.SearchStrategy[str]:
     """Valid UIDs (1-64 characters, no leading zeros, no empty components)."""
-    # At most 8 components of at most 7 digits: never longer than 63 characters.
-    generated = st.lists(_uid_components(), min_size=1, max_size=8).map(".".join)
-    longest = st.integers(10**61, 10**62 - 1).map(lambda n: f"1.{n}")  # exactly 64 characters
-    return st.one_of(st.sampled_from(WELL_KNOWN_UIDS), generated, longest)
+    return _UIDS
 
 
 def ae_titles() -> st.SearchStrategy[str]:
     """Valid AE titles as held in values: 1-16 characters, no leading or trailing space."""
-    return (
-        st.text(alphabet=_AE_ALPHABET, min_size=1, max_size=16)
-        .map(lambda t: t.strip(" "))
-        .filter(bool)
-    )
+    return _AE_TITLES
 
 
 def version_names() -> st.SearchStrategy[str]:
     """Implementation version names: 1-16 printable ASCII characters, no edge spaces."""
-    return (
-        st.text(alphabet=_PRINTABLE, min_size=1, max_size=16)
-        .map(lambda t: t.strip(" "))
-        .filter(bool)
-    )
+    return _VERSION_NAMES
 
 
+@functools.cache
 def context_ids(min_size: int = 1, max_size: int = 4) -> st.SearchStrategy[list[int]]:
     """Lists of unique odd presentation context IDs (1-255)."""
-    return st.lists(
-        st.integers(0, 127).map(lambda i: 2 * i + 1),
-        min_size=min_size,
-        max_size=max_size,
-        unique=True,
-    )
+    return st.lists(_ODD_IDS, min_size=min_size, max_size=max_size, unique=True)
 
 
+@functools.cache
 def presentation_contexts_rq(context_id: int) -> st.SearchStrategy[PresentationContextRQ]:
     return st.builds(
         PresentationContextRQ,
         context_id=st.just(context_id),
-        abstract_syntax=uids(),
-        transfer_syntaxes=st.lists(uids(), min_size=1, max_size=3).map(tuple),
+        abstract_syntax=_UIDS,
+        transfer_syntaxes=_TRANSFER_SYNTAX_LISTS,
     )
 
 
 @st.composite
-def presentation_contexts_ac(draw: st.DrawFn, context_id: int) -> PresentationContextAC:
-    """One AC context; a rejected one may carry an empty transfer syntax."""
-    result = draw(st.integers(0, 4))
-    ts = draw(uids()) if result == 0 else draw(st.one_of(st.just(""), uids()))
+def _presentation_context_ac(draw: st.DrawFn, context_id: int) -> PresentationContextAC:
+    result = draw(_AC_RESULTS)
+    ts = draw(_UIDS) if result == 0 else draw(_EMPTY_OR_UID)
     return PresentationContextAC(context_id=context_id, result=result, transfer_syntax=ts)
 
 
+@functools.cache
+def presentation_contexts_ac(context_id: int) -> st.SearchStrategy[PresentationContextAC]:
+    """One AC context; a rejected one may carry an empty transfer syntax."""
+    return _presentation_context_ac(context_id)
+
+
+_ASYNC_OPS = st.builds(AsyncOpsWindow, max_invoked=_U16, max_performed=_U16)
+
+
 def async_ops_windows() -> st.SearchStrategy[AsyncOpsWindow]:
-    return st.builds(AsyncOpsWindow, max_invoked=_U16, max_performed=_U16)
+    return _ASYNC_OPS
 
 
+@functools.cache
 def role_selections(sop_class_uid: str) -> st.SearchStrategy[RoleSelection]:
     return st.builds(
         RoleSelection,
@@ -150,24 +167,23 @@ def role_selections(sop_class_uid: str) -> st.SearchStrategy[RoleSelection]:
     )
 
 
+@functools.cache
 def sop_class_extended(sop_class_uid: str) -> st.SearchStrategy[SOPClassExtended]:
-    return st.builds(
-        SOPClassExtended, sop_class_uid=st.just(sop_class_uid), app_info=st.binary(max_size=12)
-    )
+    return st.builds(SOPClassExtended, sop_class_uid=st.just(sop_class_uid), app_info=_APP_INFO)
 
 
+@functools.cache
 def sop_class_common_extended(sop_class_uid: str) -> st.SearchStrategy[SOPClassCommonExtended]:
     return st.builds(
         SOPClassCommonExtended,
         sop_class_uid=st.just(sop_class_uid),
-        service_class_uid=uids(),
-        related_general_sop_classes=st.lists(uids(), max_size=2).map(tuple),
+        service_class_uid=_UIDS,
+        related_general_sop_classes=_RELATED,
     )
 
 
 @st.composite
-def user_identity_rq(draw: st.DrawFn) -> UserIdentityRQ:
-    """Sub-item 0x58; the secondary field is non-empty only for type 2."""
+def _user_identity_rq(draw: st.DrawFn) -> UserIdentityRQ:
     identity_type = draw(st.integers(1, 5))
     return UserIdentityRQ(
         identity_type=identity_type,
@@ -177,90 +193,122 @@ def user_identity_rq(draw: st.DrawFn) -> UserIdentityRQ:
     )
 
 
+_USER_IDENTITY_RQ = _user_identity_rq()
+_USER_IDENTITY_AC = st.builds(UserIdentityAC, server_response=st.binary(max_size=32))
+_UNKNOWN_SUB_ITEMS = st.lists(
+    st.builds(UnknownSubItem, item_type=st.integers(0x5A, 0xFF), data=_APP_INFO), max_size=3
+).map(lambda xs: tuple(sorted(xs, key=lambda x: x.item_type)))
+
+
+def user_identity_rq() -> st.SearchStrategy[UserIdentityRQ]:
+    """Sub-item 0x58; the secondary field is non-empty only for type 2."""
+    return _USER_IDENTITY_RQ
+
+
 def user_identity_ac() -> st.SearchStrategy[UserIdentityAC]:
-    return st.builds(UserIdentityAC, server_response=st.binary(max_size=32))
+    return _USER_IDENTITY_AC
 
 
 def unknown_sub_items() -> st.SearchStrategy[tuple[UnknownSubItem, ...]]:
     """Sub-items of unknown types (0x5A-0xFF), in ascending type order as the encoder sends."""
-    item = st.builds(UnknownSubItem, item_type=st.integers(0x5A, 0xFF), data=st.binary(max_size=12))
-    return st.lists(item, max_size=3).map(lambda xs: tuple(sorted(xs, key=lambda x: x.item_type)))
+    return _UNKNOWN_SUB_ITEMS
+
+
+_OPTIONAL_VERSION_NAME = st.none() | _VERSION_NAMES
+_OPTIONAL_ASYNC_OPS = st.none() | _ASYNC_OPS
+_OPTIONAL_IDENTITY_RQ = st.none() | _USER_IDENTITY_RQ
+_OPTIONAL_IDENTITY_AC = st.none() | _USER_IDENTITY_AC
 
 
 @st.composite
 def _user_information(draw: st.DrawFn, for_ac: bool) -> UserInformation:
-    # SOP classes come from a fixed list here: cheap to draw, and uids() is covered elsewhere.
-    sop_classes = st.lists(st.sampled_from(WELL_KNOWN_UIDS), max_size=3, unique=True)
-    roles = tuple(draw(role_selections(uid)) for uid in draw(sop_classes))
-    extended = tuple(draw(sop_class_extended(uid)) for uid in draw(sop_classes))
+    roles = tuple(draw(role_selections(uid)) for uid in draw(_SOP_CLASS_LISTS))
+    extended = tuple(draw(sop_class_extended(uid)) for uid in draw(_SOP_CLASS_LISTS))
     common: tuple[SOPClassCommonExtended, ...] = ()
     if not for_ac:  # 0x57 is never sent in an AC
-        common = tuple(draw(sop_class_common_extended(uid)) for uid in draw(sop_classes))
+        common = tuple(draw(sop_class_common_extended(uid)) for uid in draw(_SOP_CLASS_LISTS))
     return UserInformation(
-        max_length=draw(st.one_of(st.sampled_from([0, 16384, 65536]), st.integers(0, 2**32 - 1))),
-        implementation_class_uid=draw(uids()),
-        implementation_version_name=draw(st.none() | version_names()),
-        async_ops=draw(st.none() | async_ops_windows()),
+        max_length=draw(_MAX_LENGTHS),
+        implementation_class_uid=draw(_UIDS),
+        implementation_version_name=draw(_OPTIONAL_VERSION_NAME),
+        async_ops=draw(_OPTIONAL_ASYNC_OPS),
         roles=roles,
         sop_class_extended=extended,
         sop_class_common_extended=common,
-        user_identity_rq=None if for_ac else draw(st.none() | user_identity_rq()),
-        user_identity_ac=draw(st.none() | user_identity_ac()) if for_ac else None,
-        unknown=draw(unknown_sub_items()),
+        user_identity_rq=None if for_ac else draw(_OPTIONAL_IDENTITY_RQ),
+        user_identity_ac=draw(_OPTIONAL_IDENTITY_AC) if for_ac else None,
+        unknown=draw(_UNKNOWN_SUB_ITEMS),
     )
+
+
+_USER_INFORMATION_RQ = _user_information(for_ac=False)
+_USER_INFORMATION_AC = _user_information(for_ac=True)
 
 
 def user_information_rq() -> st.SearchStrategy[UserInformation]:
     """User information as an A-ASSOCIATE-RQ carries it (0x51-0x58, unknown sub-items)."""
-    return _user_information(for_ac=False)
+    return _USER_INFORMATION_RQ
 
 
 def user_information_ac() -> st.SearchStrategy[UserInformation]:
     """User information as an A-ASSOCIATE-AC carries it (no 0x57 or 0x58; maybe 0x59)."""
-    return _user_information(for_ac=True)
-
-
-def _protocol_versions() -> st.SearchStrategy[int]:
-    return st.one_of(st.just(1), _U16.map(lambda v: v | 1))
+    return _USER_INFORMATION_AC
 
 
 @st.composite
-def associate_rq(draw: st.DrawFn) -> AssociateRQ:
+def _associate_rq(draw: st.DrawFn) -> AssociateRQ:
     contexts = tuple(draw(presentation_contexts_rq(cid)) for cid in draw(context_ids()))
     return AssociateRQ(
-        called_ae_title=draw(ae_titles()),
-        calling_ae_title=draw(ae_titles()),
+        called_ae_title=draw(_AE_TITLES),
+        calling_ae_title=draw(_AE_TITLES),
         presentation_contexts=contexts,
-        user_information=draw(user_information_rq()),
-        application_context=draw(st.one_of(st.just("1.2.840.10008.3.1.1.1"), uids())),
-        protocol_version=draw(_protocol_versions()),
+        user_information=draw(_USER_INFORMATION_RQ),
+        application_context=draw(_APP_CONTEXTS),
+        protocol_version=draw(_PROTOCOL_VERSIONS),
     )
 
 
 @st.composite
-def associate_ac(draw: st.DrawFn) -> AssociateAC:
+def _associate_ac(draw: st.DrawFn) -> AssociateAC:
     contexts = tuple(draw(presentation_contexts_ac(cid)) for cid in draw(context_ids()))
     return AssociateAC(
-        called_ae_title=draw(ae_titles()),
-        calling_ae_title=draw(ae_titles()),
+        called_ae_title=draw(_AE_TITLES),
+        calling_ae_title=draw(_AE_TITLES),
         presentation_contexts=contexts,
-        user_information=draw(user_information_ac()),
-        application_context=draw(st.one_of(st.just("1.2.840.10008.3.1.1.1"), uids())),
-        protocol_version=draw(_protocol_versions()),
+        user_information=draw(_USER_INFORMATION_AC),
+        application_context=draw(_APP_CONTEXTS),
+        protocol_version=draw(_PROTOCOL_VERSIONS),
     )
+
+
+_ASSOCIATE_RQ = _associate_rq()
+_ASSOCIATE_AC = _associate_ac()
+
+
+def associate_rq() -> st.SearchStrategy[AssociateRQ]:
+    """Valid A-ASSOCIATE-RQ PDUs (1-4 contexts, RQ-style user information)."""
+    return _ASSOCIATE_RQ
+
+
+def associate_ac() -> st.SearchStrategy[AssociateAC]:
+    """Valid A-ASSOCIATE-AC PDUs (1-4 context results, AC-style user information)."""
+    return _ASSOCIATE_AC
 
 
 _RJ_REASONS = {1: (1, 2, 3, 7), 2: (1, 2), 3: (1, 2)}
+_ASSOCIATE_RJ = st.sampled_from(
+    [
+        AssociateRJ(result=result, source=source, reason=reason)
+        for result in (1, 2)
+        for source, reasons in _RJ_REASONS.items()
+        for reason in reasons
+    ]
+)
 
 
-@st.composite
-def associate_rj(draw: st.DrawFn) -> AssociateRJ:
-    source = draw(st.sampled_from(sorted(_RJ_REASONS)))
-    return AssociateRJ(
-        result=draw(st.sampled_from([1, 2])),
-        source=source,
-        reason=draw(st.sampled_from(_RJ_REASONS[source])),
-    )
+def associate_rj() -> st.SearchStrategy[AssociateRJ]:
+    """A-ASSOCIATE-RJ with a defined result and a reason defined for its source."""
+    return _ASSOCIATE_RJ
 
 
 def abort_pdus() -> st.SearchStrategy[Abort]:

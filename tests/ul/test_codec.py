@@ -101,13 +101,13 @@ def minimal_user_info(**kwargs: object) -> UserInformation:
 # Round-trips
 
 
-@settings(max_examples=120, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(s.pdus())
 def test_every_pdu_round_trips(pdu: PDU) -> None:
     assert decode_pdu(encode_pdu(pdu)) == pdu
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(s.associate_rq())
 def test_associate_rq_round_trips(pdu: AssociateRQ) -> None:
     encoded = encode_pdu(pdu)
@@ -115,13 +115,13 @@ def test_associate_rq_round_trips(pdu: AssociateRQ) -> None:
     assert decode_pdu(encoded) == pdu
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(s.associate_ac())
 def test_associate_ac_round_trips(pdu: AssociateAC) -> None:
     assert decode_pdu(encode_pdu(pdu)) == pdu
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(s.user_information_rq(), s.user_information_ac())
 def test_user_information_round_trips_in_both_pdus(
     rq_ui: UserInformation, ac_ui: UserInformation
