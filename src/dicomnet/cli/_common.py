@@ -51,39 +51,36 @@ def start(common: Common, default_event: evt.EventType) -> list[HandlerSpec]:
 def tls_client_context(
     cert: str | None, key: str | None, ca: str | None, no_verify: bool
 ) -> ssl.SSLContext | None:
+    """TLS for an SCU when any TLS option is given (see :mod:`dicomnet.tls`). DICOM peers are
+    usually addressed by IP, so the chain is verified but not the host name."""
+    from dicomnet.tls import client_context
+
     if not (cert or ca or no_verify):
         return None
     try:
-        ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=ca)
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-        if no_verify:
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        else:
-            ctx.check_hostname = False  # DICOM peers are usually addressed by IP
-        if cert:
-            ctx.load_cert_chain(cert, key)
-    except (OSError, ssl.SSLError) as exc:
+        ctx = client_context(ca, cert, key, check_hostname=False)
+    except (OSError, ssl.SSLError, ValueError) as exc:
         raise CommandError(f"cannot use the TLS files: {exc}", EXIT_USAGE) from None
+    if no_verify:
+        ctx.verify_mode = ssl.CERT_NONE
     return ctx
 
 
 def tls_server_context(
     cert: str | None, key: str | None, ca: str | None, no_verify: bool
 ) -> ssl.SSLContext | None:
+    """TLS for an SCP when --tls-cert is given; a client certificate is required unless
+    --tls-no-verify (DESIGN.md 1.4)."""
+    from dicomnet.tls import server_context
+
     if not cert:
         if ca or key:
             raise CommandError("TLS on a server needs --tls-cert (and --tls-key)", EXIT_USAGE)
         return None
     try:
-        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH, cafile=ca)
-        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-        ctx.load_cert_chain(cert, key)
-        # Safe default: a client certificate is required when TLS is on.
-        ctx.verify_mode = ssl.CERT_NONE if no_verify else ssl.CERT_REQUIRED
-    except (OSError, ssl.SSLError) as exc:
+        return server_context(cert, key, ca, require_client_cert=not no_verify)
+    except (OSError, ssl.SSLError, ValueError) as exc:
         raise CommandError(f"cannot use the TLS files: {exc}", EXIT_USAGE) from None
-    return ctx
 
 
 def check_established(assoc: Any, peer: str, port: int) -> None:

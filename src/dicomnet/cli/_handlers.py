@@ -45,12 +45,14 @@ class HandlerSpec:
     function: str
     args: list[str] = field(default_factory=list)
     func: Callable[..., Any] | None = None
+    explicit: bool = False  # the user wrote EVENT=
 
 
 def parse_handler(text: str, default_event: evt.EventType) -> HandlerSpec:
     """Parse one --handler value (no import yet)."""
     spec = text.strip()
     event = default_event
+    explicit = False
     head, sep, rest = spec.partition("=")
     if sep and ":" not in head and "/" not in head and head:
         try:
@@ -58,6 +60,7 @@ def parse_handler(text: str, default_event: evt.EventType) -> HandlerSpec:
         except KeyError:
             raise HandlerSpecError(f"unknown event {head!r}") from None
         spec = rest
+        explicit = True
     module, sep, rest = spec.partition(":")
     if not sep or not module:
         raise HandlerSpecError("expected [EVENT=]module:function[:arg1,arg2,...]")
@@ -65,7 +68,7 @@ def parse_handler(text: str, default_event: evt.EventType) -> HandlerSpec:
     if not function.isidentifier():
         raise HandlerSpecError(f"{function!r} is not a function name")
     args = [a for a in arg_text.split(",")] if arg_text else []
-    return HandlerSpec(text, event, module, function, args)
+    return HandlerSpec(text, event, module, function, args, explicit=explicit)
 
 
 def _import(module: str) -> Any:

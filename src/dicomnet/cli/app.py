@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "Receive DICOM instances (C-STORE SCP) into a directory.",
     ),
     "storescu": ("dicomnet.cli.storescu", "Send DICOM files and directories (C-STORE SCU)."),
+    "findscu": ("dicomnet.cli.findscu", "Query with C-FIND and print the matches."),
 }
 
 EPILOG = EXIT_CODES_HELP
@@ -163,3 +164,7 @@ def storescp_main() -> None:
 
 def storescu_main() -> None:
     _run(build_single("storescu"), "storescu")
+
+
+def findscu_main() -> None:
+    _run(build_single("findscu"), "findscu")

@@ -1,0 +1,215 @@
+"""Query keys for findscu/getscu/movescu: ``-k KEY[=VALUE]`` parsing, identifiers from keys and
+query files, and rendering of returned identifiers.
+
+A key is a keyword (``PatientName``), a tag (``0010,0010`` or ``(0010,0010)``), or a sequence
+path (``ScheduledProcedureStepSequence[0].Modality``). An empty value asks for a return key.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+_TAG = re.compile(r"^\(?([0-9A-Fa-f]{4}),?([0-9A-Fa-f]{4})\)?$")
+_PART = re.compile(r"^(?P<name>[^\[\]]+)(\[(?P<index>\d+)\])?$")
+
+LEVELS = ("PATIENT", "STUDY", "SERIES", "IMAGE")
+
+#: Return keys asked for when the user gives none (and no query file), per level.
+DEFAULT_KEYS: dict[str, tuple[str, ...]] = {
+    "PATIENT": (
+        "PatientName",
+        "PatientID",
+        "PatientBirthDate",
+        "PatientSex",
+        "NumberOfPatientRelatedStudies",
+    ),
+    "STUDY": (
+        "PatientName",
+        "PatientID",
+        "StudyDate",
+        "StudyTime",
+        "AccessionNumber",
+        "StudyDescription",
+        "ModalitiesInStudy",
+        "NumberOfStudyRelatedInstances",
+        "StudyInstanceUID",
+    ),
+    "SERIES": (
+        "Modality",
+        "SeriesNumber",
+        "SeriesDescription",
+        "NumberOfSeriesRelatedInstances",
+        "SeriesInstanceUID",
+    ),
+    "IMAGE": ("InstanceNumber", "SOPClassUID", "SOPInstanceUID"),
+    "WORKLIST": (
+        "PatientName",
+        "PatientID",
+        "AccessionNumber",
+        "RequestedProcedureDescription",
+        "ScheduledProcedureStepSequence[0].Modality",
+        "ScheduledProcedureStepSequence[0].ScheduledStationAETitle",
+        "ScheduledProcedureStepSequence[0].ScheduledProcedureStepStartDate",
+        "ScheduledProcedureStepSequence[0].ScheduledProcedureStepStartTime",
+    ),
+}
+
+
+class KeyError_(ValueError):
+    """A -k value that cannot be used; the message says why."""
+
+
+def _tag_for(name: str) -> int:
+    from pydicom.datadict import tag_for_keyword
+
+    match = _TAG.match(name)
+    if match:
+        return int(match.group(1) + match.group(2), 16)
+    tag = tag_for_keyword(name)
+    if tag is None:
+        raise KeyError_(f"unknown attribute {name!r} (use a DICOM keyword or a tag like 0010,0010)")
+    return int(tag)
+
+
+def _vr_for(tag: int) -> str:
+    from pydicom.datadict import dictionary_VR
+
+    try:
+        vr = str(dictionary_VR(tag))
+    except KeyError:
+        raise KeyError_(
+            f"tag ({tag >> 16:04X},{tag & 0xFFFF:04X}) is not in the dictionary"
+        ) from None
+    return vr.split(" or ")[0]
+
+
+def set_key(ds: Any, path: str, value: str | None) -> None:
+    """Set ``path`` (keyword/tag/sequence path) in ``ds`` to ``value`` (None/'' = return key)."""
+    from pydicom.dataset import Dataset
+
+    parts = path.strip().split(".")
+    current = ds
+    for position, part in enumerate(parts):
+        match = _PART.match(part.strip())
+        if match is None:
+            raise KeyError_(f"cannot read key path {path!r}")
+        tag = _tag_for(match.group("name"))
+        vr = _vr_for(tag)
+        last = position == len(parts) - 1
+        if match.group("index") is not None or not last:
+            if vr != "SQ":
+                raise KeyError_(f"{match.group('name')} is not a sequence in {path!r}")
+            index = int(match.group("index") or 0)
+            if tag not in current:
+                current.add_new(tag, "SQ", [])
+            items = current[tag].value
+            while len(items) <= index:
+                items.append(Dataset())
+            if last:
+                if value:
+                    raise KeyError_(f"a sequence item cannot take a value in {path!r}")
+                return
+            current = items[index]
+            continue
+        if vr == "SQ":
+            if value:
+                raise KeyError_(f"sequence {match.group('name')} cannot take a value")
+            current.add_new(tag, "SQ", [])
+            return
+        current.add_new(tag, vr, _convert(vr, value))
+
+
+def _convert(vr: str, value: str | None) -> Any:
+    if value is None or value == "":
+        return None
+    if vr in ("US", "SS", "UL", "SL", "UV", "SV"):
+        try:
+            return [int(v) for v in value.split("\\")] if "\\" in value else int(value)
+        except ValueError:
+            raise KeyError_(f"{value!r} is not a number") from None
+    if vr in ("FL", "FD"):
+        try:
+            return float(value)
+        except ValueError:
+            raise KeyError_(f"{value!r} is not a number") from None
+    return value
+
+
+def parse_key(text: str) -> tuple[str, str | None]:
+    name, sep, value = text.partition("=")
+    if not name.strip():
+        raise KeyError_(f"empty key in {text!r}")
+    return name.strip(), (value if sep else None)
+
+
+def load_query_file(path: Path) -> Any:
+    """A query from a DICOM file or a DICOM JSON file (PS3.18 JSON model)."""
+    from pydicom import dcmread
+    from pydicom.dataset import Dataset
+    from pydicom.errors import InvalidDicomError
+
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise KeyError_(f"cannot read query file {path}: {exc.strerror or exc}") from None
+    if raw.lstrip()[:1] == b"{":
+        try:
+            return Dataset.from_json(json.loads(raw))
+        except (ValueError, TypeError, KeyError) as exc:
+            raise KeyError_(f"query file {path} is not DICOM JSON: {exc}") from None
+    try:
+        import io
+
+        ds = dcmread(io.BytesIO(raw), force=True)
+    except (InvalidDicomError, ValueError, EOFError, OSError) as exc:
+        raise KeyError_(f"query file {path} is not DICOM: {exc}") from None
+    if len(ds) == 0:
+        raise KeyError_(f"query file {path} holds no attributes")
+    if "file_meta" in ds.__dict__:
+        del ds.file_meta
+    return ds
+
+
+def build_identifier(
+    keys: Sequence[str], level: str | None, query_file: Path | None, defaults: str | None
+) -> Any:
+    """The identifier: query file (if any), then -k keys, then the level; default return keys
+    for ``defaults`` when the user gave no key and no file."""
+    from pydicom.dataset import Dataset
+
+    ds = load_query_file(query_file) if query_file is not None else Dataset()
+    if not keys and query_file is None and defaults in DEFAULT_KEYS:
+        for key in DEFAULT_KEYS[defaults]:
+            set_key(ds, key, None)
+    for text in keys:
+        name, value = parse_key(text)
+        set_key(ds, name, value)
+    if level is not None:
+        ds.QueryRetrieveLevel = level
+    return ds
+
+
+def flatten(ds: Any, prefix: str = "") -> dict[str, str]:
+    """A flat {keyword-path: text} view of an identifier for tables and CSV."""
+    out: dict[str, str] = {}
+    for element in ds:
+        name = element.keyword or f"({element.tag.group:04X},{element.tag.element:04X})"
+        if element.VR == "SQ":
+            for index, item in enumerate(element.value):
+                out.update(flatten(item, f"{prefix}{name}[{index}]."))
+            continue
+        value = element.value
+        if value is None:
+            text = ""
+        elif isinstance(value, bytes):
+            text = f"<{len(value)} bytes>"
+        elif element.VM > 1:
+            text = "\\".join(str(v) for v in value)
+        else:
+            text = str(value)
+        out[prefix + name] = text
+    return out

@@ -1,0 +1,265 @@
+"""``findscu PEER PORT [-k KEY[=VALUE]]... [QUERYFILE]``: C-FIND queries.
+
+Matches go to stdout (a table on a terminal; ``--format json`` gives the DICOM JSON model of
+PS3.18, ``jsonl`` one object per line, ``csv`` one row per match); logs to stderr. Zero matches is
+success. ``--cancel-after N`` sends C-CANCEL after N matches; Ctrl-C cancels, then exits 130.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from dicomnet.cli import _options as o
+from dicomnet.cli._common import Common, check_established, start, tls_client_context
+from dicomnet.cli._console import (
+    EXIT_ABORTED,
+    EXIT_FAILURE_STATUS,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    CommandError,
+    OutputFormat,
+    render,
+    resolve_format,
+)
+
+HELP = """Query a PACS or worklist with C-FIND and print the matches.
+
+Keys: -k PatientName=SMITH*, -k 0010,0020= (an empty value asks for a return key), sequence paths
+such as -k ScheduledProcedureStepSequence[0].Modality=MR. Models: -S study root (default),
+-P patient root, -O patient/study only, -W modality worklist. Without keys, sensible return keys
+for the level are asked for. --handler without EVENT= is called for each C-FIND response as
+handler(status, identifier, *args)."""
+
+MODELS = {
+    "S": "1.2.840.10008.5.1.4.1.2.2.1",
+    "P": "1.2.840.10008.5.1.4.1.2.1.1",
+    "O": "1.2.840.10008.5.1.4.1.2.3.1",
+    "W": "1.2.840.10008.5.1.4.31",
+}
+
+
+def _model(patient: bool, study: bool, patient_study: bool, worklist: bool) -> str:
+    chosen = [
+        k for k, v in (("P", patient), ("S", study), ("O", patient_study), ("W", worklist)) if v
+    ]
+    if len(chosen) > 1:
+        raise CommandError("choose one information model (-P, -S, -O or -W)", EXIT_USAGE)
+    return chosen[0] if chosen else "S"
+
+
+def findscu(
+    peer: o.Peer,
+    port: o.Port,
+    query_file: Annotated[
+        Path | None,
+        typer.Argument(help="A DICOM or DICOM JSON file holding the query.", show_default=False),
+    ] = None,
+    key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--key", "-k", help="KEY[=VALUE]: a keyword, tag or sequence path; repeatable."
+        ),
+    ] = None,
+    level: Annotated[
+        str | None,
+        typer.Option(
+            "--level", "-L", help="PATIENT, STUDY, SERIES or IMAGE (default STUDY; none for -W)."
+        ),
+    ] = None,
+    patient_root: Annotated[
+        bool, typer.Option("--patient-root", "-P", help="Patient Root model.")
+    ] = False,
+    study_root: Annotated[
+        bool, typer.Option("--study-root", "-S", help="Study Root model (default).")
+    ] = False,
+    patient_study_only: Annotated[
+        bool, typer.Option("--patient-study-only", "-O", help="Patient/Study Only model.")
+    ] = False,
+    worklist: Annotated[
+        bool, typer.Option("--worklist", "-W", help="Modality Worklist model.")
+    ] = False,
+    cancel_after: Annotated[
+        int | None, typer.Option("--cancel-after", min=1, help="Send C-CANCEL after N matches.")
+    ] = None,
+    write: Annotated[
+        Path | None, typer.Option("--write", help="Save each match as a DICOM file in DIR.")
+    ] = None,
+    calling_aet: o.CallingAET = "FINDSCU",
+    called_aet: o.CalledAET = "ANY-SCP",
+    connect_timeout: o.ConnectTimeout = 10.0,
+    acse_timeout: o.AcseTimeout = 30.0,
+    dimse_timeout: o.DimseTimeout = 30.0,
+    max_pdu: o.MaxPDU = None,
+    tls_cert: o.TlsCert = None,
+    tls_key: o.TlsKey = None,
+    tls_ca: o.TlsCA = None,
+    tls_no_verify: o.TlsNoVerify = False,
+    handler: Annotated[list[str] | None, o.handler_option("each C-FIND response")] = None,
+    fmt: o.Format = OutputFormat.auto,
+    no_color: o.NoColor = False,
+    quiet: o.Quiet = False,
+    verbose: o.Verbose = False,
+    debug: o.Debug = False,
+    log_file: o.LogFile = None,
+) -> None:
+    from dicomnet import events as evt
+    from dicomnet.ae import AE
+    from dicomnet.cli._handlers import build_evt_handlers
+    from dicomnet.cli._logging import logging_handlers
+    from dicomnet.cli._query import LEVELS, KeyError_, build_identifier, flatten
+
+    common = Common(quiet, verbose, debug, log_file, handler or (), no_color)
+    user = start(common, evt.EVT_DIMSE_RECV)
+    # Handlers without EVENT= are called for each C-FIND response: handler(status, identifier).
+    response_handlers = [h for h in user if not h.explicit]
+    user = [h for h in user if h.explicit]
+    letter = _model(patient_root, study_root, patient_study_only, worklist)
+    model = MODELS[letter]
+    if level is not None:
+        level = level.upper()
+        if level not in LEVELS:
+            raise CommandError(f"--level must be one of {', '.join(LEVELS)}", EXIT_USAGE)
+    elif letter != "W":
+        level = "STUDY" if letter != "P" else "PATIENT"
+    try:
+        identifier = build_identifier(
+            key or [], level, query_file, "WORKLIST" if letter == "W" else level
+        )
+    except KeyError_ as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from None
+    if write is not None:
+        try:
+            write.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CommandError(
+                f"cannot create {write}: {exc.strerror or exc}", EXIT_USAGE
+            ) from None
+    ssl_context = tls_client_context(tls_cert, tls_key, tls_ca, tls_no_verify)
+
+    ae = AE(calling_aet)
+    ae.connection_timeout = connect_timeout
+    ae.acse_timeout = acse_timeout
+    ae.dimse_timeout = dimse_timeout
+    if max_pdu is not None:
+        ae.maximum_pdu_size = max_pdu
+    ae.add_requested_context(model, ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"])
+    handlers = build_evt_handlers(logging_handlers(common.level), user)
+    assoc = ae.associate(
+        peer, port, ae_title=called_aet, ssl_context=ssl_context, evt_handlers=handlers
+    )
+    check_established(assoc, peer, port)
+
+    matches: list[Any] = []
+    final: Any = None
+    streaming = resolve_format(fmt) in (OutputFormat.jsonl,)
+    interrupted = False
+    message_id = 1
+    try:
+        try:
+            responses = assoc.send_c_find(identifier, model, msg_id=message_id)
+            for status, found in responses:
+                code = getattr(status, "Status", None)
+                for spec in response_handlers:
+                    assert spec.func is not None
+                    try:
+                        spec.func(status, found, *spec.args)
+                    except Exception:
+                        import logging
+
+                        logging.getLogger("dicomnet.cli").exception(
+                            "Exception in --handler %s", spec.text
+                        )
+                if code in (0xFF00, 0xFF01) and found is not None:
+                    matches.append(found)
+                    if streaming:
+                        sys.stdout.write(json.dumps(found.to_json_dict()) + "\n")
+                        sys.stdout.flush()
+                    if write is not None:
+                        _save(found, write / f"rsp{len(matches):04d}.dcm", model)
+                    if cancel_after is not None and len(matches) == cancel_after:
+                        assoc.send_c_cancel(message_id)
+                else:
+                    final = status
+        except KeyboardInterrupt:
+            interrupted = True
+            if assoc.is_established:
+                assoc.send_c_cancel(message_id)
+                for status, _found in _drain(assoc, message_id):
+                    final = status
+    finally:
+        if assoc.is_established:
+            assoc.release()
+    if not streaming:
+        _output(matches, fmt, no_color, flatten)
+    if not quiet:
+        sys.stderr.write(f"findscu: {len(matches)} match(es)\n")
+    if interrupted:
+        raise typer.Exit(EXIT_INTERRUPTED)
+    _final_status(final, assoc)
+
+
+def _drain(assoc: Any, message_id: int) -> list[tuple[Any, Any]]:
+    """After a C-CANCEL on Ctrl-C: read responses until the final one (bounded by the DIMSE
+    timeout); matches that were still in flight are dropped."""
+    from dicomnet.association import status_dataset
+
+    out: list[tuple[Any, Any]] = []
+    while True:
+        done = assoc._next_message(assoc.dimse_timeout)
+        if done is None:
+            return out
+        message = done.message
+        if getattr(message, "MessageIDBeingRespondedTo", None) != message_id:
+            continue
+        out.append((status_dataset(message), None))
+        if message.Status not in (0xFF00, 0xFF01):
+            return out
+
+
+def _save(ds: Any, path: Path, model: str) -> None:
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
+
+    copy = ds.copy()
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = UID(model)
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    copy.file_meta = meta
+    copy.save_as(path, enforce_file_format=True)
+
+
+def _output(matches: list[Any], fmt: OutputFormat, no_color: bool, flatten: Any) -> None:
+    chosen = resolve_format(fmt)
+    if chosen is OutputFormat.json:
+        json.dump([m.to_json_dict() for m in matches], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return
+    rows = [flatten(m) for m in matches]
+    columns: list[str] = []
+    for row in rows:
+        for column in row:
+            if column not in columns:
+                columns.append(column)
+    if chosen is OutputFormat.table and not rows:
+        return
+    render(rows, columns, chosen, no_color=no_color)
+
+
+def _final_status(final: Any, assoc: Any) -> None:
+    from dicomnet.dimse.status import status_category, status_meaning
+
+    code = getattr(final, "Status", None)
+    if code is None:
+        reason = assoc.failure_reason or "no final response"
+        raise CommandError(f"the query did not complete: {reason}", EXIT_ABORTED)
+    category = status_category(code)
+    if category == "Failure":
+        comment = getattr(final, "ErrorComment", None)
+        meaning = status_meaning(code, "C-FIND") + (f" ({comment})" if comment else "")
+        raise CommandError(f"C-FIND failed: 0x{code:04X} {meaning}", EXIT_FAILURE_STATUS)
