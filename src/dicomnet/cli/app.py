@@ -37,6 +37,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "storescu": ("dicomnet.cli.storescu", "Send DICOM files and directories (C-STORE SCU)."),
     "findscu": ("dicomnet.cli.findscu", "Query with C-FIND and print the matches."),
+    "getscu": ("dicomnet.cli.getscu", "Retrieve with C-GET into a directory."),
+    "movescu": ("dicomnet.cli.movescu", "Retrieve with C-MOVE, optionally receiving here."),
 }
 
 EPILOG = EXIT_CODES_HELP
@@ -92,7 +94,7 @@ def build_root(commands: list[str] | None = None) -> typer.Typer:
     """The ``dicomnet`` app with every (or the given) subcommand."""
     root = typer.Typer(
         name="dicomnet",
-        help="DICOM network utilities: echoscu, storescp, storescu.",
+        help="DICOM network utilities: echoscu, storescp, storescu, findscu, getscu, movescu.",
         epilog=EPILOG,
         **_settings(),
     )
@@ -168,3 +170,11 @@ def storescu_main() -> None:
 
 def findscu_main() -> None:
     _run(build_single("findscu"), "findscu")
+
+
+def getscu_main() -> None:
+    _run(build_single("getscu"), "getscu")
+
+
+def movescu_main() -> None:
+    _run(build_single("movescu"), "movescu")

@@ -1,0 +1,154 @@
+"""``getscu PEER PORT -k ...``: retrieve with C-GET into an output directory.
+
+The instances arrive as C-STORE sub-operations on the same association (we negotiate the SCP role
+for the storage classes) and go through the same built-in storage handler as storescp: names from
+validated UIDs only, atomic writes.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from dicomnet.cli import _options as o
+from dicomnet.cli._common import Common, check_established, start, tls_client_context
+from dicomnet.cli._console import EXIT_INTERRUPTED, EXIT_USAGE, CommandError
+
+HELP = """Retrieve instances with C-GET and write them into a directory.
+
+Identify what to retrieve with -k keys and the level, e.g. -L STUDY -k StudyInstanceUID=1.2.3.
+Files are written like storescp does (--filepath, atomic, names from validated UIDs).
+--handler without EVENT= handles each received C-STORE (EVT_C_STORE), after the built-in
+storage handler."""
+
+
+def getscu(
+    peer: o.Peer,
+    port: o.Port,
+    query_file: Annotated[
+        Path | None,
+        typer.Argument(help="A DICOM or DICOM JSON file with the identifier.", show_default=False),
+    ] = None,
+    key: Annotated[
+        list[str] | None, typer.Option("--key", "-k", help="KEY=VALUE; repeatable.")
+    ] = None,
+    level: Annotated[
+        str, typer.Option("--level", "-L", help="PATIENT, STUDY, SERIES or IMAGE.")
+    ] = "STUDY",
+    patient_root: Annotated[bool, typer.Option("--patient-root", "-P")] = False,
+    study_root: Annotated[bool, typer.Option("--study-root", "-S")] = False,
+    patient_study_only: Annotated[bool, typer.Option("--patient-study-only", "-O")] = False,
+    output_dir: Annotated[
+        Path, typer.Option("--output-dir", "-od", help="Where retrieved files go.")
+    ] = Path("."),
+    filepath: Annotated[
+        str | None, typer.Option("--filepath", help="File name template (see storescp).")
+    ] = None,
+    storage_class: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--storage-class",
+            help="Also accept this storage SOP class (keyword or UID); repeatable.",
+        ),
+    ] = None,
+    calling_aet: o.CallingAET = "GETSCU",
+    called_aet: o.CalledAET = "ANY-SCP",
+    connect_timeout: o.ConnectTimeout = 10.0,
+    acse_timeout: o.AcseTimeout = 30.0,
+    dimse_timeout: o.DimseTimeout = 60.0,
+    max_pdu: o.MaxPDU = None,
+    tls_cert: o.TlsCert = None,
+    tls_key: o.TlsKey = None,
+    tls_ca: o.TlsCA = None,
+    tls_no_verify: o.TlsNoVerify = False,
+    handler: Annotated[list[str] | None, o.handler_option("each received C-STORE")] = None,
+    no_color: o.NoColor = False,
+    quiet: o.Quiet = False,
+    verbose: o.Verbose = False,
+    debug: o.Debug = False,
+    log_file: o.LogFile = None,
+) -> None:
+    from dicomnet import events as evt
+    from dicomnet.ae import AE
+    from dicomnet.cli._handlers import build_evt_handlers
+    from dicomnet.cli._logging import logging_handlers
+    from dicomnet.cli._query import LEVELS, KeyError_, build_identifier
+    from dicomnet.cli._retrieve import (
+        GET_MODELS,
+        Counts,
+        Progress,
+        finish,
+        model_letter,
+        storage_classes,
+    )
+    from dicomnet.cli._storage import DEFAULT_TEMPLATE, StorageHandler, TemplateError
+    from dicomnet.presentation import build_role
+
+    common = Common(quiet, verbose, debug, log_file, handler or (), no_color)
+    user = start(common, evt.EVT_C_STORE)
+    model = GET_MODELS[model_letter(patient_root, study_root, patient_study_only)]
+    level = level.upper()
+    if level not in LEVELS:
+        raise CommandError(f"--level must be one of {', '.join(LEVELS)}", EXIT_USAGE)
+    try:
+        identifier = build_identifier(key or [], level, query_file, None)
+    except KeyError_ as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from None
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        storage = StorageHandler(output_dir, filepath or DEFAULT_TEMPLATE)
+    except (OSError, TemplateError) as exc:
+        raise CommandError(f"cannot store into {output_dir}: {exc}", EXIT_USAGE) from None
+    classes = storage_classes(storage_class)
+    ssl_context = tls_client_context(tls_cert, tls_key, tls_ca, tls_no_verify)
+
+    ae = AE(calling_aet)
+    ae.connection_timeout = connect_timeout
+    ae.acse_timeout = acse_timeout
+    ae.dimse_timeout = dimse_timeout
+    ae.spool_directory = str(storage.output_dir)
+    if max_pdu is not None:
+        ae.maximum_pdu_size = max_pdu
+    ae.add_requested_context(model, ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"])
+    for uid in classes:
+        ae.add_requested_context(uid, ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"])
+    roles = [build_role(uid, scp_role=True) for uid in classes]
+    builtin: list[tuple[Any, Any]] = [*logging_handlers(common.level), (evt.EVT_C_STORE, storage)]
+    handlers = build_evt_handlers(builtin, user)
+    assoc = ae.associate(
+        peer,
+        port,
+        ae_title=called_aet,
+        ext_neg=roles,
+        ssl_context=ssl_context,
+        evt_handlers=handlers,
+    )
+    check_established(assoc, peer, port)
+
+    counts = Counts()
+    progress = Progress("retrieving", enabled=not quiet and sys.stderr.isatty())
+    final: Any = None
+    message_id = 1
+    try:
+        for status, _identifier in assoc.send_c_get(identifier, model, msg_id=message_id):
+            if getattr(status, "Status", None) in (0xFF00, 0xFF01):
+                counts.update(status)
+                progress.update(counts)
+            else:
+                final = status
+    except KeyboardInterrupt:
+        progress.close()
+        if assoc.is_established:
+            assoc.send_c_cancel(message_id)
+            assoc.abort()
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    finally:
+        progress.close()
+        if assoc.is_established:
+            assoc.release()
+    if not quiet:
+        sys.stderr.write(f"getscu: {storage.stored} file(s) written to {output_dir}\n")
+    finish("getscu", final, counts, assoc, quiet, "C-GET")

@@ -1,0 +1,177 @@
+"""``movescu PEER PORT -aem DEST -k ...``: retrieve with C-MOVE to a destination AE.
+
+With ``--store-port P`` the command also runs the receiver itself (DCMTK's ``+P``
+convenience): a storage SCP titled DEST on port P, writing like storescp into ``-od``. The peer
+must know DEST at this host and port.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from dicomnet.cli import _options as o
+from dicomnet.cli._common import Common, check_established, start, tls_client_context
+from dicomnet.cli._console import EXIT_CONNECT, EXIT_INTERRUPTED, EXIT_USAGE, CommandError
+
+HELP = """Retrieve instances with C-MOVE to a destination AE (-aem), optionally receiving them
+here (--store-port P runs a storage SCP titled DEST on port P and writes into -od).
+
+--handler without EVENT= handles each received C-STORE (EVT_C_STORE) of the built-in receiver
+(--store-port), after the built-in storage handler."""
+
+
+def movescu(
+    peer: o.Peer,
+    port: o.Port,
+    query_file: Annotated[
+        Path | None,
+        typer.Argument(help="A DICOM or DICOM JSON file with the identifier.", show_default=False),
+    ] = None,
+    move_aet: Annotated[
+        str | None, typer.Option("--move-aet", "-aem", help="Destination AE title.")
+    ] = None,
+    key: Annotated[
+        list[str] | None, typer.Option("--key", "-k", help="KEY=VALUE; repeatable.")
+    ] = None,
+    level: Annotated[
+        str, typer.Option("--level", "-L", help="PATIENT, STUDY, SERIES or IMAGE.")
+    ] = "STUDY",
+    patient_root: Annotated[bool, typer.Option("--patient-root", "-P")] = False,
+    study_root: Annotated[bool, typer.Option("--study-root", "-S")] = False,
+    patient_study_only: Annotated[bool, typer.Option("--patient-study-only", "-O")] = False,
+    store_port: Annotated[
+        int | None,
+        typer.Option("--store-port", help="Receive the instances here on this port."),
+    ] = None,
+    output_dir: Annotated[
+        Path, typer.Option("--output-dir", "-od", help="Where received files go (--store-port).")
+    ] = Path("."),
+    filepath: Annotated[
+        str | None, typer.Option("--filepath", help="File name template (see storescp).")
+    ] = None,
+    calling_aet: o.CallingAET = "MOVESCU",
+    called_aet: o.CalledAET = "ANY-SCP",
+    connect_timeout: o.ConnectTimeout = 10.0,
+    acse_timeout: o.AcseTimeout = 30.0,
+    dimse_timeout: o.DimseTimeout = 600.0,
+    max_pdu: o.MaxPDU = None,
+    tls_cert: o.TlsCert = None,
+    tls_key: o.TlsKey = None,
+    tls_ca: o.TlsCA = None,
+    tls_no_verify: o.TlsNoVerify = False,
+    handler: Annotated[list[str] | None, o.handler_option("each received C-STORE")] = None,
+    no_color: o.NoColor = False,
+    quiet: o.Quiet = False,
+    verbose: o.Verbose = False,
+    debug: o.Debug = False,
+    log_file: o.LogFile = None,
+) -> None:
+    from dicomnet import events as evt
+    from dicomnet.ae import AE
+    from dicomnet.cli._handlers import build_evt_handlers
+    from dicomnet.cli._logging import logging_handlers
+    from dicomnet.cli._query import LEVELS, KeyError_, build_identifier
+    from dicomnet.cli._retrieve import MOVE_MODELS, Counts, Progress, finish, model_letter
+    from dicomnet.cli._storage import DEFAULT_TEMPLATE, StorageHandler, TemplateError
+    from dicomnet.sop_class import AllStorageClasses, Verification
+    from dicomnet.ul.codec import validate_ae_title
+
+    common = Common(quiet, verbose, debug, log_file, handler or (), no_color)
+    user = start(common, evt.EVT_C_STORE)
+    destination = move_aet or (calling_aet if store_port is not None else None)
+    if destination is None:
+        raise CommandError("give the destination AE title with -aem/--move-aet", EXIT_USAGE)
+    try:
+        destination = validate_ae_title(destination)
+    except ValueError as exc:
+        raise CommandError(f"invalid --move-aet: {exc}", EXIT_USAGE) from None
+    model = MOVE_MODELS[model_letter(patient_root, study_root, patient_study_only)]
+    level = level.upper()
+    if level not in LEVELS:
+        raise CommandError(f"--level must be one of {', '.join(LEVELS)}", EXIT_USAGE)
+    try:
+        identifier = build_identifier(key or [], level, query_file, None)
+    except KeyError_ as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from None
+    ssl_context = tls_client_context(tls_cert, tls_key, tls_ca, tls_no_verify)
+    log_handlers = logging_handlers(common.level)
+
+    server: Any = None
+    storage: StorageHandler | None = None
+    if store_port is not None:
+        try:
+            output_dir.mkdir(parents=True, exist_ok=True)
+            storage = StorageHandler(output_dir, filepath or DEFAULT_TEMPLATE)
+        except (OSError, TemplateError) as exc:
+            raise CommandError(f"cannot store into {output_dir}: {exc}", EXIT_USAGE) from None
+        receiver = AE(destination)
+        receiver.acse_timeout = acse_timeout
+        receiver.dimse_timeout = dimse_timeout
+        receiver.spool_directory = str(storage.output_dir)
+        receiver.add_supported_context(Verification)
+        for sop_class in AllStorageClasses:
+            receiver.add_supported_context(sop_class)
+        try:
+            server = receiver.start_server(
+                ("0.0.0.0", store_port),
+                block=False,
+                evt_handlers=build_evt_handlers([*log_handlers, (evt.EVT_C_STORE, storage)], user),
+            )
+        except OSError as exc:
+            raise CommandError(
+                f"cannot listen on port {store_port}: {exc.strerror or exc}", EXIT_CONNECT
+            ) from None
+
+    try:
+        ae = AE(calling_aet)
+        ae.connection_timeout = connect_timeout
+        ae.acse_timeout = acse_timeout
+        ae.dimse_timeout = dimse_timeout
+        if max_pdu is not None:
+            ae.maximum_pdu_size = max_pdu
+        ae.add_requested_context(model, ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"])
+        assoc = ae.associate(
+            peer,
+            port,
+            ae_title=called_aet,
+            ssl_context=ssl_context,
+            evt_handlers=build_evt_handlers(log_handlers, []),
+        )
+        check_established(assoc, peer, port)
+        counts = Counts()
+        progress = Progress("moving", enabled=not quiet and sys.stderr.isatty())
+        final: Any = None
+        message_id = 1
+        try:
+            for status, _identifier in assoc.send_c_move(
+                identifier, destination, model, msg_id=message_id
+            ):
+                if getattr(status, "Status", None) in (0xFF00, 0xFF01):
+                    counts.update(status)
+                    progress.update(counts)
+                else:
+                    final = status
+        except KeyboardInterrupt:
+            progress.close()
+            if assoc.is_established:
+                assoc.send_c_cancel(message_id)
+                assoc.abort()
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        finally:
+            progress.close()
+            if assoc.is_established:
+                assoc.release()
+    finally:
+        if server is not None:
+            # Let the peer finish (release) its sub-operation associations, bounded.
+            for receiving in server.active_associations:
+                if receiving.thread is not None:
+                    receiving.thread.join(acse_timeout)
+            server.shutdown()
+    if storage is not None and not quiet:
+        sys.stderr.write(f"movescu: {storage.stored} file(s) written to {output_dir}\n")
+    finish("movescu", final, counts, assoc, quiet, "C-MOVE")
