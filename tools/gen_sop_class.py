@@ -16,6 +16,7 @@ TARGET = Path(__file__).resolve().parent.parent / "src" / "dicomnet" / "_sop_cla
 
 QR_MARKERS = ("QueryRetrieveInformationModel", "QueryRetrieveRetrieve")
 WORKLIST_MARKER = "WorklistInformationModel"
+QR_SUFFIXES = ("Find", "Move", "Get")  # the other Query/Retrieve services of PS3.4
 NOT_NETWORK_STORAGE = {"MediaStorageDirectoryStorage"}
 
 
@@ -35,6 +36,8 @@ def category(uid: str, kind: str, keyword: str) -> str | None:
         return "qr"
     if WORKLIST_MARKER in keyword:
         return "worklist"
+    if keyword.endswith(QR_SUFFIXES):  # Hanging Protocol, Implant Template, Inventory, ... Q/R
+        return "qr"
     return None
 
 

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import select
+import ssl
 import threading
 import time
 from collections import deque
@@ -24,7 +26,7 @@ from dicomnet import events as evt
 from dicomnet.dataset import MemorySink, ReceivedDataset
 from dicomnet.dimse.command_codec import encode_command
 from dicomnet.dimse.fragments import MessageAssembler, MessageComplete, fragment_message
-from dicomnet.dimse.messages import C_STORE_RQ, Message
+from dicomnet.dimse.messages import C_CANCEL_RQ, C_STORE_RQ, Message
 from dicomnet.events import HandlerRegistry, notify
 from dicomnet.presentation import PresentationContext
 from dicomnet.transport.connection import Connection, Deadline, deadline_in
@@ -136,8 +138,11 @@ class AssociationCore:
         self.spool_directory: str | None = ae.spool_directory
         self.thread: threading.Thread | None = None
         self._closed_notified = False
+        self._close_notice_deferred = False
         self._rq_contexts: tuple[Any, ...] = ()
         self._rq_roles: tuple[Any, ...] = ()
+        # C-FIND/GET/MOVE requests we serve, by Message ID: True once a C-CANCEL arrived.
+        self._cancel_watch: dict[int, bool] = {}
 
     # --- public state -------------------------------------------------------------------------
 
@@ -222,7 +227,14 @@ class AssociationCore:
             elif isinstance(effect, StopARTIM):
                 self._artim = None
             elif isinstance(effect, CloseTransport):
-                self._close_transport()
+                if indications:
+                    # AE-4/AR-3/AA-3 issue their primitive, then close: close the socket now
+                    # but notify EVT_CONN_CLOSE after REJECTED/RELEASED/ABORTED (in _after).
+                    if self._conn is not None and not self._conn.closed:
+                        self._conn.close()
+                    self._close_notice_deferred = True
+                else:
+                    self._close_transport()
             elif isinstance(effect, Indicate):
                 indications.append(effect)
         return indications
@@ -301,17 +313,20 @@ class AssociationCore:
             return not self._ended()
         except OSError as exc:
             LOGGER.debug("connection failed: %s", exc)
+            # e.g. a TLS alert: the server refused our certificate (TLS 1.3 reports it late)
+            self.failure_reason = self.failure_reason or f"connection failed: {exc}"
             data = b""
         if not data:
             self._on_connection_closed()
             return False
-        self._pdu_started = None
         self._notify(evt.EVT_DATA_RECV, data=data)
         try:
             pdus = self._reader.feed(data)
         except RemoteProtocolError as exc:
             self._on_bad_pdu(exc)
             return False
+        if pdus:  # the progress deadline runs per PDU, not per read (a trickle cannot stretch it)
+            self._pdu_started = None
         try:
             for pdu in pdus:
                 self._on_pdu(pdu)
@@ -357,11 +372,12 @@ class AssociationCore:
             kind = ind.kind
             if kind is Indication.RELEASE_IND:
                 self._after(self._step(Event.EVT14))
+                if self._fsm.state is State.STA13:  # acceptor: A-RELEASE-RP sent
+                    self._released()
             elif kind is Indication.RELEASE_CONF:
                 if self._fsm.state is State.STA12:
                     self._after(self._step(Event.EVT14))
-                else:
-                    self._released()
+                self._released()
             elif kind in (Indication.ABORT_IND, Indication.P_ABORT_IND):
                 if isinstance(ind.pdu, Abort):
                     self.abort_pdu = ind.pdu
@@ -376,6 +392,9 @@ class AssociationCore:
                 self._notify(evt.EVT_REJECTED)
         if self._fsm.state is State.STA13 and self.is_released and self.is_acceptor:
             pass  # wait in Sta13 for the requestor to close (ARTIM bounds it)
+        if self._close_notice_deferred:
+            self._close_notice_deferred = False
+            self._close_transport()
 
     def _on_accepted(self, ac: AssociateAC) -> None:
         """Requestor: the A-ASSOCIATE-AC arrived (see Association)."""
@@ -447,8 +466,8 @@ class AssociationCore:
                 self._step(Event.EVT15, abort)
         except (LocalProtocolError, TransportLost):
             pass
+        self._aborted()  # before EVT_CONN_CLOSE, as when the peer aborts
         self._finish_after_abort()
-        self._aborted()
 
     def _finish_after_abort(self) -> None:
         """After sending A-ABORT: let the peer read it, wait briefly for it to close, close."""
@@ -483,7 +502,7 @@ class AssociationCore:
             or self._handlers.has(evt.EVT_DATA_SENT)
         )
         conn = self._conn
-        if conn is None:
+        if conn is None or conn.closed:  # e.g. a handler aborted the association
             raise TransportLost("not connected")
         for data in fragment_message(context_id, command, dataset, self._peer_max_pdu):
             if slow:
@@ -506,6 +525,45 @@ class AssociationCore:
             if not self._pump(wait):
                 return self._pending.popleft() if self._pending else None
         return self._pending.popleft()
+
+    # --- C-CANCEL (SCP side of C-FIND, C-GET, C-MOVE) ------------------------------------------
+
+    def _watch_cancel(self, message_id: int) -> None:
+        """Start noting C-CANCELs for the request ``message_id`` we are serving."""
+        self._cancel_watch[message_id] = False
+
+    def _unwatch_cancel(self, message_id: int) -> None:
+        self._cancel_watch.pop(message_id, None)
+
+    def _note_cancel(self, message_id: int) -> None:
+        """A C-CANCEL-RQ arrived; it counts only for a request still being served (a late one,
+        after the final response, is dropped so that a reused Message ID is not cancelled)."""
+        if message_id in self._cancel_watch:
+            self._cancel_watch[message_id] = True
+        else:
+            LOGGER.debug("C-CANCEL for message %d, which is not in progress", message_id)
+
+    def _poll_cancel(self, message_id: int) -> bool:
+        """True once the request ``message_id`` has been cancelled.
+
+        Reads whatever has already arrived without blocking (a C-CANCEL may sit in the socket
+        while a handler generator runs), notes C-CANCELs and keeps other messages queued for
+        the main loop. Also True when the association has ended: nobody is listening."""
+        conn = self._conn
+        for _ in range(64):  # bounded: a peer streaming data cannot keep us here
+            if conn is None or conn.closed or self._ended() or not _readable(conn):
+                break
+            if not self._pump(deadline_in(self.dimse_timeout)):
+                break
+        if self._pending:
+            kept: deque[MessageComplete[Any]] = deque()
+            for done in self._pending:
+                if isinstance(done.message, C_CANCEL_RQ):
+                    self._note_cancel(done.message.MessageIDBeingRespondedTo)
+                else:
+                    kept.append(done)
+            self._pending = kept
+        return self._cancel_watch.get(message_id, False) or self._ended() or self.is_aborted
 
     # --- ending -------------------------------------------------------------------------------
 
@@ -544,13 +602,14 @@ class AssociationCore:
                 pass
             conn = self._conn
             conn.interrupt()
-            self._close_transport()
+            conn.close()
             with contextlib.suppress(LocalProtocolError):
                 self._step(Event.EVT17)
             if not self._ended():
                 with contextlib.suppress(LocalProtocolError):
                     self._step(Event.EVT18)
         self._aborted()
+        self._close_transport()  # EVT_CONN_CLOSE after EVT_ABORTED
 
     # --- acceptor side --------------------------------------------------------------------
 
@@ -565,6 +624,8 @@ class AssociationCore:
         try:
             self._notify(evt.EVT_CONN_OPEN, address=conn.peer)
             self._step(Event.EVT5)
+            if self.server is not None and self.server._stopping.is_set():
+                return  # shutdown began before its abort() could see this connection
             rq = self._read_associate_rq()
             if rq is None:
                 return
@@ -601,7 +662,9 @@ class AssociationCore:
             except OSError:
                 data = b""
             if not data:
-                self._step(Event.EVT17)
+                # (already Sta1 if abort() - e.g. server shutdown - interrupted the read)
+                with contextlib.suppress(LocalProtocolError):
+                    self._step(Event.EVT17)
                 self._close_transport()
                 return None
             self._notify(evt.EVT_DATA_RECV, data=data)
@@ -621,3 +684,15 @@ class AssociationCore:
                 self._finish_after_abort()
                 return None
         return None
+
+
+def _readable(conn: Connection) -> bool:
+    """True when a read on ``conn`` would not block (bytes, end of stream or an error)."""
+    sock = conn.sock
+    try:
+        if isinstance(sock, ssl.SSLSocket) and sock.pending():
+            return True
+        ready, _w, _x = select.select([sock], [], [], 0)
+    except (OSError, ValueError):
+        return True  # closed under us: let the read report it
+    return bool(ready)

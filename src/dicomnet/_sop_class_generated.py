@@ -3,6 +3,12 @@
 # ruff: noqa: E501
 from dicomnet._uid import SOPClass, TransferSyntax
 
+ProtocolApprovalInformationModelFind = SOPClass('1.2.840.10008.5.1.4.1.1.200.4', 'Protocol Approval Information Model - FIND', 'ProtocolApprovalInformationModelFind', 'qr', retired=False)
+ProtocolApprovalInformationModelMove = SOPClass('1.2.840.10008.5.1.4.1.1.200.5', 'Protocol Approval Information Model - MOVE', 'ProtocolApprovalInformationModelMove', 'qr', retired=False)
+ProtocolApprovalInformationModelGet = SOPClass('1.2.840.10008.5.1.4.1.1.200.6', 'Protocol Approval Information Model - GET', 'ProtocolApprovalInformationModelGet', 'qr', retired=False)
+InventoryFind = SOPClass('1.2.840.10008.5.1.4.1.1.201.2', 'Inventory - FIND', 'InventoryFind', 'qr', retired=False)
+InventoryMove = SOPClass('1.2.840.10008.5.1.4.1.1.201.3', 'Inventory - MOVE', 'InventoryMove', 'qr', retired=False)
+InventoryGet = SOPClass('1.2.840.10008.5.1.4.1.1.201.4', 'Inventory - GET', 'InventoryGet', 'qr', retired=False)
 PatientRootQueryRetrieveInformationModelFind = SOPClass('1.2.840.10008.5.1.4.1.2.1.1', 'Patient Root Query/Retrieve Information Model - FIND', 'PatientRootQueryRetrieveInformationModelFind', 'qr', retired=False)
 PatientRootQueryRetrieveInformationModelMove = SOPClass('1.2.840.10008.5.1.4.1.2.1.2', 'Patient Root Query/Retrieve Information Model - MOVE', 'PatientRootQueryRetrieveInformationModelMove', 'qr', retired=False)
 PatientRootQueryRetrieveInformationModelGet = SOPClass('1.2.840.10008.5.1.4.1.2.1.3', 'Patient Root Query/Retrieve Information Model - GET', 'PatientRootQueryRetrieveInformationModelGet', 'qr', retired=False)
@@ -15,9 +21,24 @@ PatientStudyOnlyQueryRetrieveInformationModelGet = SOPClass('1.2.840.10008.5.1.4
 CompositeInstanceRootRetrieveMove = SOPClass('1.2.840.10008.5.1.4.1.2.4.2', 'Composite Instance Root Retrieve - MOVE', 'CompositeInstanceRootRetrieveMove', 'qr', retired=False)
 CompositeInstanceRootRetrieveGet = SOPClass('1.2.840.10008.5.1.4.1.2.4.3', 'Composite Instance Root Retrieve - GET', 'CompositeInstanceRootRetrieveGet', 'qr', retired=False)
 CompositeInstanceRetrieveWithoutBulkDataGet = SOPClass('1.2.840.10008.5.1.4.1.2.5.3', 'Composite Instance Retrieve Without Bulk Data - GET', 'CompositeInstanceRetrieveWithoutBulkDataGet', 'qr', retired=False)
+DefinedProcedureProtocolInformationModelFind = SOPClass('1.2.840.10008.5.1.4.20.1', 'Defined Procedure Protocol Information Model - FIND', 'DefinedProcedureProtocolInformationModelFind', 'qr', retired=False)
+DefinedProcedureProtocolInformationModelMove = SOPClass('1.2.840.10008.5.1.4.20.2', 'Defined Procedure Protocol Information Model - MOVE', 'DefinedProcedureProtocolInformationModelMove', 'qr', retired=False)
+DefinedProcedureProtocolInformationModelGet = SOPClass('1.2.840.10008.5.1.4.20.3', 'Defined Procedure Protocol Information Model - GET', 'DefinedProcedureProtocolInformationModelGet', 'qr', retired=False)
+HangingProtocolInformationModelFind = SOPClass('1.2.840.10008.5.1.4.38.2', 'Hanging Protocol Information Model - FIND', 'HangingProtocolInformationModelFind', 'qr', retired=False)
+HangingProtocolInformationModelMove = SOPClass('1.2.840.10008.5.1.4.38.3', 'Hanging Protocol Information Model - MOVE', 'HangingProtocolInformationModelMove', 'qr', retired=False)
+HangingProtocolInformationModelGet = SOPClass('1.2.840.10008.5.1.4.38.4', 'Hanging Protocol Information Model - GET', 'HangingProtocolInformationModelGet', 'qr', retired=False)
 ColorPaletteQueryRetrieveInformationModelFind = SOPClass('1.2.840.10008.5.1.4.39.2', 'Color Palette Query/Retrieve Information Model - FIND', 'ColorPaletteQueryRetrieveInformationModelFind', 'qr', retired=False)
 ColorPaletteQueryRetrieveInformationModelMove = SOPClass('1.2.840.10008.5.1.4.39.3', 'Color Palette Query/Retrieve Information Model - MOVE', 'ColorPaletteQueryRetrieveInformationModelMove', 'qr', retired=False)
 ColorPaletteQueryRetrieveInformationModelGet = SOPClass('1.2.840.10008.5.1.4.39.4', 'Color Palette Query/Retrieve Information Model - GET', 'ColorPaletteQueryRetrieveInformationModelGet', 'qr', retired=False)
+GenericImplantTemplateInformationModelFind = SOPClass('1.2.840.10008.5.1.4.43.2', 'Generic Implant Template Information Model - FIND', 'GenericImplantTemplateInformationModelFind', 'qr', retired=False)
+GenericImplantTemplateInformationModelMove = SOPClass('1.2.840.10008.5.1.4.43.3', 'Generic Implant Template Information Model - MOVE', 'GenericImplantTemplateInformationModelMove', 'qr', retired=False)
+GenericImplantTemplateInformationModelGet = SOPClass('1.2.840.10008.5.1.4.43.4', 'Generic Implant Template Information Model - GET', 'GenericImplantTemplateInformationModelGet', 'qr', retired=False)
+ImplantAssemblyTemplateInformationModelFind = SOPClass('1.2.840.10008.5.1.4.44.2', 'Implant Assembly Template Information Model - FIND', 'ImplantAssemblyTemplateInformationModelFind', 'qr', retired=False)
+ImplantAssemblyTemplateInformationModelMove = SOPClass('1.2.840.10008.5.1.4.44.3', 'Implant Assembly Template Information Model - MOVE', 'ImplantAssemblyTemplateInformationModelMove', 'qr', retired=False)
+ImplantAssemblyTemplateInformationModelGet = SOPClass('1.2.840.10008.5.1.4.44.4', 'Implant Assembly Template Information Model - GET', 'ImplantAssemblyTemplateInformationModelGet', 'qr', retired=False)
+ImplantTemplateGroupInformationModelFind = SOPClass('1.2.840.10008.5.1.4.45.2', 'Implant Template Group Information Model - FIND', 'ImplantTemplateGroupInformationModelFind', 'qr', retired=False)
+ImplantTemplateGroupInformationModelMove = SOPClass('1.2.840.10008.5.1.4.45.3', 'Implant Template Group Information Model - MOVE', 'ImplantTemplateGroupInformationModelMove', 'qr', retired=False)
+ImplantTemplateGroupInformationModelGet = SOPClass('1.2.840.10008.5.1.4.45.4', 'Implant Template Group Information Model - GET', 'ImplantTemplateGroupInformationModelGet', 'qr', retired=False)
 StoredPrintStorage = SOPClass('1.2.840.10008.5.1.1.27', 'Stored Print Storage SOP Class', 'StoredPrintStorage', 'storage', retired=True)
 HardcopyGrayscaleImageStorage = SOPClass('1.2.840.10008.5.1.1.29', 'Hardcopy Grayscale Image Storage SOP Class', 'HardcopyGrayscaleImageStorage', 'storage', retired=True)
 HardcopyColorImageStorage = SOPClass('1.2.840.10008.5.1.1.30', 'Hardcopy Color Image Storage SOP Class', 'HardcopyColorImageStorage', 'storage', retired=True)
@@ -286,6 +307,12 @@ ModalityWorklistInformationModelFind = SOPClass('1.2.840.10008.5.1.4.31', 'Modal
 GeneralPurposeWorklistInformationModelFind = SOPClass('1.2.840.10008.5.1.4.32.1', 'General Purpose Worklist Information Model - FIND', 'GeneralPurposeWorklistInformationModelFind', 'worklist', retired=True)
 
 __all__ = [
+    'ProtocolApprovalInformationModelFind',
+    'ProtocolApprovalInformationModelMove',
+    'ProtocolApprovalInformationModelGet',
+    'InventoryFind',
+    'InventoryMove',
+    'InventoryGet',
     'PatientRootQueryRetrieveInformationModelFind',
     'PatientRootQueryRetrieveInformationModelMove',
     'PatientRootQueryRetrieveInformationModelGet',
@@ -298,9 +325,24 @@ __all__ = [
     'CompositeInstanceRootRetrieveMove',
     'CompositeInstanceRootRetrieveGet',
     'CompositeInstanceRetrieveWithoutBulkDataGet',
+    'DefinedProcedureProtocolInformationModelFind',
+    'DefinedProcedureProtocolInformationModelMove',
+    'DefinedProcedureProtocolInformationModelGet',
+    'HangingProtocolInformationModelFind',
+    'HangingProtocolInformationModelMove',
+    'HangingProtocolInformationModelGet',
     'ColorPaletteQueryRetrieveInformationModelFind',
     'ColorPaletteQueryRetrieveInformationModelMove',
     'ColorPaletteQueryRetrieveInformationModelGet',
+    'GenericImplantTemplateInformationModelFind',
+    'GenericImplantTemplateInformationModelMove',
+    'GenericImplantTemplateInformationModelGet',
+    'ImplantAssemblyTemplateInformationModelFind',
+    'ImplantAssemblyTemplateInformationModelMove',
+    'ImplantAssemblyTemplateInformationModelGet',
+    'ImplantTemplateGroupInformationModelFind',
+    'ImplantTemplateGroupInformationModelMove',
+    'ImplantTemplateGroupInformationModelGet',
     'StoredPrintStorage',
     'HardcopyGrayscaleImageStorage',
     'HardcopyColorImageStorage',

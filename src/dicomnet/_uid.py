@@ -36,7 +36,7 @@ class SOPClass(str):
         return self
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (SOPClass, (str(self), self.name, self.keyword, self.group))
+        return (_sop_class, (str(self), self.name, self.keyword, self.group, self.is_retired))
 
 
 class TransferSyntax(str):
@@ -73,4 +73,14 @@ class TransferSyntax(str):
         return str(self) not in _NATIVE
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (TransferSyntax, (str(self), self.name, self.keyword))
+        return (_transfer_syntax, (str(self), self.name, self.keyword, self.is_retired))
+
+
+def _sop_class(uid: str, name: str, keyword: str, group: str, retired: bool) -> SOPClass:
+    """Unpickle a SOPClass (``retired`` is keyword-only in the constructor)."""
+    return SOPClass(uid, name, keyword, group, retired=retired)
+
+
+def _transfer_syntax(uid: str, name: str, keyword: str, retired: bool) -> TransferSyntax:
+    """Unpickle a TransferSyntax (``retired`` is keyword-only in the constructor)."""
+    return TransferSyntax(uid, name, keyword, retired=retired)

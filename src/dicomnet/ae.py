@@ -162,8 +162,12 @@ class AE:
             ContextSpec(cx.abstract_syntax, tuple(cx.transfer_syntax), cx.scu_role, cx.scp_role)
             for cx in wanted
         ]
-        if tls_args is not None and ssl_context is None:
-            ssl_context = tls_args[0]
+        if ext_neg:
+            specs = _apply_roles(specs, ext_neg)
+        server_hostname = None
+        if tls_args is not None:
+            ssl_context = ssl_context or tls_args[0]
+            server_hostname = tls_args[1]  # the name to check the certificate against
         assoc = Association(self, "requestor", HandlerRegistry(evt_handlers or ()))
         if max_pdu is not None:
             assoc.local_max_pdu = max_pdu
@@ -174,6 +178,7 @@ class AE:
             called,
             specs,
             ssl_context=ssl_context,
+            server_hostname=server_hostname,
             user_identity=user_identity,
             bind_address=bind_address,
         )
@@ -218,6 +223,34 @@ class AE:
         """Stop every server this AE started."""
         for server in list(self._servers):
             server.shutdown()
+
+
+def _apply_roles(specs: list[ContextSpec], ext_neg: Iterable[Any]) -> list[ContextSpec]:
+    """Put the role selection items of ``ext_neg`` (:func:`dicomnet.presentation.build_role`,
+    or any object with ``sop_class_uid``/``scu_role``/``scp_role``) on the matching contexts.
+
+    A ``scu_role`` of None keeps the default SCU role. Items of other kinds, and roles for a
+    SOP class with no requested context, are ignored with a warning."""
+    roles: dict[str, tuple[bool, bool]] = {}
+    for item in ext_neg:
+        uid = getattr(item, "sop_class_uid", None)
+        if uid is None or not hasattr(item, "scp_role"):
+            LOGGER.warning("ignoring an extended negotiation item we do not support: %r", item)
+            continue
+        scu = getattr(item, "scu_role", None)
+        roles[str(uid)] = (True if scu is None else bool(scu), bool(item.scp_role))
+    used: set[str] = set()
+    result = []
+    for spec in specs:
+        role = roles.get(spec.abstract_syntax)
+        if role is None:
+            result.append(spec)
+            continue
+        used.add(spec.abstract_syntax)
+        result.append(ContextSpec(spec.abstract_syntax, spec.transfer_syntaxes, *role))
+    for uid in roles.keys() - used:
+        LOGGER.warning("role selection for %s, which no requested context proposes", uid)
+    return result
 
 
 def _syntaxes(

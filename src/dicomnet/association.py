@@ -85,6 +85,7 @@ class Association(AssociationCore):
         specs: Sequence[ContextSpec],
         *,
         ssl_context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
         user_identity: UserIdentityRQ | None = None,
         bind_address: tuple[str, int] | None = None,
     ) -> None:
@@ -118,6 +119,7 @@ class Association(AssociationCore):
                 port,
                 timeout=ae.connection_timeout,
                 ssl_context=ssl_context,
+                server_hostname=server_hostname,
                 bind_address=bind_address,
             )
         except ConnectError as exc:
@@ -128,7 +130,12 @@ class Association(AssociationCore):
         self._conn = conn
         self.requestor.address, self.requestor.port = conn.local
         self._notify(evt.EVT_CONN_OPEN, address=conn.peer)
-        self._step(Event.EVT2)
+        try:
+            self._step(Event.EVT2)
+        except TransportLost as exc:  # e.g. a TLS server that refused our certificate
+            self.failure_reason = f"connection failed: {exc}"
+            self._on_connection_closed()
+            return
         self._notify(evt.EVT_REQUESTED)
         deadline = deadline_in(self.acse_timeout)
         while self._fsm.state is State.STA5:
@@ -186,12 +193,28 @@ class Association(AssociationCore):
             if done is None:
                 return None
             message = done.message
-            if getattr(message, "MessageIDBeingRespondedTo", None) == message_id:
+            # Only a response answers us: a C-CANCEL-RQ also carries MessageIDBeingRespondedTo
+            # (the peer's own request's ID, which may equal ours), and is a request to serve.
+            is_request = type(message).__name__.endswith("_RQ")
+            answered = getattr(message, "MessageIDBeingRespondedTo", None)
+            if not is_request and answered == message_id:
                 return message
-            if type(message).__name__.endswith("_RQ"):
+            if is_request:
                 dispatch(self, done)
                 continue
             LOGGER.warning("ignoring an unexpected %s", type(message).__name__)
+
+    def _send_request(self, context_id: int, request: Message, data: Any = None) -> bool:
+        """Send a request; False if the connection failed meanwhile (e.g. the peer aborted
+        mid-data-set): the association is then over (``is_aborted``), no exception escapes."""
+        try:
+            self._send_message(context_id, request, data)
+        except TransportLost as exc:
+            LOGGER.warning("connection lost while sending %s: %s", type(request).__name__, exc)
+            self.failure_reason = self.failure_reason or f"connection lost while sending: {exc}"
+            self._on_connection_closed()
+            return False
+        return True
 
     def _require_established(self) -> None:
         if not self.is_established:
@@ -216,7 +239,8 @@ class Association(AssociationCore):
         if cx is None or cx.context_id is None:
             raise NoContextError("no accepted presentation context for Verification")
         message_id = self._next_message_id()
-        self._send_message(cx.context_id, C_ECHO_RQ(MessageID=message_id))
+        if not self._send_request(cx.context_id, C_ECHO_RQ(MessageID=message_id)):
+            return None
         rsp = self._wait_response(message_id)
         return rsp if isinstance(rsp, C_ECHO_RSP) else None
 
@@ -327,7 +351,8 @@ class Association(AssociationCore):
             MoveOriginatorApplicationEntityTitle=originator_aet,
             MoveOriginatorMessageID=originator_id,
         )
-        self._send_message(cx.context_id, request, data)
+        if not self._send_request(cx.context_id, request, data):
+            return None
         rsp = self._wait_response(message_id)
         return rsp if isinstance(rsp, C_STORE_RSP) else None
 
@@ -355,6 +380,60 @@ class Association(AssociationCore):
                 priority=priority,
             )
         )
+
+    # --- Query/Retrieve (see dicomnet._qr_scu) ------------------------------------------------
+
+    def send_c_find(
+        self,
+        identifier: Any,
+        query_model: Any,
+        msg_id: int | None = None,
+        priority: int = PRIORITY_MEDIUM,
+    ) -> Any:
+        """C-FIND: an iterator of ``(status, identifier)`` pairs as the responses arrive.
+
+        ``query_model``: the FIND SOP class UID, or "P", "S", "O", "W". The identifier is
+        checked first (:func:`dicomnet.qr.validate_identifier`: ValueError). The iterator's
+        ``message_id`` and ``cancel()`` serve C-CANCEL."""
+        from dicomnet._qr_scu import send_c_find
+
+        return send_c_find(self, identifier, query_model, msg_id=msg_id, priority=priority)
+
+    def send_c_get(
+        self,
+        identifier: Any,
+        query_model: Any,
+        msg_id: int | None = None,
+        priority: int = PRIORITY_MEDIUM,
+    ) -> Any:
+        """C-GET: ``(status, identifier)`` pairs; the C-STORE sub-operations arrive on this
+        association and go to its ``EVT_C_STORE`` handler (negotiate the SCP role for their
+        SOP classes: ``ext_neg=[build_role(uid, scp_role=True)]``)."""
+        from dicomnet._qr_scu import send_c_get
+
+        return send_c_get(self, identifier, query_model, msg_id=msg_id, priority=priority)
+
+    def send_c_move(
+        self,
+        identifier: Any,
+        move_aet: str,
+        query_model: Any,
+        msg_id: int | None = None,
+        priority: int = PRIORITY_MEDIUM,
+    ) -> Any:
+        """C-MOVE to the AE titled ``move_aet``: ``(status, identifier)`` pairs."""
+        from dicomnet._qr_scu import send_c_move
+
+        return send_c_move(
+            self, identifier, move_aet, query_model, msg_id=msg_id, priority=priority
+        )
+
+    def send_c_cancel(self, msg_id: int, context_id: int | None = None) -> None:
+        """C-CANCEL the C-FIND/GET/MOVE with Message ID ``msg_id`` (no response comes; the
+        operation's iterator ends with a Cancel status)."""
+        from dicomnet._qr_scu import send_c_cancel
+
+        send_c_cancel(self, msg_id, context_id)
 
 
 def _encode_as_is(dataset: Any, syntax: str) -> bytes:

@@ -61,6 +61,7 @@ class ReceivedDataset:
         self._file: BinaryIO | None = None
         self._path: Path | None = None
         self._dataset: Any = None
+        self._kept = False  # save() renamed the spool file into place: _path is the user's file
         self.size = 0  # data-set bytes, without the header
 
     # --- the sink side (MessageAssembler writes here) -------------------------------------
@@ -92,6 +93,9 @@ class ReceivedDataset:
 
     def path(self) -> Path:
         """A Part-10 file holding the data set (created now if it was still in memory)."""
+        if self._kept:
+            assert self._path is not None
+            return self._path
         if self._file is None:
             self._rollover()
         assert self._file is not None and self._path is not None
@@ -150,6 +154,7 @@ class ReceivedDataset:
             if (
                 self._file is not None
                 and self._path is not None
+                and not self._kept
                 and self._path.parent.resolve() == directory.resolve()
             ):
                 self._file.flush()
@@ -162,8 +167,9 @@ class ReceivedDataset:
                     if self._buffer is not None:
                         out.write(self._buffer)
                     else:
-                        assert self._path is not None and self._file is not None
-                        self._file.flush()
+                        assert self._path is not None
+                        if self._file is not None:
+                            self._file.flush()
                         with open(self._path, "rb") as src:
                             while chunk := src.read(1024 * 1024):
                                 out.write(chunk)
@@ -175,7 +181,7 @@ class ReceivedDataset:
                 os.link(tmp, target)
                 os.unlink(tmp)
             if tmp == self._path:
-                self._detach()
+                self._detach(target)
             tmp = None
             _fsync_dir(directory)
         finally:
@@ -184,20 +190,22 @@ class ReceivedDataset:
                     os.unlink(tmp)
         return target
 
-    def _detach(self) -> None:
+    def _detach(self, target: Path) -> None:
+        """The spool file was renamed to ``target``: read the data set from there from now on
+        (``dataset``, ``encoded()``, a second ``save()``), but never move or delete it."""
         if self._file is not None:
             with contextlib.suppress(OSError):
                 self._file.close()
         self._file = None
-        self._path = None
-        self._buffer = bytearray(self._meta)  # emptied: the data now lives at the destination
+        self._path = target
+        self._kept = True
 
     def close(self) -> None:
         """Remove the temporary file (if any) and drop buffered bytes."""
         if self._file is not None:
             with contextlib.suppress(OSError):
                 self._file.close()
-        if self._path is not None:
+        if self._path is not None and not self._kept:
             with contextlib.suppress(OSError):
                 os.unlink(self._path)
         self._file = None

@@ -16,9 +16,11 @@ run unchanged. Where dicomnet differs it is on purpose and documented here:
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 if TYPE_CHECKING:
@@ -183,6 +185,16 @@ class Event:
             raise AttributeError("'encoded_dataset' is only available for EVT_C_STORE")
         return self._received().encoded(include_meta=include_meta)
 
+    def save(self, destination: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
+        """Write the received data set as a Part-10 file at ``destination`` (C-STORE).
+
+        Atomic and durable: temporary file in the same directory, flush, fsync, rename, fsync
+        the directory (a rename when the data set was spooled there). Raises OSError leaving
+        no partial file, FileExistsError if ``overwrite`` is False and the file exists."""
+        if self.event is not EVT_C_STORE:
+            raise AttributeError("'save' is only available for EVT_C_STORE")
+        return self._received().save(destination, overwrite=overwrite)
+
     @property
     def message_id(self) -> int:
         request = self._attrs.get("request")
@@ -241,7 +253,10 @@ def _check_spec(spec: Any) -> tuple[EventType, Handler, list[Any]]:
         raise TypeError(f"{event!r} is not an event (use dicomnet.evt.EVT_*)")
     if not callable(handler):
         raise TypeError(f"the handler for {event.name} is not callable")
-    args = list(spec[2]) if len(spec) == 3 and spec[2] is not None else []
+    extra = spec[2] if len(spec) == 3 else None
+    if extra is not None and (isinstance(extra, str | bytes) or not isinstance(extra, Sequence)):
+        raise TypeError(f"the extra arguments for {event.name} must be a list, not {extra!r}")
+    args = list(extra) if extra is not None else []
     return event, handler, args
 
 
@@ -259,7 +274,8 @@ class HandlerRegistry:
         return new
 
     def bind(self, event: EventType, handler: Handler, args: Sequence[Any] | None = None) -> None:
-        entry = (handler, list(args or []))
+        event, handler, checked = _check_spec((event, handler, args))
+        entry = (handler, checked)
         if event.is_intervention:
             old = self._handlers.get(event)
             if old and old[0][0] is not handler:

@@ -77,3 +77,35 @@ def build_context(
     if isinstance(transfer_syntax, str):
         transfer_syntax = [transfer_syntax]
     return PresentationContext(abstract_syntax, transfer_syntax)
+
+
+class RoleSelectionProposal:
+    """SCP/SCU role selection a requestor proposes for one SOP class (``AE.associate``'s
+    ``ext_neg``); made by :func:`build_role`. ``scu_role`` None keeps the default SCU role."""
+
+    __slots__ = ("scp_role", "scu_role", "sop_class_uid")
+
+    def __init__(self, sop_class_uid: str, scu_role: bool | None, scp_role: bool) -> None:
+        self.sop_class_uid = str(sop_class_uid)
+        self.scu_role = scu_role
+        self.scp_role = scp_role
+
+    def __repr__(self) -> str:
+        return (
+            f"<RoleSelectionProposal {uid_name(self.sop_class_uid)} "
+            f"scu={self.scu_role} scp={self.scp_role}>"
+        )
+
+
+def build_role(
+    sop_class: str, scu_role: bool | None = None, scp_role: bool = False
+) -> RoleSelectionProposal:
+    """Role selection for ``AE.associate(..., ext_neg=[...])``, pynetdicom's ``build_role``.
+
+    ``build_role(CTImageStorage, scp_role=True)`` proposes that we act as SCP *and* SCU for CT
+    Image Storage: what a C-GET SCU needs to receive its C-STORE sub-operations, while the same
+    context still serves our own C-STOREs. Pass ``scu_role=False`` to propose SCP only.
+    (pynetdicom reads an omitted ``scu_role`` as False; keeping the default SCU role costs
+    nothing and avoids a context on which we cannot send.)
+    """
+    return RoleSelectionProposal(sop_class, scu_role, bool(scp_role))

@@ -83,6 +83,33 @@ def tls_server_context(
         raise CommandError(f"cannot use the TLS files: {exc}", EXIT_USAGE) from None
 
 
+_ABORT_SOURCES = {0: "the peer (service user)", 1: "reserved source", 2: "the peer's provider"}
+_PROVIDER_REASONS = {
+    0: "reason not specified",
+    1: "unrecognized PDU",
+    2: "unexpected PDU",
+    4: "unrecognized PDU parameter",
+    5: "unexpected PDU parameter",
+    6: "invalid PDU parameter value",
+}
+
+
+def failure_text(assoc: Any, default: str = "no response") -> str:
+    """Why an association ended early, for a one-line error: our own reason if we have one,
+    else the A-ABORT the peer sent."""
+    if assoc.failure_reason:
+        return str(assoc.failure_reason)
+    pdu = getattr(assoc, "abort_pdu", None)
+    if pdu is not None:
+        text = f"aborted by {_ABORT_SOURCES.get(pdu.source, f'source {pdu.source}')}"
+        if pdu.source == 2:
+            text += f": {_PROVIDER_REASONS.get(pdu.reason, f'reason {pdu.reason}')}"
+        return text + " (A-ABORT)"
+    if getattr(assoc, "is_aborted", False):
+        return "the association was aborted"
+    return default
+
+
 def check_established(assoc: Any, peer: str, port: int) -> None:
     """Raise CommandError with the right exit code if the association did not come up."""
     if assoc.is_established:
@@ -100,5 +127,5 @@ def check_established(assoc: Any, peer: str, port: int) -> None:
         raise CommandError(
             f"{peer}:{port} accepted none of the proposed presentation contexts", EXIT_REJECTED
         )
-    reason = assoc.failure_reason or "the association was aborted"
+    reason = failure_text(assoc, "the association was aborted")
     raise CommandError(f"association with {peer}:{port} failed: {reason}", EXIT_ABORTED)

@@ -88,8 +88,10 @@ def render(
     *,
     title: str | None = None,
     no_color: bool = False,
+    header: bool = True,
 ) -> None:
-    """Write result rows to stdout in the chosen format."""
+    """Write result rows to stdout in the chosen format (``header=False``: more CSV rows of a
+    table already started)."""
     fmt = resolve_format(fmt)
     out = sys.stdout
     if fmt is OutputFormat.json:
@@ -100,7 +102,8 @@ def render(
             out.write(json.dumps(row, default=str) + "\n")
     elif fmt is OutputFormat.csv:
         writer = csv.DictWriter(out, fieldnames=list(columns), extrasaction="ignore")
-        writer.writeheader()
+        if header:
+            writer.writeheader()
         for row in rows:
             writer.writerow({k: _cell(row.get(k)) for k in columns})
     elif fmt is OutputFormat.table:

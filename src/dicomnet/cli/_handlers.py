@@ -94,7 +94,9 @@ def _import(module: str) -> Any:
     try:
         return importlib.import_module(module)
     except ModuleNotFoundError as exc:
-        if exc.name and module.startswith(exc.name):
+        # Missing only if the module itself or a package on its path is missing, not when a
+        # name it imports happens to be a prefix of it (mymod_hooks importing mymod).
+        if exc.name and (module == exc.name or module.startswith(exc.name + ".")):
             raise HandlerSpecError(f"module {module!r} not found") from None
         raise HandlerSpecError(f"importing {module!r} failed: {exc}") from None
     except Exception as exc:

@@ -8,7 +8,9 @@ path (``ScheduledProcedureStepSequence[0].Modality``). An empty value asks for a
 from __future__ import annotations
 
 import json
+import logging
 import re
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,8 @@ _TAG = re.compile(r"^\(?([0-9A-Fa-f]{4}),?([0-9A-Fa-f]{4})\)?$")
 _PART = re.compile(r"^(?P<name>[^\[\]]+)(\[(?P<index>\d+)\])?$")
 
 LEVELS = ("PATIENT", "STUDY", "SERIES", "IMAGE")
+
+LOG = logging.getLogger("dicomnet.cli")
 
 #: Return keys asked for when the user gives none (and no query file), per level.
 DEFAULT_KEYS: dict[str, tuple[str, ...]] = {
@@ -120,7 +124,14 @@ def set_key(ds: Any, path: str, value: str | None) -> None:
                 raise KeyError_(f"sequence {match.group('name')} cannot take a value")
             current.add_new(tag, "SQ", [])
             return
-        current.add_new(tag, vr, _convert(vr, value))
+        converted = _convert(vr, value)
+        with warnings.catch_warnings(record=True) as caught:
+            # pydicom warns (with a source line) about values outside the VR's rules; say it
+            # once as a log line instead: matching values such as ranges are legal here.
+            warnings.simplefilter("always")
+            current.add_new(tag, vr, converted)
+        for warning in caught:
+            LOG.warning("-k %s: %s", path, str(warning.message).split(". ")[0])
 
 
 def _convert(vr: str, value: str | None) -> Any:
@@ -136,6 +147,14 @@ def _convert(vr: str, value: str | None) -> Any:
             return float(value)
         except ValueError:
             raise KeyError_(f"{value!r} is not a number") from None
+    if vr in ("IS", "DS"):
+        # matching on numbers is single value or a list: each part must be a number
+        for part in value.split("\\"):
+            try:
+                int(part) if vr == "IS" else float(part)
+            except ValueError:
+                kind = "an integer" if vr == "IS" else "a number"
+                raise KeyError_(f"{part!r} is not {kind}") from None
     return value
 
 
@@ -164,11 +183,26 @@ def load_query_file(path: Path) -> Any:
     try:
         import io
 
-        ds = dcmread(io.BytesIO(raw), force=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # garbage makes pydicom warn before it fails
+            ds = dcmread(io.BytesIO(raw), force=True)
+            elements = list(ds)  # decode every element now: a broken file fails here
     except (InvalidDicomError, ValueError, EOFError, OSError) as exc:
         raise KeyError_(f"query file {path} is not DICOM: {exc}") from None
+    except Exception as exc:  # pydicom raises many kinds on garbage
+        raise KeyError_(f"query file {path} is not DICOM: {type(exc).__name__}") from None
     if len(ds) == 0:
         raise KeyError_(f"query file {path} holds no attributes")
+    if raw[128:132] != b"DICM":
+        # Without the Part-10 prefix pydicom reads anything as *some* data set: accept it
+        # only if every public tag is one the dictionary knows.
+        from pydicom.datadict import dictionary_has_tag
+
+        for element in elements:
+            if not element.tag.is_private and not dictionary_has_tag(element.tag):
+                raise KeyError_(
+                    f"query file {path} is not DICOM (no DICM prefix, unknown tag {element.tag})"
+                )
     if "file_meta" in ds.__dict__:
         del ds.file_meta
     return ds
@@ -191,6 +225,31 @@ def build_identifier(
     if level is not None:
         ds.QueryRetrieveLevel = level
     return ds
+
+
+def finish_identifier(
+    ds: Any, level: str | None, explicit_level: bool, query_model: str, operation: str
+) -> None:
+    """Set the query level and check the identifier before anything is sent.
+
+    The level: ``-L`` when given (``explicit_level``), else the query file's own
+    QueryRetrieveLevel, else ``level`` (the command's default). A C-FIND in a hierarchical model
+    asks for the unique key of its level when the user did not (so ``-k PatientName=X`` works
+    and the UIDs come back). Then the library's checks (unique keys per level, PS3.4 C.4):
+    KeyError_ with its explanation when they fail, so the command exits 2 before connecting."""
+    from dicomnet.qr import UNIQUE_KEYS, resolve_query_model, validate_identifier
+
+    if level is not None and (explicit_level or "QueryRetrieveLevel" not in ds):
+        ds.QueryRetrieveLevel = level
+    try:
+        _uid, model = resolve_query_model(query_model, operation)
+        if operation == "find" and model is not None and model.is_hierarchical:
+            current = str(ds.get("QueryRetrieveLevel", "") or "").strip().upper()
+            if current in model.levels and UNIQUE_KEYS[current][0] not in ds:
+                set_key(ds, UNIQUE_KEYS[current][0], None)
+        validate_identifier(ds, model if model is not None else query_model, operation)
+    except ValueError as exc:
+        raise KeyError_(str(exc)) from None
 
 
 def flatten(ds: Any, prefix: str = "") -> dict[str, str]:

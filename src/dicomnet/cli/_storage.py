@@ -7,13 +7,18 @@ unusable names with 0xC210); the file is written to a temporary file, flushed, f
 renamed before the success response; any write error gives 0xA700 and leaves no partial file.
 
 Duplicates (an instance whose file already exists): ``replace`` (default; the newest copy wins,
-atomically), ``keep`` (the existing file stays, success is answered), or ``fail`` (0xA701... no:
-the existing file stays and the peer gets 0xA7FE "duplicate, not stored").
+atomically), ``keep`` (the existing file stays, success is answered), or ``fail`` (the existing
+file stays and the peer gets 0xA7FE "duplicate, not stored").
+
+Stored files get mode 0666 less the umask, like any other program's files (the temporary file
+they are written to is private).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import re
 import string
 import threading
@@ -107,6 +112,12 @@ class StorageHandler:
         self.stored = 0
         self.failed = 0
         self._lock = threading.Lock()
+        # Temporary files are created 0600; the stored file gets the mode any other program
+        # would give it (0666 less the umask), as DCMTK's storescp does. Read once, here,
+        # before the server's threads exist (os.umask can only be read by setting it).
+        umask = os.umask(0o022)
+        os.umask(umask)
+        self.file_mode = 0o666 & ~umask
 
     def _values(self, event: Any) -> dict[str, str]:
         request = event.request
@@ -190,6 +201,8 @@ class StorageHandler:
                 self._count(failed=True)
                 return _status(STATUS_DUPLICATE, "duplicate instance, not stored")
             event.save(target, overwrite=True)
+            with contextlib.suppress(OSError):  # stored safely already; the mode is a courtesy
+                os.chmod(target, self.file_mode)
         except OSError as exc:
             LOG.error("Cannot write %s: %s", target, exc)
             self._count(failed=True)

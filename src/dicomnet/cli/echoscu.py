@@ -14,7 +14,13 @@ from typing import Annotated, Any
 import typer
 
 from dicomnet.cli import _options as o
-from dicomnet.cli._common import Common, check_established, start, tls_client_context
+from dicomnet.cli._common import (
+    Common,
+    check_established,
+    failure_text,
+    start,
+    tls_client_context,
+)
 from dicomnet.cli._console import (
     EXIT_ABORTED,
     EXIT_FAILURE_STATUS,
@@ -23,6 +29,7 @@ from dicomnet.cli._console import (
     OutputFormat,
     error,
     render,
+    resolve_format,
 )
 
 HELP = """Check DICOM connectivity with C-ECHO (Verification) and print round-trip times.
@@ -79,6 +86,11 @@ def echoscu(
     ae.add_requested_context("1.2.840.10008.1.1", ["1.2.840.10008.1.2"])
 
     rows: list[dict[str, Any]] = []
+    columns = ["peer", "port", "message_id", "status", "result", "rtt_ms"]
+    # Line formats are written as results come (watching --count in a terminal or a pipe);
+    # json and tables need every row first.
+    streaming = resolve_format(fmt) in (OutputFormat.text, OutputFormat.jsonl, OutputFormat.csv)
+    shown = 0
     worst = EXIT_OK
     stop = threading.Event()
     try:
@@ -94,14 +106,13 @@ def echoscu(
                 rows.append({"peer": peer, "port": port, "result": str(exc)})
                 code = exc.code
             worst = max(worst, code)
+            if streaming:
+                # Count them as shown first: a Ctrl-C during the write must not repeat them.
+                new, first, shown = rows[shown:], not shown, len(rows)
+                render(new, columns, fmt, no_color=no_color, header=first)
     finally:
-        if rows:
-            render(
-                rows,
-                ["peer", "port", "message_id", "status", "result", "rtt_ms"],
-                fmt,
-                no_color=no_color,
-            )
+        if len(rows) > shown:
+            render(rows[shown:], columns, fmt, no_color=no_color, header=not shown)
     if worst != EXIT_OK:
         raise typer.Exit(worst)
 
@@ -129,7 +140,7 @@ def _one_check(
             rsp = assoc._echo()
             elapsed = (time.perf_counter() - began) * 1000.0
             if rsp is None:
-                reason = assoc.failure_reason or "no response"
+                reason = failure_text(assoc)
                 raise CommandError(f"C-ECHO to {peer}:{port} failed: {reason}", EXIT_ABORTED)
             category = status_category(rsp.Status)
             rows.append(
@@ -144,6 +155,9 @@ def _one_check(
             )
             if category == "Failure":
                 code = EXIT_FAILURE_STATUS
+    except KeyboardInterrupt:
+        assoc.abort()  # do not wait for a release the peer may not answer soon
+        raise
     finally:
         if assoc.is_established:
             assoc.release()

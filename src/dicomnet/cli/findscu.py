@@ -111,7 +111,13 @@ def findscu(
     from dicomnet.ae import AE
     from dicomnet.cli._handlers import build_evt_handlers
     from dicomnet.cli._logging import logging_handlers
-    from dicomnet.cli._query import LEVELS, KeyError_, build_identifier, flatten
+    from dicomnet.cli._query import (
+        LEVELS,
+        KeyError_,
+        build_identifier,
+        finish_identifier,
+        flatten,
+    )
 
     common = Common(quiet, verbose, debug, log_file, handler or (), no_color)
     user = start(common, evt.EVT_DIMSE_RECV)
@@ -120,6 +126,7 @@ def findscu(
     user = [h for h in user if h.explicit]
     letter = _model(patient_root, study_root, patient_study_only, worklist)
     model = MODELS[letter]
+    explicit_level = level is not None
     if level is not None:
         level = level.upper()
         if level not in LEVELS:
@@ -128,8 +135,9 @@ def findscu(
         level = "STUDY" if letter != "P" else "PATIENT"
     try:
         identifier = build_identifier(
-            key or [], level, query_file, "WORKLIST" if letter == "W" else level
+            key or [], None, query_file, "WORKLIST" if letter == "W" else level
         )
+        finish_identifier(identifier, level, explicit_level, model, "find")
     except KeyError_ as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
     if write is not None:
@@ -199,7 +207,7 @@ def findscu(
     if not quiet:
         sys.stderr.write(f"findscu: {len(matches)} match(es)\n")
     if interrupted:
-        raise typer.Exit(EXIT_INTERRUPTED)
+        raise CommandError("interrupted (the query was cancelled)", EXIT_INTERRUPTED)
     _final_status(final, assoc)
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from click.core import ParameterSource
 
 from dicomnet.cli import _options as o
 from dicomnet.cli._common import Common, check_established, start, tls_client_context
@@ -26,6 +27,7 @@ storage handler."""
 
 
 def getscu(
+    ctx: typer.Context,
     peer: o.Peer,
     port: o.Port,
     query_file: Annotated[
@@ -75,7 +77,7 @@ def getscu(
     from dicomnet.ae import AE
     from dicomnet.cli._handlers import build_evt_handlers
     from dicomnet.cli._logging import logging_handlers
-    from dicomnet.cli._query import LEVELS, KeyError_, build_identifier
+    from dicomnet.cli._query import LEVELS, KeyError_, build_identifier, finish_identifier
     from dicomnet.cli._retrieve import (
         GET_MODELS,
         Counts,
@@ -94,7 +96,9 @@ def getscu(
     if level not in LEVELS:
         raise CommandError(f"--level must be one of {', '.join(LEVELS)}", EXIT_USAGE)
     try:
-        identifier = build_identifier(key or [], level, query_file, None)
+        identifier = build_identifier(key or [], None, query_file, None)
+        explicit_level = ctx.get_parameter_source("level") is not ParameterSource.DEFAULT
+        finish_identifier(identifier, level, explicit_level, model, "get")
     except KeyError_ as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
     try:
@@ -113,8 +117,16 @@ def getscu(
     if max_pdu is not None:
         ae.maximum_pdu_size = max_pdu
     ae.add_requested_context(model, ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"])
+    # One context per transfer syntax when they fit (two per class beside the Q/R one): the
+    # peer can then send each instance in the syntax it holds it in, untouched, instead of
+    # converting it to whichever syntax was accepted for a shared context.
+    split = 1 + 2 * len(classes) <= 128
     for uid in classes:
-        ae.add_requested_context(uid, ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"])
+        if split:
+            ae.add_requested_context(uid, "1.2.840.10008.1.2.1")
+            ae.add_requested_context(uid, "1.2.840.10008.1.2")
+        else:
+            ae.add_requested_context(uid, ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"])
     roles = [build_role(uid, scp_role=True) for uid in classes]
     builtin: list[tuple[Any, Any]] = [*logging_handlers(common.level), (evt.EVT_C_STORE, storage)]
     handlers = build_evt_handlers(builtin, user)
@@ -144,7 +156,7 @@ def getscu(
         if assoc.is_established:
             assoc.send_c_cancel(message_id)
             assoc.abort()
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+        raise CommandError("interrupted (C-CANCEL sent)", EXIT_INTERRUPTED) from None
     finally:
         progress.close()
         if assoc.is_established:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from click.core import ParameterSource
 
 from dicomnet.cli import _options as o
 from dicomnet.cli._common import Common, check_established, start, tls_client_context
@@ -25,6 +26,7 @@ here (--store-port P runs a storage SCP titled DEST on port P and writes into -o
 
 
 def movescu(
+    ctx: typer.Context,
     peer: o.Peer,
     port: o.Port,
     query_file: Annotated[
@@ -74,7 +76,7 @@ def movescu(
     from dicomnet.ae import AE
     from dicomnet.cli._handlers import build_evt_handlers
     from dicomnet.cli._logging import logging_handlers
-    from dicomnet.cli._query import LEVELS, KeyError_, build_identifier
+    from dicomnet.cli._query import LEVELS, KeyError_, build_identifier, finish_identifier
     from dicomnet.cli._retrieve import MOVE_MODELS, Counts, Progress, finish, model_letter
     from dicomnet.cli._storage import DEFAULT_TEMPLATE, StorageHandler, TemplateError
     from dicomnet.sop_class import AllStorageClasses, Verification
@@ -94,7 +96,9 @@ def movescu(
     if level not in LEVELS:
         raise CommandError(f"--level must be one of {', '.join(LEVELS)}", EXIT_USAGE)
     try:
-        identifier = build_identifier(key or [], level, query_file, None)
+        identifier = build_identifier(key or [], None, query_file, None)
+        explicit_level = ctx.get_parameter_source("level") is not ParameterSource.DEFAULT
+        finish_identifier(identifier, level, explicit_level, model, "move")
     except KeyError_ as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
     ssl_context = tls_client_context(tls_cert, tls_key, tls_ca, tls_no_verify)
@@ -160,7 +164,7 @@ def movescu(
             if assoc.is_established:
                 assoc.send_c_cancel(message_id)
                 assoc.abort()
-            raise typer.Exit(EXIT_INTERRUPTED) from None
+            raise CommandError("interrupted (C-CANCEL sent)", EXIT_INTERRUPTED) from None
         finally:
             progress.close()
             if assoc.is_established:

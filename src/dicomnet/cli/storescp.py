@@ -140,6 +140,8 @@ def storescp(
 
     done = threading.Event()
     records: list[dict[str, Any]] = []
+    output_lock = threading.Lock()
+    printed: list[bool] = []
 
     def stored(path: Path, event: Any) -> None:
         record = {
@@ -148,8 +150,11 @@ def storescp(
             "calling_aet": event.assoc.requestor.ae_title,
         }
         if fmt in (OutputFormat.jsonl, OutputFormat.text, OutputFormat.csv):
-            render([record], list(record), fmt)
-        else:
+            with output_lock:  # one line at a time from concurrent associations; one CSV header
+                render([record], list(record), fmt, header=not printed)
+                if not printed:
+                    printed.append(True)
+        elif fmt is OutputFormat.json:  # only json is rendered at exit: keep nothing otherwise
             records.append(record)
         if exit_after is not None and storage is not None and storage.stored >= exit_after:
             done.set()

@@ -19,7 +19,13 @@ from typing import Annotated, Any
 import typer
 
 from dicomnet.cli import _options as o
-from dicomnet.cli._common import Common, check_established, start, tls_client_context
+from dicomnet.cli._common import (
+    Common,
+    check_established,
+    failure_text,
+    start,
+    tls_client_context,
+)
 from dicomnet.cli._console import (
     EXIT_ABORTED,
     EXIT_FAILURE_STATUS,
@@ -33,7 +39,8 @@ from dicomnet.cli._console import (
 HELP = """Send DICOM files (C-STORE SCU); directories are scanned (+r: recursively).
 
 Unreadable or non-DICOM inputs are reported and skipped (exit 2 if nothing could be sent); a
-failure status for any file gives exit 6. --handler without EVENT= handles each DIMSE message
+failure status for any file gives exit 6; files whose SOP class or transfer syntax the peer did
+not accept are reported and not sent (exit 4). --handler without EVENT= handles each DIMSE message
 received (EVT_DIMSE_RECV, i.e. each C-STORE response)."""
 
 UNCOMPRESSED = (
@@ -89,12 +96,17 @@ def _contexts(items: list[Item]) -> list[Any]:
     wanted: dict[tuple[str, str], None] = {}
     for item in items:
         wanted[(item.sop_class, item.syntax)] = None
+    # Each file's own transfer syntax alone in a context of its own, so that the acceptor
+    # cannot pick another syntax for it (that would force decoding and re-encoding); then one
+    # context per SOP class with the uncompressed fallbacks, used only if the first is refused.
     contexts = []
+    fallbacks: dict[str, None] = {}
     for sop_class, syntax in wanted:
-        syntaxes = [syntax]
+        contexts.append(PresentationContext(sop_class, [syntax]))
         if syntax in UNCOMPRESSED:
-            syntaxes += [s for s in UNCOMPRESSED[:2] if s != syntax]
-        contexts.append(PresentationContext(sop_class, syntaxes))
+            fallbacks[sop_class] = None
+    for sop_class in fallbacks:
+        contexts.append(PresentationContext(sop_class, list(UNCOMPRESSED[:2])))
     return contexts
 
 
@@ -170,7 +182,7 @@ def storescu(
     )
     check_established(assoc, peer, port)
 
-    sent = failed = warned = 0
+    sent = failed = warned = no_context = 0
     total_bytes = sum(i.size for i in items)
     began = time.perf_counter()
     progress = _Progress(len(items), total_bytes, enabled=not quiet and sys.stderr.isatty())
@@ -184,11 +196,12 @@ def storescu(
                     {"file": str(item.path), "result": "skipped", "status": "", "meaning": str(exc)}
                 )
                 skipped += 1
+                no_context += 1
                 sys.stderr.write(f"storescu: skipping {item.path}: {exc}\n")
                 progress.advance(item.size)
                 continue
             if rsp is None:
-                reason = assoc.failure_reason or "no response"
+                reason = failure_text(assoc)
                 rows.append(
                     {"file": str(item.path), "result": "aborted", "status": "", "meaning": reason}
                 )
@@ -232,8 +245,10 @@ def storescu(
             )
     if failed:
         exit_code = EXIT_FAILURE_STATUS
-    elif sent == 0:
-        exit_code = EXIT_REJECTED  # the peer accepted no context for any of the files
+    elif no_context:
+        # The peer accepted no context for some (or all) of the files: they were not sent, and
+        # a script must not take that for success (and, say, delete the source directory).
+        exit_code = EXIT_REJECTED
     if exit_code:
         raise typer.Exit(exit_code)
 

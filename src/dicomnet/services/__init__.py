@@ -7,7 +7,21 @@ service        handler raised / returned something invalid  no handler bound
 =============  ===========================================  ==================================
 C-ECHO         0x0110 (Processing failure)                  0x0000 (Success)
 C-STORE        0xC211 (Cannot understand) with a comment    0x0122 (SOP class not supported)
+C-FIND         0xC311 raised; 0xC312 invalid yield          0x0122 (SOP class not supported)
+C-GET          0xC411 raised; 0xC412 invalid yield;         0x0122 (SOP class not supported)
+               0xC413 invalid number of sub-operations
+C-MOVE         0xC511 raised; 0xC512 invalid yield;         0x0122 (SOP class not supported)
+               0xC513 invalid number of sub-operations;
+               0xC514 invalid destination
 =============  ===========================================  ==================================
+
+Query/Retrieve, further: an identifier that cannot be decoded gets 0xC310 / 0xC410 / 0xC510
+(the handler is not called); an invalid yield is anything but a ``(status, x)`` pair with a
+valid status, or a Pending status without its identifier / data set. C-MOVE: a destination of
+``(None, None)`` gets 0xA801 (Move Destination unknown), as does a destination we cannot
+associate with; sub-operations: 0x0000 all succeeded, 0xB000 some failed (C-GET: or warned),
+0xA702 all failed, 0xFE00 after a C-CANCEL (see :mod:`dicomnet.services.retrieve`). A handler
+that raises mid-way gets its service's "raised" status, with the counts so far.
 
 Requests for a SOP class we do not play SCP for, or that do not match their presentation
 context, get 0x0122. Every exception is logged once with its traceback; the association goes on.
@@ -19,7 +33,14 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from dicomnet.dimse.fragments import MessageComplete
-from dicomnet.dimse.messages import C_CANCEL_RQ, C_ECHO_RQ, C_STORE_RQ
+from dicomnet.dimse.messages import (
+    C_CANCEL_RQ,
+    C_ECHO_RQ,
+    C_FIND_RQ,
+    C_GET_RQ,
+    C_MOVE_RQ,
+    C_STORE_RQ,
+)
 
 if TYPE_CHECKING:
     from dicomnet._core import AssociationCore as Association
@@ -38,11 +59,19 @@ def dispatch(assoc: Association, done: MessageComplete[Any]) -> None:
         elif isinstance(message, C_STORE_RQ):
             storage.serve(assoc, done)
         elif isinstance(message, C_CANCEL_RQ):
-            LOGGER.debug("C-CANCEL for message %s with nothing in progress", message)
-        else:
+            # Arrives here while we wait for something else (a C-STORE-RSP of a C-GET
+            # sub-operation); otherwise Association._poll_cancel picks it up.
+            assoc._note_cancel(message.MessageIDBeingRespondedTo)
+        elif isinstance(message, C_FIND_RQ):
             from dicomnet.services import query
 
             query.serve(assoc, done)
+        elif isinstance(message, C_GET_RQ | C_MOVE_RQ):
+            from dicomnet.services import retrieve
+
+            retrieve.serve(assoc, done)
+        else:
+            LOGGER.warning("ignoring an unexpected %s", type(message).__name__)
     finally:
         sink = done.dataset
         if sink is not None and hasattr(sink, "close"):

@@ -1,35 +1,214 @@
-"""Query/Retrieve SCP (C-FIND, C-GET, C-MOVE): not served yet; such requests are refused with
-0x0122 (SOP class not supported) so the peer gets an answer rather than a hang."""
+"""Query SCP: answer C-FIND through the ``EVT_C_FIND`` handler, and the helpers the retrieve
+service shares (identifier decoding, running a handler generator, C-CANCEL checks).
+
+The handler follows pynetdicom's convention: a generator yielding ``(status, identifier)``.
+Pending statuses (0xFF00, 0xFF01) carry the matching identifier; the first other status ends
+the operation and is sent without an identifier (PS3.7 C1); when the generator ends, the final
+response is Success. Between yields the service reads, without blocking, whatever the peer
+sent: a C-CANCEL-RQ for this request sets ``event.is_cancelled`` and the operation ends with
+0xFE00 (Cancel) before the next match is sent. ``event.is_cancelled`` is also True once the
+association has gone (aborted, connection lost), so a long handler can stop early.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from dicomnet import events as evt
+from dicomnet.dataset import MemorySink, decode_dataset, encode_dataset
 from dicomnet.dimse.fragments import MessageComplete
-from dicomnet.dimse.messages import (
-    C_FIND_RQ,
-    C_FIND_RSP,
-    C_GET_RQ,
-    C_GET_RSP,
-    C_MOVE_RQ,
-    C_MOVE_RSP,
-)
-from dicomnet.services._common import LOGGER
+from dicomnet.dimse.messages import C_FIND_RQ, C_FIND_RSP, DATASET_PRESENT
+from dicomnet.dimse.status import CANCEL, SUCCESS, status_category
+from dicomnet.services._common import LOGGER, HandlerFailed, read_status
+from dicomnet.ul.fsm import State
 
 if TYPE_CHECKING:
     from dicomnet._core import AssociationCore as Association
+    from dicomnet.presentation import PresentationContext
+
+SOP_CLASS_NOT_SUPPORTED = 0x0122
+#: The identifier could not be decoded.
+FIND_CANNOT_DECODE = 0xC310
+#: The handler raised.
+FIND_HANDLER_FAILED = 0xC311
+#: The handler yielded something unusable (not a pair, bad status, Pending without an
+#: identifier, an identifier that cannot be encoded).
+FIND_INVALID_YIELD = 0xC312
+
+
+class InvalidYield(ValueError):
+    """The handler yielded something unusable (already logged)."""
+
+
+class ReceivedIdentifier:
+    """A request's identifier, decoded once; what ``event.identifier`` returns."""
+
+    def __init__(self, dataset: Any) -> None:
+        self.dataset = dataset
+
+
+def gone(assoc: Association) -> bool:
+    """True when nothing can be sent on ``assoc`` any more (aborted, closed, released)."""
+    return assoc.state not in (State.STA6, State.STA8) or assoc.is_aborted
+
+
+def scp_context(
+    assoc: Association, done: MessageComplete[Any], sop_class: str
+) -> PresentationContext | None:
+    """The accepted context of ``done`` if we are its SCP and it is ``sop_class``'s."""
+    context = assoc._context_by_id(done.context_id)
+    if context is None or not context.as_scp or context.abstract_syntax != sop_class:
+        return None
+    return context
+
+
+def decode_identifier(done: MessageComplete[Any], context: PresentationContext) -> Any:
+    """The request's identifier as a pydicom Dataset, or None (logged) if it cannot be read."""
+    sink = done.dataset
+    data = bytes(sink.buffer) if isinstance(sink, MemorySink) else b""
+    try:
+        dataset = decode_dataset(data, context.transfer_syntax[0])
+        for _element in dataset:  # parse every element now, not inside the handler
+            pass
+    except Exception as exc:
+        LOGGER.error("cannot decode the identifier of %s: %s", type(done.message).__name__, exc)
+        return None
+    return dataset
+
+
+class HandlerRun:
+    """A handler's generator, stepped one item at a time with its failures classified:
+    :class:`HandlerFailed` when it raises, :class:`InvalidYield` when it is not iterable."""
+
+    def __init__(self, handler: Any, args: list[Any], event: evt.Event) -> None:
+        self._name = event.event.name
+        self._handler = handler
+        try:
+            result = handler(event, *args)
+        except Exception as exc:
+            raise self._failed(exc) from exc
+        if isinstance(result, str | bytes) or not hasattr(result, "__iter__"):
+            LOGGER.error("the %s handler must yield (status, ...) items", self._name)
+            raise InvalidYield(f"the {self._name} handler is not a generator")
+        self._iterator: Iterator[Any] = iter(result)
+        self._closed = False
+
+    def _failed(self, exc: Exception) -> HandlerFailed:
+        LOGGER.exception("Exception in the %s handler %r", self._name, self._handler)
+        return HandlerFailed(f"handler raised {type(exc).__name__}: {exc}"[:64])
+
+    def next(self) -> tuple[bool, Any]:
+        """(True, item), or (False, None) once the generator is exhausted."""
+        try:
+            return True, next(self._iterator)
+        except StopIteration:
+            return False, None
+        except Exception as exc:
+            raise self._failed(exc) from exc
+
+    def close(self) -> None:
+        """Close the generator (its ``finally`` blocks run); errors there are logged."""
+        if self._closed:
+            return
+        self._closed = True
+        close = getattr(self._iterator, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:
+                LOGGER.exception("Exception while closing the %s handler", self._name)
+
+
+def status_pair(item: Any, service: str) -> tuple[int, dict[str, Any], Any]:
+    """(status, status fields, second item) from a yielded ``(status, x)`` pair."""
+    if not isinstance(item, tuple | list) or len(item) != 2:
+        LOGGER.error("the %s handler yielded %r, not a (status, ...) pair", service, item)
+        raise InvalidYield("handler yielded something other than a (status, ...) pair")
+    try:
+        status, extra = read_status(item[0])
+    except ValueError as exc:
+        LOGGER.error("the %s handler yielded an invalid status: %s", service, exc)
+        raise InvalidYield("handler yielded an invalid status") from None
+    comment = extra.get("ErrorComment")
+    if isinstance(comment, str):
+        extra["ErrorComment"] = comment[:64]
+    return status, extra, item[1]
 
 
 def serve(assoc: Association, done: MessageComplete[Any]) -> None:
+    """Serve one C-FIND-RQ to its final response."""
     request = done.message
-    responses = {C_FIND_RQ: C_FIND_RSP, C_GET_RQ: C_GET_RSP, C_MOVE_RQ: C_MOVE_RSP}
-    response_type = responses.get(type(request))
-    if response_type is None:
-        LOGGER.warning("ignoring an unexpected %s", type(request).__name__)
+    assert isinstance(request, C_FIND_RQ)
+    message_id = request.MessageID
+
+    def reply(status: int, extra: dict[str, Any] | None = None, data: bytes | None = None) -> bool:
+        if gone(assoc):
+            return False
+        response = C_FIND_RSP(
+            MessageIDBeingRespondedTo=message_id,
+            AffectedSOPClassUID=request.AffectedSOPClassUID,
+            Status=status,
+            **(extra or {}),
+        )
+        if data is not None:
+            response.CommandDataSetType = DATASET_PRESENT
+        assoc._send_message(done.context_id, response, data)
+        return True
+
+    context = scp_context(assoc, done, request.AffectedSOPClassUID)
+    if context is None:
+        reply(SOP_CLASS_NOT_SUPPORTED, {"ErrorComment": "SOP class not supported on this context"})
         return
-    response = response_type(
-        MessageIDBeingRespondedTo=request.MessageID,  # type: ignore[union-attr]
-        AffectedSOPClassUID=request.AffectedSOPClassUID,  # type: ignore[union-attr]
-        Status=0x0122,
+    identifier = decode_identifier(done, context)
+    if identifier is None:
+        reply(FIND_CANNOT_DECODE, {"ErrorComment": "cannot decode the identifier"})
+        return
+    bound = evt.intervention_handler(assoc._handlers, evt.EVT_C_FIND)
+    if bound is None:
+        reply(SOP_CLASS_NOT_SUPPORTED, {"ErrorComment": "no C-FIND handler is bound"})
+        return
+    handler, args = bound
+    syntax = context.transfer_syntax[0]
+    assoc._watch_cancel(message_id)
+    event = evt.Event(
+        assoc,
+        evt.EVT_C_FIND,
+        request=request,
+        context=context,
+        _received=ReceivedIdentifier(identifier),
+        _is_cancelled=lambda: assoc._poll_cancel(message_id),
     )
-    assoc._send_message(done.context_id, response)
+    run: HandlerRun | None = None
+    try:
+        run = HandlerRun(handler, args, event)
+        while True:
+            more, item = run.next()
+            if not more:
+                reply(SUCCESS)
+                return
+            if assoc._poll_cancel(message_id):
+                reply(CANCEL)
+                return
+            status, extra, match = status_pair(item, "EVT_C_FIND")
+            if status_category(status) != "Pending":
+                reply(status, extra)  # final: no identifier (C1)
+                return
+            if match is None:
+                LOGGER.error("the EVT_C_FIND handler yielded a Pending status without identifier")
+                raise InvalidYield("Pending status without an identifier")
+            try:
+                data = encode_dataset(match, syntax)
+            except Exception as exc:
+                LOGGER.error("cannot encode an EVT_C_FIND identifier: %s", exc)
+                raise InvalidYield("cannot encode the identifier") from None
+            if not reply(status, extra, data):
+                return
+    except HandlerFailed as exc:
+        reply(FIND_HANDLER_FAILED, {"ErrorComment": exc.comment})
+    except InvalidYield as exc:
+        reply(FIND_INVALID_YIELD, {"ErrorComment": str(exc)[:64]})
+    finally:
+        if run is not None:
+            run.close()
+        assoc._unwatch_cancel(message_id)

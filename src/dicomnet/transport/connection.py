@@ -15,6 +15,7 @@ import ssl
 import struct
 import threading
 import time
+from collections.abc import Callable
 
 RECV_SIZE = 256 * 1024
 
@@ -165,9 +166,18 @@ def wrap_tls(
     server_side: bool,
     deadline: float | None,
     server_hostname: str | None = None,
+    started: Callable[[ssl.SSLSocket], None] | None = None,
 ) -> ssl.SSLSocket:
-    """Do the TLS handshake on ``sock`` within ``deadline``; ConnectError when it fails."""
+    """Do the TLS handshake on ``sock`` within ``deadline``; ConnectError when it fails (the
+    socket is then closed).
+
+    ``started`` is called with the TLS socket just before the handshake, so that another
+    thread can cut a stalled handshake short by shutting that socket down (``sock`` itself is
+    detached by the wrapping and no longer owns the connection).
+    """
+    tls: ssl.SSLSocket | None = None
     try:
+        _configure(sock)
         sock.settimeout(_remaining(deadline))
         tls = context.wrap_socket(
             sock,
@@ -175,9 +185,11 @@ def wrap_tls(
             server_hostname=None if server_side else server_hostname,
             do_handshake_on_connect=False,
         )
+        if started is not None:
+            started(tls)
         tls.do_handshake()
     except (ssl.SSLError, OSError, Deadline) as exc:
         with contextlib.suppress(OSError):
-            sock.close()
+            (tls if tls is not None else sock).close()
         raise ConnectError(f"TLS handshake failed: {exc}") from exc
     return tls

@@ -56,6 +56,8 @@ class AssociationServer:
         self._lock = threading.Lock()
         self._associations: list[Association] = []
         self._threads: set[threading.Thread] = set()
+        # TLS handshakes in progress, by the thread doing them
+        self._handshaking: dict[threading.Thread, ssl.SSLSocket] = {}
         self._stopping = threading.Event()
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
@@ -144,16 +146,21 @@ class AssociationServer:
                 sock.close()
                 return
             if self.ssl_context is not None:
+                peer = _peer_name(sock)
                 try:
                     sock = wrap_tls(
                         sock,
                         self.ssl_context,
                         server_side=True,
                         deadline=deadline_in(self.ae.acse_timeout),
+                        started=self._tls_started,
                     )
                 except ConnectError as exc:
-                    LOGGER.warning("TLS handshake failed: %s", exc)
+                    LOGGER.warning("%s: %s", peer, exc)
                     return
+                finally:
+                    with self._lock:
+                        self._handshaking.pop(threading.current_thread(), None)
             assoc._run_acceptor(Connection(sock))
         finally:
             with contextlib.suppress(OSError):
@@ -162,6 +169,14 @@ class AssociationServer:
                 if assoc in self._associations:
                     self._associations.remove(assoc)
                 self._threads.discard(threading.current_thread())
+
+    def _tls_started(self, tls: ssl.SSLSocket) -> None:
+        """Track a handshake so that :meth:`shutdown` can cut it short."""
+        with self._lock:
+            self._handshaking[threading.current_thread()] = tls
+            stopping = self._stopping.is_set()
+        if stopping:
+            _cut(tls)
 
     def shutdown(self, timeout: float = 5.0) -> None:
         """Stop accepting, abort running associations, wait for their threads."""
@@ -176,6 +191,9 @@ class AssociationServer:
             assoc.abort()
         with self._lock:
             threads = list(self._threads)
+            handshaking = list(self._handshaking.values())
+        for tls in handshaking:
+            _cut(tls)
         deadline = deadline_in(timeout)
         for thread in threads:
             if thread is threading.current_thread():
@@ -189,6 +207,22 @@ class AssociationServer:
             self.ae._servers.remove(self)
 
     server_close = shutdown
+
+
+def _peer_name(sock: socket.socket) -> str:
+    try:
+        host, port = sock.getpeername()[:2]
+    except OSError:
+        return "peer"
+    return f"{host}:{port}"
+
+
+def _cut(tls: ssl.SSLSocket) -> None:
+    """Wake a thread blocked in ``tls``'s handshake: it sees end of stream and fails."""
+    # socket.socket.shutdown, not SSLSocket.shutdown: the latter drops the SSL object under
+    # the feet of the handshaking thread.
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(tls, socket.SHUT_RDWR)
 
 
 def _now() -> float:

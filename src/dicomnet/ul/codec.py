@@ -687,6 +687,12 @@ class _AssociateDecoder:
         ):
             if count > 1 or (required and count == 0):
                 self.invalid(_RANK_OTHER, f"user information has {count} {what} sub-items")
+        if not self.is_rq:
+            # DCMTK-based acceptors (Orthanc, dcmqrscp, storescp...) answer one role item per
+            # accepted presentation context, so a SOP class proposed on several contexts comes
+            # back repeated: identical repeats say one thing and are kept once; conflicting
+            # ones stay an error below.
+            roles = list(dict.fromkeys(roles))
         for uids, what in (
             ([r.sop_class_uid for r in roles], "role selection"),
             ([x.sop_class_uid for x in extended], "SOP class extended negotiation"),

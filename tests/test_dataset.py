@@ -1,0 +1,426 @@
+"""``dicomnet.dataset``: the received-data-set spool (memory, then a temporary file), its atomic
+``save()``, and the pydicom boundary (``decode_dataset``/``encode_dataset``)."""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pydicom import dcmread, dcmwrite
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import UID
+
+from dicomnet.dataset import ReceivedDataset, decode_dataset, encode_dataset
+from dicomnet.part10 import read_file_meta
+from tests.golden import load_golden
+
+EXPLICIT = "1.2.840.10008.1.2.1"
+IMPLICIT = "1.2.840.10008.1.2"
+DEFLATED = "1.2.840.10008.1.2.1.99"
+BIG = "1.2.840.10008.1.2.2"
+SYNTAXES = [EXPLICIT, IMPLICIT, DEFLATED, BIG]
+IMPL = "1.2.826.0.1.3680043.9.1"
+
+
+def ct() -> Dataset:
+    return dcmread(io.BytesIO(load_golden("ct_16x16_file")))
+
+
+def received(
+    directory: Path, syntax: str = EXPLICIT, threshold: int = 256, chunk: int = 100
+) -> tuple[ReceivedDataset, bytes]:
+    """A ReceivedDataset fed the CT data set in ``chunk``-byte pieces, and those bytes."""
+    ds = ct()
+    data = encode_dataset(ds, syntax)
+    spool = ReceivedDataset(
+        ds.SOPClassUID,
+        ds.SOPInstanceUID,
+        syntax,
+        IMPL,
+        "DICOMNET_010",
+        "SENDER",
+        directory=directory,
+        threshold=threshold,
+    )
+    for start in range(0, len(data), chunk):
+        assert spool.write(memoryview(data)[start : start + chunk]) == len(
+            data[start : start + chunk]
+        )
+    return spool, data
+
+
+def listing(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+@pytest.fixture
+def spool_dir(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "spool"
+    path.mkdir()
+    yield path
+
+
+# --- spooling --------------------------------------------------------------------------------
+
+
+def test_stays_in_memory_below_the_threshold(spool_dir: Path) -> None:
+    spool, data = received(spool_dir, threshold=1 << 20)
+    assert listing(spool_dir) == []
+    assert spool.size == len(data)
+    assert spool.encoded(include_meta=False) == data
+    assert spool.open_dataset().read() == data
+    assert spool.dataset == ct()
+    assert listing(spool_dir) == []  # decoding needs no file either
+    path = spool.path()  # asking for a path writes one
+    assert path.parent == spool_dir and path.is_file()
+    assert path.read_bytes() == spool.encoded()
+    spool.close()
+    assert listing(spool_dir) == []
+
+
+def test_spills_to_disk_past_the_threshold(spool_dir: Path) -> None:
+    ds = ct()
+    data = encode_dataset(ds, EXPLICIT)
+    spool = ReceivedDataset(
+        ds.SOPClassUID, ds.SOPInstanceUID, EXPLICIT, IMPL, directory=spool_dir, threshold=600
+    )
+    header = spool.meta_length
+    written = 0
+    while written < len(data):
+        piece = data[written : written + 50]
+        spool.write(piece)
+        written += len(piece)
+        spilled = listing(spool_dir)
+        if header + written <= 600:
+            assert spilled == [], f"spilled early at {written} bytes"
+        else:
+            assert len(spilled) == 1 and spilled[0].startswith(".dicomnet-"), written
+    assert spool.size == len(data)
+    path = spool.path()
+    assert path.name == listing(spool_dir)[0]
+    # A valid Part-10 file: our header, then the data set bytes as received.
+    raw = path.read_bytes()
+    assert raw[128:132] == b"DICM" and raw[header:] == data
+    read = dcmread(path)
+    assert read == ds
+    assert read.file_meta.TransferSyntaxUID == EXPLICIT
+    assert read.file_meta.MediaStorageSOPInstanceUID == ds.SOPInstanceUID
+    assert spool.encoded() == raw
+    assert spool.encoded(include_meta=False) == data
+    with spool.open_dataset() as stream:
+        assert stream.read() == data
+    assert spool.dataset == ds
+
+
+@pytest.mark.parametrize("syntax", SYNTAXES)
+def test_path_is_a_part10_file_in_every_uncompressed_syntax(spool_dir: Path, syntax: str) -> None:
+    spool, _ = received(spool_dir, syntax=syntax)
+    read = dcmread(spool.path())
+    assert read.file_meta.TransferSyntaxUID == syntax
+    assert read == ct()
+    meta = read_file_meta(io.BytesIO(spool.encoded()))
+    assert meta.source_ae_title == "SENDER"
+    assert meta.implementation_class_uid == IMPL
+    spool.close()
+
+
+def test_dataset_and_file_meta(spool_dir: Path) -> None:
+    spool, _ = received(spool_dir, syntax=BIG)
+    first = spool.dataset
+    assert first is spool.dataset  # decoded once, cached
+    assert first == ct()
+    meta = spool.file_meta
+    assert isinstance(meta, FileMetaDataset)
+    assert meta.TransferSyntaxUID == BIG
+    assert meta.MediaStorageSOPClassUID == ct().SOPClassUID
+    assert meta.MediaStorageSOPInstanceUID == ct().SOPInstanceUID
+    assert meta.ImplementationClassUID == IMPL
+    assert first.file_meta.TransferSyntaxUID == BIG
+    spool.close()
+
+
+def test_close_removes_the_temporary_file(spool_dir: Path) -> None:
+    spool, _ = received(spool_dir)
+    path = spool.path()
+    assert path.exists()
+    spool.close()
+    assert not path.exists()
+    assert listing(spool_dir) == []
+    spool.close()  # twice is fine
+
+
+# --- save() ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("threshold", [1 << 20, 256], ids=["in-memory", "spilled-elsewhere"])
+def test_save_writes_the_whole_file(spool_dir: Path, tmp_path: Path, threshold: int) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    spool, _ = received(spool_dir, threshold=threshold)
+    expected = spool.encoded()
+    target = spool.save(out / "ct.dcm")
+    assert target == out / "ct.dcm"
+    assert target.read_bytes() == expected
+    assert listing(out) == ["ct.dcm"]  # no temporary left behind
+    assert dcmread(target) == ct()
+    spool.close()
+    assert target.read_bytes() == expected  # ours to keep, not the spool's
+    assert listing(spool_dir) == []
+
+
+def test_save_into_the_spool_directory_renames_and_stays_readable(spool_dir: Path) -> None:
+    spool, _ = received(spool_dir, threshold=256)
+    expected = spool.encoded()
+    spool_file = spool.path().name
+    target = spool.save(spool_dir / "ct.dcm")
+    assert listing(spool_dir) == ["ct.dcm"]  # the spool file itself was renamed
+    assert spool_file not in listing(spool_dir)
+    assert target.read_bytes() == expected
+    # The data set can still be read and saved again after the rename.
+    assert spool.encoded() == expected
+    assert spool.dataset == ct()
+    again = spool.save(spool_dir / "copy.dcm")
+    assert again.read_bytes() == expected
+    spool.close()
+    assert listing(spool_dir) == ["copy.dcm", "ct.dcm"]  # close() deletes neither
+    assert (spool_dir / "ct.dcm").read_bytes() == expected
+
+
+def test_save_overwrites_by_default(tmp_path: Path, spool_dir: Path) -> None:
+    target = tmp_path / "ct.dcm"
+    target.write_bytes(b"old content")
+    spool, _ = received(spool_dir)
+    spool.save(target)
+    assert target.read_bytes() == spool.encoded()
+    assert listing(tmp_path) == ["ct.dcm", "spool"]
+    spool.close()
+
+
+@pytest.mark.parametrize("threshold", [1 << 20, 256], ids=["in-memory", "spilled"])
+def test_save_without_overwrite_refuses_an_existing_file(
+    tmp_path: Path, spool_dir: Path, threshold: int
+) -> None:
+    target = tmp_path / "ct.dcm"
+    target.write_bytes(b"keep me")
+    spool, _ = received(spool_dir, threshold=threshold)
+    with pytest.raises(FileExistsError):
+        spool.save(target, overwrite=False)
+    assert target.read_bytes() == b"keep me"
+    assert listing(tmp_path) == ["ct.dcm", "spool"]
+    fresh = spool.save(tmp_path / "new.dcm", overwrite=False)
+    assert fresh.read_bytes() == spool.encoded()
+    assert listing(tmp_path) == ["ct.dcm", "new.dcm", "spool"]
+    spool.close()
+
+
+def test_save_without_overwrite_into_the_spool_directory(spool_dir: Path) -> None:
+    spool, _ = received(spool_dir, threshold=256)
+    expected = spool.encoded()
+    (spool_dir / "taken.dcm").write_bytes(b"keep me")
+    with pytest.raises(FileExistsError):
+        spool.save(spool_dir / "taken.dcm", overwrite=False)
+    assert (spool_dir / "taken.dcm").read_bytes() == b"keep me"
+    spool.save(spool_dir / "ct.dcm", overwrite=False)
+    assert (spool_dir / "ct.dcm").read_bytes() == expected
+    assert listing(spool_dir) == ["ct.dcm", "taken.dcm"]
+    spool.close()
+
+
+def test_save_is_atomic(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, spool_dir: Path) -> None:
+    """When the target name appears, the file behind it is already complete and synced."""
+    spool, _ = received(spool_dir, threshold=1 << 20)
+    expected = spool.encoded()
+    target = tmp_path / "ct.dcm"
+    seen: list[tuple[bool, bytes]] = []
+    synced: list[int] = []
+    real_replace, real_fsync = os.replace, os.fsync
+
+    def watching_replace(src: Any, dst: Any) -> None:
+        seen.append((Path(dst).exists(), Path(src).read_bytes()))
+        assert synced, "renamed before fsync"
+        real_replace(src, dst)
+
+    def counting_fsync(fd: int) -> None:
+        synced.append(fd)
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "replace", watching_replace)
+    monkeypatch.setattr(os, "fsync", counting_fsync)
+    spool.save(target)
+    assert seen == [(False, expected)]
+    assert len(synced) >= 2  # the file, then its directory
+    assert target.read_bytes() == expected
+    spool.close()
+
+
+def test_save_under_a_file_raises_oserror_and_leaves_nothing(
+    tmp_path: Path, spool_dir: Path
+) -> None:
+    blocker = tmp_path / "afile"
+    blocker.write_bytes(b"x")
+    for threshold in (1 << 20, 256):
+        spool, _ = received(spool_dir, threshold=threshold)
+        expected = spool.encoded()
+        with pytest.raises(OSError):
+            spool.save(blocker / "ct.dcm")
+        assert listing(tmp_path) == ["afile", "spool"]
+        assert blocker.read_bytes() == b"x"
+        # The received data set is intact and can still be saved elsewhere.
+        assert spool.encoded() == expected
+        assert spool.save(tmp_path / "ok.dcm").read_bytes() == expected
+        (tmp_path / "ok.dcm").unlink()
+        spool.close()
+        assert listing(spool_dir) == []
+
+
+def test_save_into_a_missing_directory_raises_oserror(tmp_path: Path, spool_dir: Path) -> None:
+    spool, _ = received(spool_dir)
+    with pytest.raises(OSError):
+        spool.save(tmp_path / "missing" / "ct.dcm")
+    assert not (tmp_path / "missing").exists()
+    spool.close()
+
+
+@pytest.mark.parametrize(
+    ("threshold", "same_dir"),
+    [(1 << 20, False), (256, False), (256, True)],
+    ids=["in-memory", "spilled-elsewhere", "spilled-here"],
+)
+@pytest.mark.parametrize("failing", ["fsync", "replace", "write"])
+def test_save_failure_leaves_no_partial_file(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    threshold: int,
+    same_dir: bool,
+    failing: str,
+) -> None:
+    if failing == "write" and same_dir:
+        pytest.skip("a spool file in the target directory is renamed, not written")
+    out = tmp_path / "out"
+    out.mkdir()
+    spool_dir = out if same_dir else tmp_path
+    spool, _ = received(spool_dir, threshold=threshold)
+    expected = spool.encoded()
+    before = listing(out)
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(28, "No space left on device")
+
+    if failing == "write":
+        real_fdopen = os.fdopen
+
+        class FullDisk(io.RawIOBase):
+            def __init__(self, fd: int) -> None:
+                self._inner = real_fdopen(fd, "wb")
+
+            def write(self, b: Any) -> int:
+                raise OSError(28, "No space left on device")
+
+            def close(self) -> None:
+                self._inner.close()
+
+        monkeypatch.setattr(os, "fdopen", lambda fd, mode: FullDisk(fd))
+    else:
+        monkeypatch.setattr(os, failing, broken)
+
+    with pytest.raises(OSError, match="No space left"):
+        spool.save(out / "ct.dcm")
+    monkeypatch.undo()
+    assert not (out / "ct.dcm").exists()
+    assert listing(out) == before  # no temporary file either
+    assert spool.encoded() == expected  # the received data set is intact
+    spool.close()
+    assert [n for n in listing(out) if n.startswith(".dicomnet-")] == []
+
+
+# --- decode_dataset / encode_dataset ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("syntax", SYNTAXES)
+def test_round_trip_the_ct(syntax: str) -> None:
+    original = ct()
+    data = encode_dataset(original, syntax)
+    assert len(data) % 2 == 0
+    assert decode_dataset(data, syntax) == original
+    assert decode_dataset(io.BytesIO(data), syntax) == original
+
+
+@pytest.mark.parametrize("syntax", SYNTAXES)
+def test_agrees_with_pydicom_files(syntax: str) -> None:
+    """What pydicom writes in a file we decode, and what we encode pydicom reads."""
+    original = ct()
+    original.file_meta.TransferSyntaxUID = UID(syntax)
+    out = io.BytesIO()
+    dcmwrite(out, original, enforce_file_format=True)
+    file_bytes = out.getvalue()
+    meta = read_file_meta(io.BytesIO(file_bytes))
+    assert decode_dataset(file_bytes[meta.dataset_offset :], syntax) == ct()
+    ours = file_bytes[: meta.dataset_offset] + encode_dataset(ct(), syntax)
+    assert dcmread(io.BytesIO(ours)) == ct()
+
+
+def test_encodings_differ_as_the_syntax_says() -> None:
+    ds = Dataset()
+    ds.Rows = 0x0102
+    little = encode_dataset(ds, EXPLICIT)
+    big = encode_dataset(ds, BIG)
+    implicit = encode_dataset(ds, IMPLICIT)
+    assert little == b"\x28\x00\x10\x00US\x02\x00\x02\x01"
+    assert big == b"\x00\x28\x00\x10US\x00\x02\x01\x02"
+    assert implicit == b"\x28\x00\x10\x00\x02\x00\x00\x00\x02\x01"
+    assert encode_dataset(ds, DEFLATED) != little
+
+
+texts = st.text(
+    alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters="\\"),
+    min_size=1,
+    max_size=64,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    syntax=st.sampled_from(SYNTAXES),
+    patient_id=texts,
+    name=st.lists(texts.filter(lambda t: "^" not in t and "=" not in t), min_size=1, max_size=3),
+    rows=st.integers(min_value=0, max_value=0xFFFF),
+    corner=st.lists(st.integers(min_value=-(2**31), max_value=2**31 - 1), min_size=2, max_size=2),
+    weight=st.floats(allow_nan=False, allow_infinity=False, width=64),
+    blob=st.binary(min_size=1, max_size=64).map(lambda b: b if len(b) % 2 == 0 else b + b"\x00"),
+    with_sequence=st.booleans(),
+)
+def test_round_trip_property(
+    syntax: str,
+    patient_id: str,
+    name: list[str],
+    rows: int,
+    corner: list[int],
+    weight: float,
+    blob: bytes,
+    with_sequence: bool,
+) -> None:
+    ds = Dataset()
+    ds.PatientID = patient_id[:64]
+    ds.PatientName = "^".join(n[:12] for n in name)
+    ds.Rows = rows
+    ds.add_new(0x00181310, "US", [rows, 0xFFFF - rows])  # AcquisitionMatrix: multi-valued
+    ds.add_new(0x00209241, "FL", 1.5)  # NominalCardiacTriggerTimePriorToRPeak
+    ds.add_new(0x00540410, "SQ", [])  # PatientOrientationCodeSequence
+    ds.add_new(0x00700052, "SL", corner)  # DisplayedAreaTopLeftHandCorner
+    ds.add_new(0x00189327, "FD", weight)  # TablePosition
+    ds.add_new(0x00420011, "OB", blob)  # EncapsulatedDocument
+    if with_sequence:
+        item = Dataset()
+        item.CodeValue = patient_id[:16]
+        item.CodeMeaning = patient_id
+        ds.PatientOrientationCodeSequence = [item, Dataset()]
+    data = encode_dataset(ds, syntax)
+    back = decode_dataset(data, syntax)
+    assert back == ds
+    assert encode_dataset(back, syntax) == data  # stable: re-encoding gives the same bytes
