@@ -126,7 +126,8 @@ class AssociationCore:
         self.network_timeout: float | None = ae.network_timeout
         self.requestor = ServiceUser()
         self.acceptor = ServiceUser()
-        self.contexts: list[PresentationContext] = []
+        self._contexts: list[PresentationContext] = []
+        self._accepted_by_id: dict[int, PresentationContext] = {}
         self.is_established = False
         self.is_rejected = False
         self.is_aborted = False
@@ -276,11 +277,21 @@ class AssociationCore:
             )
         return MemorySink()
 
+    @property
+    def contexts(self) -> list[PresentationContext]:
+        """Every negotiated presentation context, accepted or not."""
+        return self._contexts
+
+    @contexts.setter
+    def contexts(self, value: list[PresentationContext]) -> None:
+        self._contexts = list(value)
+        self._accepted_by_id = {
+            cx.context_id: cx for cx in self._contexts if cx.accepted and cx.context_id is not None
+        }
+
     def _context_by_id(self, context_id: int) -> PresentationContext | None:
-        for cx in self.contexts:
-            if cx.context_id == context_id and cx.accepted:
-                return cx
-        return None
+        """The accepted context with this ID (a dict lookup: it runs for every PDV)."""
+        return self._accepted_by_id.get(context_id)
 
     # --- reading ------------------------------------------------------------------------------
 

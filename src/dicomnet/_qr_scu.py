@@ -170,6 +170,8 @@ def _send(
     msg_id: int | None,
     priority: int,
     move_aet: str | None = None,
+    *,
+    relational: bool = False,
 ) -> Responses:
     from dicomnet.association import NoContextError
     from dicomnet.sop_class import uid_name
@@ -177,7 +179,7 @@ def _send(
     op = normalise_operation(operation)
     assoc._require_established()
     uid, model = resolve_query_model(query_model, op)
-    validate_identifier(identifier, model if model is not None else uid, op)
+    validate_identifier(identifier, model if model is not None else uid, op, relational=relational)
     if priority not in (PRIORITY_LOW, PRIORITY_MEDIUM, PRIORITY_HIGH):
         raise ValueError(f"priority must be 0 (medium), 1 (high) or 2 (low), not {priority!r}")
     if msg_id is not None and not (isinstance(msg_id, int) and 1 <= msg_id <= 0xFFFF):
@@ -228,9 +230,10 @@ def send_c_find(
     query_model: Any,
     msg_id: int | None = None,
     priority: int = PRIORITY_MEDIUM,
+    relational: bool = False,
 ) -> Responses:
     """Send a C-FIND-RQ; iterate the result for ``(status, identifier)`` pairs."""
-    return _send(assoc, "find", identifier, query_model, msg_id, priority)
+    return _send(assoc, "find", identifier, query_model, msg_id, priority, relational=relational)
 
 
 def send_c_get(

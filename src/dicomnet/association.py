@@ -389,15 +389,19 @@ class Association(AssociationCore):
         query_model: Any,
         msg_id: int | None = None,
         priority: int = PRIORITY_MEDIUM,
+        relational: bool = False,
     ) -> Any:
         """C-FIND: an iterator of ``(status, identifier)`` pairs as the responses arrive.
 
         ``query_model``: the FIND SOP class UID, or "P", "S", "O", "W". The identifier is
-        checked first (:func:`dicomnet.qr.validate_identifier`: ValueError). The iterator's
+        checked first (:func:`dicomnet.qr.validate_identifier`: ValueError; ``relational``
+        allows queries without the unique keys of higher levels). The iterator's
         ``message_id`` and ``cancel()`` serve C-CANCEL."""
         from dicomnet._qr_scu import send_c_find
 
-        return send_c_find(self, identifier, query_model, msg_id=msg_id, priority=priority)
+        return send_c_find(
+            self, identifier, query_model, msg_id=msg_id, priority=priority, relational=relational
+        )
 
     def send_c_get(
         self,

@@ -216,10 +216,15 @@ def _key_text(level: str) -> str:
     return f"{keyword} {tag}"
 
 
-def validate_identifier(identifier: Any, model: Any, operation: str) -> None:
+def validate_identifier(
+    identifier: Any, model: Any, operation: str, *, relational: bool = False
+) -> None:
     """Check ``identifier`` (a pydicom Dataset) for ``operation`` in ``model`` (an
     :class:`InformationModel`, a SOP class UID or a letter); raise ValueError saying what is
-    wrong and how to fix it. See the module docstring for the rules."""
+    wrong and how to fix it. See the module docstring for the rules.
+
+    ``relational`` (C-FIND only): allow a relational query (PS3.4 C.4.1.2.2), which needs no
+    unique keys of the levels above the query level; many archives answer them."""
     from pydicom.dataset import Dataset
 
     op = normalise_operation(operation)
@@ -255,7 +260,7 @@ def validate_identifier(identifier: Any, model: Any, operation: str) -> None:
     index = levels.index(level)
     what = f"a {level}-level {wanted} in {model.name}"
 
-    for above in levels[:index]:
+    for above in levels[:index] if not (relational and op == "find") else ():
         values = _values(identifier, UNIQUE_KEYS[above][0])
         if values is None or not values or not values[0]:
             raise ValueError(f"{what} needs {_key_text(above)} with exactly one value")

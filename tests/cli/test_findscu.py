@@ -428,3 +428,31 @@ def test_against_dcmtk_dcmqrscp_at_each_level(dcmqrscp: Dcmqrscp) -> None:
     assert {str(m.SOPInstanceUID) for m in images} == {f"{series_uid(2, 1)}.{n}" for n in (1, 2)}
     nobody = query("-k", "PatientID=NOBODY")
     assert nobody == []
+
+
+def test_relational_query_is_sent_without_higher_unique_keys(qr_scp: StartSCP) -> None:
+    seen: list[Dataset] = []
+
+    def relational(event: Any) -> Iterator[Any]:
+        seen.append(event.identifier)
+        match = Dataset()
+        match.QueryRetrieveLevel = "SERIES"
+        match.Modality = "CT"
+        match.SeriesInstanceUID = series_uid(1, 1)
+        yield 0xFF00, match
+        yield 0x0000, None
+
+    result = findscu(
+        qr_scp(find=relational),
+        "--relational",
+        "-L",
+        "SERIES",
+        "-k",
+        "Modality=CT",
+        "--format",
+        "json",
+    )
+    assert result.returncode == 0, result
+    assert [str(m.SeriesInstanceUID) for m in matches(result)] == [series_uid(1, 1)]
+    assert len(seen) == 1 and "StudyInstanceUID" not in seen[0]
+    assert seen[0].Modality == "CT" and "SeriesInstanceUID" in seen[0]

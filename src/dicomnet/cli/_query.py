@@ -228,7 +228,12 @@ def build_identifier(
 
 
 def finish_identifier(
-    ds: Any, level: str | None, explicit_level: bool, query_model: str, operation: str
+    ds: Any,
+    level: str | None,
+    explicit_level: bool,
+    query_model: str,
+    operation: str,
+    relational: bool = False,
 ) -> None:
     """Set the query level and check the identifier before anything is sent.
 
@@ -247,7 +252,9 @@ def finish_identifier(
             current = str(ds.get("QueryRetrieveLevel", "") or "").strip().upper()
             if current in model.levels and UNIQUE_KEYS[current][0] not in ds:
                 set_key(ds, UNIQUE_KEYS[current][0], None)
-        validate_identifier(ds, model if model is not None else query_model, operation)
+        validate_identifier(
+            ds, model if model is not None else query_model, operation, relational=relational
+        )
     except ValueError as exc:
         raise KeyError_(str(exc)) from None
 

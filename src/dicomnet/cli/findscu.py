@@ -83,6 +83,14 @@ def findscu(
     worklist: Annotated[
         bool, typer.Option("--worklist", "-W", help="Modality Worklist model.")
     ] = False,
+    relational: Annotated[
+        bool,
+        typer.Option(
+            "--relational",
+            help="Allow a relational query: no unique keys of the "
+            "levels above (-L SERIES -k Modality=CT); the archive must support it.",
+        ),
+    ] = False,
     cancel_after: Annotated[
         int | None, typer.Option("--cancel-after", min=1, help="Send C-CANCEL after N matches.")
     ] = None,
@@ -137,7 +145,7 @@ def findscu(
         identifier = build_identifier(
             key or [], None, query_file, "WORKLIST" if letter == "W" else level
         )
-        finish_identifier(identifier, level, explicit_level, model, "find")
+        finish_identifier(identifier, level, explicit_level, model, "find", relational)
     except KeyError_ as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
     if write is not None:
@@ -169,7 +177,9 @@ def findscu(
     message_id = 1
     try:
         try:
-            responses = assoc.send_c_find(identifier, model, msg_id=message_id)
+            responses = assoc.send_c_find(
+                identifier, model, msg_id=message_id, relational=relational
+            )
             for status, found in responses:
                 code = getattr(status, "Status", None)
                 for spec in response_handlers:
