@@ -85,6 +85,38 @@ def dcmtk_scp(out: Path, pdu: int, log: Path) -> Iterator[Peer]:
         yield Peer(port, proc.pid)
 
 
+def our_script(name: str) -> Path:
+    """dicomnet's console script ``name`` beside the interpreter (pynetdicom ships scripts with
+    the same names: ours is recognised by ``--handler`` in its --help)."""
+    script = Path(sys.executable).parent / name
+    result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
+    if "--handler" not in result.stdout:
+        raise SystemExit(f"{script} is not dicomnet's {name} (no --handler in its --help)")
+    return script
+
+
+@contextmanager
+def dicomnet_storescp_cli(out: Path, pdu: int, log: Path) -> Iterator[Peer]:
+    """The storescp command itself: built-in storage handler, fsync'd atomic writes."""
+    port = free_port()
+    argv = [
+        str(our_script("storescp")),
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "-aet",
+        "BENCHSCP",
+        "-pdu",
+        str(pdu),
+        "-od",
+        str(out),
+        "-q",
+    ]
+    with running(argv, log=log) as proc:
+        wait_listening(port, proc)
+        yield Peer(port, proc.pid)
+
+
 def storescu_argv(port: int, pdu: int, in_dir: Path) -> list[str]:
     """DCMTK storescu, the same options for every receiver: default uncompressed proposal."""
     return [
@@ -156,6 +188,7 @@ def bench_receivers(args: argparse.Namespace, work: Path, in_dir: Path, size: in
     receivers: list[tuple[str, Receiver]] = [
         ("dicomnet SCP (event.save)", lambda o, p, lg: dicomnet_scp(o, p, lg, "save")),
         ("dicomnet SCP (plain write)", lambda o, p, lg: dicomnet_scp(o, p, lg, "write")),
+        ("dicomnet storescp (CLI, fsync)", dicomnet_storescp_cli),
         ("DCMTK storescp", dcmtk_scp),
         ("pynetdicom SCP", pynetdicom_scp),
     ]
@@ -187,7 +220,26 @@ def bench_senders(args: argparse.Namespace, work: Path, in_dir: Path, size: int)
     def dcmtk(port: int) -> tuple[list[str], dict[str, str] | None]:
         return storescu_argv(port, args.pdu, in_dir), dcmtk_env()
 
-    senders = [("dicomnet SCU", ours), ("pynetdicom SCU", pynetdicom), ("DCMTK storescu", dcmtk)]
+    def ours_cli(port: int) -> tuple[list[str], dict[str, str] | None]:
+        argv = [
+            str(our_script("storescu")),
+            "127.0.0.1",
+            str(port),
+            "-aec",
+            "BENCHSCP",
+            "-pdu",
+            str(args.pdu),
+            "-q",
+            str(in_dir),
+        ]
+        return argv, None
+
+    senders = [
+        ("dicomnet SCU", ours),
+        ("dicomnet storescu (CLI)", ours_cli),
+        ("pynetdicom SCU", pynetdicom),
+        ("DCMTK storescu", dcmtk),
+    ]
     results = [Result(name, args.files, size) for name, _ in senders]
     out = work / "out"
     for rep in range(args.repeat):
@@ -317,19 +369,23 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_scp:
             scp = bench_receivers(args, work, in_dir, size)
             print_table("Receivers (sender: DCMTK storescu, TCP_NODELAY=1)", scp, "receiver")
-            save, write, dcmtk, pyn = scp
+            save, write, cli, dcmtk, pyn = scp
             print(f"  dicomnet (event.save)  / pynetdicom: {ratios(save, pyn)}")
             print(f"  dicomnet (event.save)  / DCMTK:      {ratios(save, dcmtk)}")
             print(f"  dicomnet (plain write) / pynetdicom: {ratios(write, pyn)}")
             print(f"  dicomnet (plain write) / DCMTK:      {ratios(write, dcmtk)}")
+            print(f"  dicomnet storescp CLI  / pynetdicom: {ratios(cli, pyn)}")
+            print(f"  dicomnet storescp CLI  / DCMTK:      {ratios(cli, dcmtk)}")
         if not args.skip_scu:
             scu = bench_senders(args, work, in_dir, size)
             title = "Senders (receiver: DCMTK storescp, TCP_NODELAY=1)"
             cpu_of = "sender (Python SCUs: association to release; DCMTK: whole process)"
             print_table(title, scu, cpu_of, inner=True)
-            ours, pyn_scu, dcmtk_scu = scu
+            ours, ours_cli, pyn_scu, dcmtk_scu = scu
             print(f"  dicomnet SCU / pynetdicom SCU: {ratios(ours, pyn_scu)}")
             print(f"  dicomnet SCU / DCMTK storescu: {ratios(ours, dcmtk_scu)}")
+            print(f"  dicomnet storescu CLI / DCMTK storescu: {ratios(ours_cli, dcmtk_scu)}")
+            print(f"  dicomnet storescu CLI / pynetdicom SCU: {ratios(ours_cli, pyn_scu)}")
             ours_in, pyn_in = ours.inner_files_per_s, pyn_scu.inner_files_per_s
             if ours_in and pyn_in:
                 print(f"  in-proc f/s, dicomnet SCU / pynetdicom SCU: {ours_in / pyn_in:5.2f}x")

@@ -234,3 +234,30 @@ def test_pickle_and_copy_keep_every_attribute(value: SOPClass | TransferSyntax) 
         )
         if isinstance(value, SOPClass):
             assert isinstance(clone, SOPClass) and clone.group == value.group
+
+
+def test_ready_made_context_lists() -> None:
+    from dicomnet import presentation
+    from dicomnet.sop_class import (
+        AllStorageClasses,
+        CTImageStorage,
+        ModalityWorklistInformationModelFind,
+        StudyRootQueryRetrieveInformationModelMove,
+        Verification,
+    )
+
+    storage = presentation.StoragePresentationContexts
+    assert len(storage) == 120 and CTImageStorage in [cx.abstract_syntax for cx in storage]
+    assert all(cx.transfer_syntax[0] == "1.2.840.10008.1.2" for cx in storage)
+    everything = presentation.AllStoragePresentationContexts
+    assert [cx.abstract_syntax for cx in everything] == list(AllStorageClasses)
+    assert [cx.abstract_syntax for cx in presentation.VerificationPresentationContexts] == [
+        Verification
+    ]
+    qr = [cx.abstract_syntax for cx in presentation.QueryRetrievePresentationContexts]
+    assert StudyRootQueryRetrieveInformationModelMove in qr
+    worklist = presentation.ModalityWorklistPresentationContexts
+    assert ModalityWorklistInformationModelFind in [cx.abstract_syntax for cx in worklist]
+    assert presentation.StoragePresentationContexts is not storage  # a fresh list each time
+    with pytest.raises(AttributeError):
+        presentation.NoSuchContexts  # noqa: B018

@@ -109,3 +109,38 @@ def build_role(
     nothing and avoids a context on which we cannot send.)
     """
     return RoleSelectionProposal(sop_class, scu_role, bool(scp_role))
+
+
+# --- ready-made context lists (pynetdicom's names), built on first use ---------------------------
+
+_CONTEXT_LISTS = {
+    "VerificationPresentationContexts": "verification",
+    "StoragePresentationContexts": "storage-120",
+    "AllStoragePresentationContexts": "storage",
+    "QueryRetrievePresentationContexts": "qr",
+    "ModalityWorklistPresentationContexts": "worklist",
+}
+
+
+def __getattr__(name: str) -> list[PresentationContext]:
+    """``StoragePresentationContexts`` (the first 120 non-retired storage classes, leaving room
+    for other contexts within the 128 of one association), ``AllStoragePresentationContexts``
+    (every storage class: for acceptors), ``VerificationPresentationContexts``,
+    ``QueryRetrievePresentationContexts`` and ``ModalityWorklistPresentationContexts``: fresh
+    lists of contexts with the default transfer syntaxes."""
+    group = _CONTEXT_LISTS.get(name)
+    if group is None:
+        raise AttributeError(f"module 'dicomnet.presentation' has no attribute {name!r}")
+    from dicomnet import sop_class
+
+    if group == "verification":
+        classes: tuple[str, ...] = (sop_class.Verification,)
+    elif group == "storage-120":
+        classes = sop_class.StorageClasses[:120]
+    elif group == "storage":
+        classes = sop_class.AllStorageClasses
+    elif group == "qr":
+        classes = sop_class.QueryRetrieveClasses
+    else:
+        classes = sop_class.WorklistClasses
+    return [build_context(uid) for uid in classes]
