@@ -93,6 +93,7 @@ complete -c dicomnet -n '__fish_seen_subcommand_from findscu' -l patient-root -s
 complete -c dicomnet -n '__fish_seen_subcommand_from findscu' -l study-root -s S -d 'Study Root model (default)'
 complete -c dicomnet -n '__fish_seen_subcommand_from findscu' -l patient-study-only -s O -d 'Patient/Study Only model'
 complete -c dicomnet -n '__fish_seen_subcommand_from findscu' -l worklist -s W -d 'Modality Worklist model'
+complete -c dicomnet -n '__fish_seen_subcommand_from findscu' -l relational -d 'Allow a relational query: no unique keys of the levels above (-L SERIES -k Modality=CT); the archive must support it'
 complete -c dicomnet -n '__fish_seen_subcommand_from findscu' -l cancel-after -x -d 'Send C-CANCEL after N matches'
 complete -c dicomnet -n '__fish_seen_subcommand_from findscu' -l write -r -F -d 'Save each match as a DICOM file in DIR'
 complete -c dicomnet -n '__fish_seen_subcommand_from findscu' -l calling-aet -o aet -x -d 'Our AE title'

@@ -16,14 +16,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import select
-import ssl
 import threading
 import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from dicomnet import events as evt
-from dicomnet.dataset import MemorySink, ReceivedDataset
 from dicomnet.dimse.command_codec import encode_command
 from dicomnet.dimse.fragments import MessageAssembler, MessageComplete, fragment_message
 from dicomnet.dimse.messages import C_CANCEL_RQ, C_STORE_RQ, Message
@@ -263,6 +261,8 @@ class AssociationCore:
             self._notify(evt.EVT_CONN_CLOSE, address=conn.peer)
 
     def _sink_for(self, context_id: int, message: Message) -> Any:
+        from dicomnet.dataset import MemorySink, ReceivedDataset  # not needed by C-ECHO
+
         if isinstance(message, C_STORE_RQ):
             cx = self._context_by_id(context_id)
             syntax = cx.transfer_syntax[0] if cx is not None else ""
@@ -701,7 +701,8 @@ def _readable(conn: Connection) -> bool:
     """True when a read on ``conn`` would not block (bytes, end of stream or an error)."""
     sock = conn.sock
     try:
-        if isinstance(sock, ssl.SSLSocket) and sock.pending():
+        pending = getattr(sock, "pending", None)  # a TLS socket may hold decrypted bytes
+        if pending is not None and pending():
             return True
         ready, _w, _x = select.select([sock], [], [], 0)
     except (OSError, ValueError):

@@ -4,18 +4,20 @@
 from __future__ import annotations
 
 import logging
-import ssl
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dicomnet.association import Association
 from dicomnet.events import HandlerRegistry
 from dicomnet.presentation import PresentationContext
-from dicomnet.sop_class import DefaultTransferSyntaxes, UncompressedTransferSyntaxes
-from dicomnet.transport.server import AssociationServer
 from dicomnet.ul.codec import validate_ae_title
 from dicomnet.ul.items import UserIdentityRQ
 from dicomnet.ul.negotiation import ContextSpec
+
+if TYPE_CHECKING:
+    import ssl
+
+    from dicomnet.transport.server import AssociationServer
 
 LOGGER = logging.getLogger("dicomnet")
 
@@ -100,7 +102,7 @@ class AE:
         ``scu_role``/``scp_role``: whether we agree to the requestor acting as SCU/SCP when it
         proposes SCP/SCU role selection (None: answer no role selection: default roles).
         """
-        syntaxes = _syntaxes(transfer_syntax, UncompressedTransferSyntaxes)
+        syntaxes = _syntaxes(transfer_syntax, uncompressed=True)
         for cx in self.supported_contexts:
             if cx.abstract_syntax == str(abstract_syntax):
                 for syntax in syntaxes:
@@ -206,6 +208,8 @@ class AE:
                 )
         if not self.supported_contexts:
             raise ValueError("no supported presentation contexts (use add_supported_context)")
+        from dicomnet.transport.server import AssociationServer  # not needed by an SCU
+
         server = AssociationServer(
             self, address, HandlerRegistry(evt_handlers or ()), ssl_context=ssl_context
         )
@@ -254,10 +258,16 @@ def _apply_roles(specs: list[ContextSpec], ext_neg: Iterable[Any]) -> list[Conte
 
 
 def _syntaxes(
-    transfer_syntax: str | Sequence[str] | None, default: Sequence[str] = DefaultTransferSyntaxes
+    transfer_syntax: str | Sequence[str] | None, *, uncompressed: bool = False
 ) -> list[str]:
+    """The given syntaxes, or (None) the defaults: the requestor's, or the uncompressed ones an
+    acceptor supports. (The SOP class tables are imported only then: not needed otherwise.)"""
     if transfer_syntax is None:
-        return [str(t) for t in default]
+        from dicomnet import sop_class
+
+        if uncompressed:
+            return [str(t) for t in sop_class.UncompressedTransferSyntaxes]
+        return [str(t) for t in sop_class.DefaultTransferSyntaxes]
     if isinstance(transfer_syntax, str):
         return [transfer_syntax]
     return [str(t) for t in transfer_syntax]

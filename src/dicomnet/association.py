@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import logging
 import os
-import ssl
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dicomnet import events as evt
 from dicomnet._core import AssociationCore, ServiceUser, TransportLost
@@ -33,6 +32,9 @@ from dicomnet.ul.negotiation import (
     peer_max_pdu_for_sending,
 )
 from dicomnet.ul.pdu import Abort, AssociateAC, AssociateRQ
+
+if TYPE_CHECKING:
+    import ssl
 
 LOGGER = logging.getLogger("dicomnet.assoc")
 

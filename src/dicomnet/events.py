@@ -18,10 +18,11 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
+
+from dicomnet._record import record
 
 if TYPE_CHECKING:
     from dicomnet.dataset import ReceivedDataset
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
 LOGGER = logging.getLogger("dicomnet.events")
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class EventType:
     """An event handlers can be bound to; ``is_intervention`` events take one handler whose
     return value is used, notification events any number whose return values are ignored."""

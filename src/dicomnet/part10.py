@@ -8,8 +8,9 @@ to the wire (and from the wire to disk) untouched.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from typing import BinaryIO
+
+from dicomnet._record import record
 
 PREAMBLE = bytes(128)
 MAGIC = b"DICM"
@@ -35,7 +36,7 @@ class Part10Error(ValueError):
     """The file is not a readable DICOM Part-10 file."""
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class FileMeta:
     """What we need from a file's meta information, and where its data set starts."""
 

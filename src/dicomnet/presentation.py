@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from dicomnet.sop_class import DefaultTransferSyntaxes, uid_name
-
 RESULT_NAMES = {
     0: "Accepted",
     1: "User Rejection",
@@ -13,6 +11,14 @@ RESULT_NAMES = {
     3: "Abstract Syntax Not Supported",
     4: "Transfer Syntax(es) Not Supported",
 }
+
+
+def uid_name(uid: str) -> str:
+    """:func:`dicomnet.sop_class.uid_name`; the SOP class tables are imported on first use (an
+    association does not need them)."""
+    from dicomnet.sop_class import uid_name as name
+
+    return name(uid)
 
 
 class PresentationContext:
@@ -36,9 +42,11 @@ class PresentationContext:
         as_scp: bool = False,
     ) -> None:
         self.abstract_syntax = str(abstract_syntax)
-        self.transfer_syntax: list[str] = [
-            str(t) for t in (transfer_syntax if transfer_syntax else DefaultTransferSyntaxes)
-        ]
+        if not transfer_syntax:
+            from dicomnet.sop_class import DefaultTransferSyntaxes
+
+            transfer_syntax = DefaultTransferSyntaxes
+        self.transfer_syntax: list[str] = [str(t) for t in transfer_syntax]
         self.context_id = context_id
         self.result = result
         self.scu_role = scu_role

@@ -23,8 +23,9 @@ study-level queries, and SCPs answer them; refusing would break habits without h
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from dicomnet._record import record
 
 __all__ = [
     "LEVELS",
@@ -63,7 +64,7 @@ def normalise_operation(operation: str) -> str:
     return op
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class InformationModel:
     """A Q/R information model: its SOP classes per operation and its levels (top first)."""
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
+from dicomnet import _record
 from dicomnet.dimse import messages as m
 from dicomnet.dimse.messages import (
     C_CANCEL_RQ,
@@ -131,7 +130,7 @@ def test_mandatory_fields_are_required_keyword_arguments() -> None:
 
 
 def test_field_names_are_dicom_keywords() -> None:
-    names = {f.name for cls in MESSAGE_TYPES for f in dataclasses.fields(cls)}
+    names = {f.name for cls in MESSAGE_TYPES for f in _record.fields(cls)}
     assert names == {
         "AffectedSOPClassUID",
         "AffectedSOPInstanceUID",

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 
+from dicomnet import _record
 from dicomnet.ul.errors import LocalProtocolError
 from dicomnet.ul.fsm import (
     Action,
@@ -78,7 +77,7 @@ def test_ae1_remembers_the_rq_and_ae2_sends_it() -> None:
 
 
 def test_ae2_sends_an_rq_given_at_evt2_instead() -> None:
-    other = dataclasses.replace(RQ, called_ae_title="OTHER")
+    other = _record.replace(RQ, called_ae_title="OTHER")
     machine = StateMachine(requestor=True)
     machine.handle(Event.EVT1, RQ)
     assert machine.handle(Event.EVT2, other)[1] == [SendPDU(other)]
@@ -249,8 +248,8 @@ def test_effects_and_transition_are_frozen() -> None:
         Transition(State.STA6, Event.EVT11, Action.AR_1, State.STA7),
     ]
     for value in values:
-        field = dataclasses.fields(value)[0].name  # type: ignore[arg-type]
-        with pytest.raises(dataclasses.FrozenInstanceError):
+        field = _record.fields(value)[0].name
+        with pytest.raises(_record.FrozenInstanceError):
             setattr(value, field, None)
     assert StartARTIM() == StartARTIM()
     assert StopARTIM() != StartARTIM()  # type: ignore[comparison-overlap]

@@ -4,12 +4,11 @@ construction, and turning an association's outcome into an exit code."""
 from __future__ import annotations
 
 import logging
-import ssl
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dicomnet import events as evt
+from dicomnet._record import record
 from dicomnet.cli import _logging
 from dicomnet.cli._console import (
     EXIT_ABORTED,
@@ -20,10 +19,13 @@ from dicomnet.cli._console import (
 )
 from dicomnet.cli._handlers import HandlerSpec, HandlerSpecError, load_handlers
 
+if TYPE_CHECKING:
+    import ssl
+
 LOG = logging.getLogger("dicomnet.cli")
 
 
-@dataclass
+@record
 class Common:
     """Options every command has, after validation."""
 
@@ -53,10 +55,12 @@ def tls_client_context(
 ) -> ssl.SSLContext | None:
     """TLS for an SCU when any TLS option is given (see :mod:`dicomnet.tls`). DICOM peers are
     usually addressed by IP, so the chain is verified but not the host name."""
-    from dicomnet.tls import client_context
-
     if not (cert or ca or no_verify):
         return None
+    import ssl
+
+    from dicomnet.tls import client_context
+
     try:
         ctx = client_context(ca, cert, key, check_hostname=False)
     except (OSError, ssl.SSLError, ValueError) as exc:
@@ -71,12 +75,14 @@ def tls_server_context(
 ) -> ssl.SSLContext | None:
     """TLS for an SCP when --tls-cert is given; a client certificate is required unless
     --tls-no-verify (DESIGN.md 1.4)."""
-    from dicomnet.tls import server_context
-
     if not cert:
         if ca or key:
             raise CommandError("TLS on a server needs --tls-cert (and --tls-key)", EXIT_USAGE)
         return None
+    import ssl
+
+    from dicomnet.tls import server_context
+
     try:
         return server_context(cert, key, ca, require_client_cert=not no_verify)
     except (OSError, ssl.SSLError, ValueError) as exc:

@@ -7,8 +7,6 @@ imported only when a table or progress bar is actually drawn, to keep start-up f
 
 from __future__ import annotations
 
-import csv
-import json
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -95,12 +93,18 @@ def render(
     fmt = resolve_format(fmt)
     out = sys.stdout
     if fmt is OutputFormat.json:
+        import json
+
         json.dump(list(rows), out, indent=2, default=str)
         out.write("\n")
     elif fmt is OutputFormat.jsonl:
+        import json
+
         for row in rows:
             out.write(json.dumps(row, default=str) + "\n")
     elif fmt is OutputFormat.csv:
+        import csv
+
         writer = csv.DictWriter(out, fieldnames=list(columns), extrasaction="ignore")
         if header:
             writer.writeheader()

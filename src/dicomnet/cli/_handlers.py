@@ -18,11 +18,11 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dicomnet import events as evt
+from dicomnet._record import field, record
 from dicomnet.dimse.status import status_category
 
 LOGGER = logging.getLogger("dicomnet.cli")
@@ -37,7 +37,7 @@ class HandlerSpecError(ValueError):
     """A --handler value that cannot be used; the message names the problem."""
 
 
-@dataclass
+@record
 class HandlerSpec:
     text: str
     event: evt.EventType

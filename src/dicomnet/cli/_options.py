@@ -3,7 +3,8 @@
 Declared once here as ``Annotated`` types so every command spells them the same way.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: Typer reads the callbacks' signatures at every
+# start, and string annotations would each be eval()ed (about a millisecond in all).
 
 from typing import Annotated
 

@@ -4,9 +4,9 @@ pending responses, and the final outcome (a summary always; any failed sub-opera
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
 from typing import Any
 
+from dicomnet._record import record
 from dicomnet.cli._console import EXIT_ABORTED, EXIT_FAILURE_STATUS, EXIT_USAGE, CommandError
 
 GET_MODELS = {
@@ -98,7 +98,7 @@ def storage_classes(extra: list[str] | None) -> list[str]:
     return uids
 
 
-@dataclass
+@record
 class Counts:
     remaining: int | None = None
     completed: int = 0

@@ -7,6 +7,7 @@ Each tool is a subcommand of ``dicomnet`` and also a console script of its own (
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import sys
 from collections.abc import Callable
@@ -146,6 +147,11 @@ def _check_glued(prog: str, argv: list[str]) -> None:
 def _run(app: typer.Typer, prog: str) -> None:
     argv = sys.argv[1:]
     _check_glued(prog, argv)
+    # What start-up has built so far (Typer, click, typing, our modules) lives until exit: take
+    # it out of the garbage collector's sight, so that neither later collections nor the final
+    # one at interpreter exit walk it again (about 7 ms of a one-shot command's run). Objects
+    # made from here on, the user's handlers' included, are collected as usual.
+    gc.freeze()
     app(args=argv, prog_name=prog)
 
 

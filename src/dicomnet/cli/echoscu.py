@@ -5,7 +5,8 @@ associate, echo, release) N times, ``--interval`` seconds apart, for monitoring.
 pydicom and rich on its normal path so a check starts fast.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: Typer reads the command's signature at every
+# start, and string annotations would each be eval()ed (about a millisecond in all).
 
 import threading
 import time

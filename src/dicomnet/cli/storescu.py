@@ -12,12 +12,12 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from dicomnet._record import record
 from dicomnet.cli import _options as o
 from dicomnet.cli._common import (
     Common,
@@ -52,7 +52,7 @@ UNCOMPRESSED = (
 MAX_CONTEXTS = 128
 
 
-@dataclass
+@record
 class Item:
     path: Path
     size: int

@@ -16,9 +16,9 @@ about structure. Every defect raises :class:`DIMSEError`; nothing else escapes.
 from __future__ import annotations
 
 import struct
-from dataclasses import fields
 from typing import Any, Final
 
+from dicomnet._record import fields
 from dicomnet.dimse.messages import (
     MESSAGE_BY_COMMAND_FIELD,
     MESSAGE_TYPES,

@@ -16,9 +16,9 @@ large data set is never held in memory.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
+from dicomnet._record import record
 from dicomnet.dimse.command_codec import DIMSEError, decode_command
 from dicomnet.dimse.messages import DATASET_ABSENT, Message
 from dicomnet.ul.codec import encode_pdata_single
@@ -159,7 +159,7 @@ def _fragments(
         chunk = following
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class MessageComplete(Generic[SinkT]):
     """A whole DIMSE message has arrived; ``dataset`` is the sink that received its data set."""
 

@@ -1,4 +1,4 @@
-"""DIMSE-C messages (PS3.7 9.3): one mutable dataclass per message type.
+"""DIMSE-C messages (PS3.7 9.3): one mutable record class per message type.
 
 Class and attribute names follow pynetdicom (attributes are the DICOM keywords of the command
 elements), so user handlers that read ``event.request.MessageID`` and the like keep working.
@@ -14,8 +14,9 @@ loopback) and pynetdicom put on the wire. Responses default to 0x0101; set
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import ClassVar, TypeGuard
+
+from dicomnet._record import record
 
 # Command Data Set Type (0000,0800)
 DATASET_ABSENT = 0x0101
@@ -52,7 +53,7 @@ class _MessageBase:
         return self.CommandDataSetType != DATASET_ABSENT
 
 
-@dataclass(slots=True, kw_only=True)
+@record(slots=True, kw_only=True)
 class C_ECHO_RQ(_MessageBase):
     """C-ECHO request (PS3.7 9.3.5.1)."""
 
@@ -62,7 +63,7 @@ class C_ECHO_RQ(_MessageBase):
     CommandDataSetType: int = DATASET_ABSENT
 
 
-@dataclass(slots=True, kw_only=True)
+@record(slots=True, kw_only=True)
 class C_ECHO_RSP(_MessageBase):
     """C-ECHO response (PS3.7 9.3.5.2)."""
 
@@ -76,7 +77,7 @@ class C_ECHO_RSP(_MessageBase):
     ErrorID: int | None = None
 
 
-@dataclass(slots=True, kw_only=True)
+@record(slots=True, kw_only=True)
 class C_STORE_RQ(_MessageBase):
     """C-STORE request (PS3.7 9.3.1.1); the data set is the SOP instance."""
 
@@ -90,7 +91,7 @@ class C_STORE_RQ(_MessageBase):
     MoveOriginatorMessageID: int | None = None
 
 
-@dataclass(slots=True, kw_only=True)
+@record(slots=True, kw_only=True)
 class C_STORE_RSP(_MessageBase):
     """C-STORE response (PS3.7 9.3.1.2)."""
 
@@ -105,7 +106,7 @@ class C_STORE_RSP(_MessageBase):
     AffectedSOPInstanceUID: str | None = None
 
 
-@dataclass(slots=True, kw_only=True)
+@record(slots=True, kw_only=True)
 class C_FIND_RQ(_MessageBase):
     """C-FIND request (PS3.7 9.3.2.1); the data set is the identifier."""
 
@@ -116,7 +117,7 @@ class C_FIND_RQ(_MessageBase):
     CommandDataSetType: int = DATASET_PRESENT
 
 
-@dataclass(slots=True, kw_only=True)
+@record(slots=True, kw_only=True)
 class C_FIND_RSP(_MessageBase):
     """C-FIND response (PS3.7 9.3.2.2); Pending responses carry an identifier."""
 
@@ -130,7 +131,7 @@ class C_FIND_RSP(_MessageBase):
     ErrorID: int | None = None
 
 
-@dataclass(slots=True, kw_only=True)
+@record(slots=True, kw_only=True)
 class C_GET_RQ(_MessageBase):
     """C-GET request (PS3.7 9.3.3.1); the data set is the identifier."""
 
@@ -141,7 +142,7 @@ class C_GET_RQ(_MessageBase):
     CommandDataSetType: int = DATASET_PRESENT
 
 
-@dataclass(slots=True, kw_only=True)
+@record(slots=True, kw_only=True)
 class C_GET_RSP(_MessageBase):
     """C-GET response (PS3.7 9.3.3.2); may carry a Failed SOP Instance UID List."""
 
@@ -159,7 +160,7 @@ class C_GET_RSP(_MessageBase):
     NumberOfWarningSuboperations: int | None = None
 
 
-@dataclass(slots=True, kw_only=True)
+@record(slots=True, kw_only=True)
 class C_MOVE_RQ(_MessageBase):
     """C-MOVE request (PS3.7 9.3.4.1); the data set is the identifier."""
 
@@ -171,7 +172,7 @@ class C_MOVE_RQ(_MessageBase):
     CommandDataSetType: int = DATASET_PRESENT
 
 
-@dataclass(slots=True, kw_only=True)
+@record(slots=True, kw_only=True)
 class C_MOVE_RSP(_MessageBase):
     """C-MOVE response (PS3.7 9.3.4.2); may carry a Failed SOP Instance UID List."""
 
@@ -189,7 +190,7 @@ class C_MOVE_RSP(_MessageBase):
     NumberOfWarningSuboperations: int | None = None
 
 
-@dataclass(slots=True, kw_only=True)
+@record(slots=True, kw_only=True)
 class C_CANCEL_RQ(_MessageBase):
     """C-CANCEL request (PS3.7 9.3.2.3): cancels the FIND, GET or MOVE with that Message ID."""
 

@@ -29,10 +29,10 @@ fails, the remaining sub-operations fail.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dicomnet import events as evt
+from dicomnet._record import field, record
 from dicomnet.dataset import encode_dataset
 from dicomnet.dimse.fragments import MessageComplete
 from dicomnet.dimse.messages import (
@@ -92,7 +92,7 @@ class _DestinationUnavailable(Exception):
     """No association with the move destination could be made."""
 
 
-@dataclass
+@record
 class _Counts:
     remaining: int
     completed: int = 0
@@ -117,7 +117,7 @@ class _Counts:
         self.remaining = max(0, self.remaining - 1)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class _Instance:
     """What a sub-operation sends: SOP class and instance, and the data's transfer syntax."""
 

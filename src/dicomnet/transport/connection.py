@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import socket
-import ssl
 import struct
+import sys
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import ssl  # imported when TLS is used (it costs ~10 ms at start-up)
 
 RECV_SIZE = 256 * 1024
 
@@ -40,6 +44,12 @@ def _remaining(deadline: float | None) -> float | None:
 def deadline_in(seconds: float | None) -> float | None:
     """An absolute deadline ``seconds`` from now (None: wait for ever)."""
     return None if seconds is None else time.monotonic() + seconds
+
+
+def _is_tls_close(exc: OSError) -> bool:
+    """True for the peer's TLS close_notify (only a TLS socket raises it, so ssl is loaded)."""
+    ssl_module = sys.modules.get("ssl")
+    return ssl_module is not None and isinstance(exc, ssl_module.SSLZeroReturnError)
 
 
 def _configure(sock: socket.socket) -> None:
@@ -83,9 +93,14 @@ class Connection:
     ) -> Connection:
         """Connect (and do the TLS handshake) within ``timeout`` seconds in total."""
         deadline = deadline_in(timeout)
+        # getaddrinfo() passes a str host through the "idna" codec, whose import costs about a
+        # millisecond of start-up; an ASCII host name or address needs no IDNA encoding.
+        address = host.encode("ascii") if host.isascii() else host
         try:
             sock = socket.create_connection(
-                (host, port), timeout=timeout, source_address=bind_address
+                (address, port),  # type: ignore[arg-type]
+                timeout=timeout,
+                source_address=bind_address,
             )
         except TimeoutError as exc:
             raise ConnectError(f"connection to {host}:{port} timed out") from exc
@@ -114,12 +129,10 @@ class Connection:
             n = self.sock.recv_into(self._buffer)
         except TimeoutError:
             raise Deadline("no data from the peer in time") from None
-        except ssl.SSLZeroReturnError:
-            return b""
         except (ConnectionResetError, BrokenPipeError):
             return b""
-        except OSError:
-            if self._closed:
+        except OSError as exc:
+            if self._closed or _is_tls_close(exc):
                 return b""
             raise
         return bytes(self._view[:n])
@@ -175,6 +188,8 @@ def wrap_tls(
     thread can cut a stalled handshake short by shutting that socket down (``sock`` itself is
     detached by the wrapping and no longer owns the connection).
     """
+    import ssl
+
     tls: ssl.SSLSocket | None = None
     try:
         _configure(sock)

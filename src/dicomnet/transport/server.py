@@ -12,7 +12,6 @@ import logging
 import os
 import selectors
 import socket
-import ssl
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +20,8 @@ from dicomnet.events import HandlerRegistry
 from dicomnet.transport.connection import ConnectError, Connection, deadline_in, wrap_tls
 
 if TYPE_CHECKING:
+    import ssl
+
     from dicomnet.ae import AE
     from dicomnet.association import Association
 

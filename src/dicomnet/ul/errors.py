@@ -7,7 +7,7 @@ in the current state. Nothing else may escape the decoder, the framer or the sta
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dicomnet._record import record
 
 # A-ABORT sources (PS3.8 Table 9-26)
 ABORT_SOURCE_USER = 0
@@ -37,7 +37,7 @@ REJECT_PRESENTATION_CONGESTION = 1
 REJECT_PRESENTATION_LOCAL_LIMIT = 2
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class AbortConsequence:
     """Send A-ABORT with this source and reason."""
 
@@ -45,7 +45,7 @@ class AbortConsequence:
     reason: int = ABORT_REASON_INVALID_PARAMETER
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class RejectConsequence:
     """Send A-ASSOCIATE-RJ with this result, source and reason."""
 

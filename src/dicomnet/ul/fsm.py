@@ -21,11 +21,11 @@ Conventions (where the standard leaves a choice):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import Enum, IntEnum
 from types import MappingProxyType
 from typing import Final
 
+from dicomnet._record import record
 from dicomnet.ul.errors import (
     ABORT_REASON_UNEXPECTED_PDU,
     ABORT_REASON_UNRECOGNIZED_PDU,
@@ -233,34 +233,34 @@ class Indication(Enum):
     P_ABORT_IND = "A-P-ABORT indication"  # provider abort, or the connection was lost
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class SendPDU:
     """Encode this PDU and write it to the transport."""
 
     pdu: PDU
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class StartARTIM:
     """Start the ARTIM timer, or restart it if it is running."""
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class StopARTIM:
     """Stop the ARTIM timer if it is running."""
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class CloseTransport:
     """Close the transport connection."""
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ConnectTransport:
     """Open the outgoing transport connection; its completion is Evt2, its failure Evt17."""
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Indicate:
     """Pass a primitive up to the local user, with the PDU it carries (if any)."""
 
@@ -271,7 +271,7 @@ class Indicate:
 Effect = SendPDU | StartARTIM | StopARTIM | CloseTransport | ConnectTransport | Indicate
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Transition:
     """One step taken by the state machine."""
 

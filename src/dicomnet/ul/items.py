@@ -6,7 +6,7 @@ held without padding, UIDs without trailing NUL or space.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dicomnet._record import field, record
 
 APPLICATION_CONTEXT_NAME = "1.2.840.10008.3.1.1.1"
 
@@ -18,7 +18,7 @@ PC_ABSTRACT_SYNTAX_NOT_SUPPORTED = 3
 PC_TRANSFER_SYNTAXES_NOT_SUPPORTED = 4
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class PresentationContextRQ:
     """Item 0x20: one proposed context: an abstract syntax and the transfer syntaxes offered."""
 
@@ -27,7 +27,7 @@ class PresentationContextRQ:
     transfer_syntaxes: tuple[str, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class PresentationContextAC:
     """Item 0x21: the acceptor's answer for one context.
 
@@ -40,7 +40,7 @@ class PresentationContextAC:
     transfer_syntax: str
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class AsyncOpsWindow:
     """Sub-item 0x53. 0 means unlimited; absent means 1/1 (synchronous)."""
 
@@ -48,7 +48,7 @@ class AsyncOpsWindow:
     max_performed: int
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class RoleSelection:
     """Sub-item 0x54: SCU and SCP role for one SOP class (1 = supported/accepted, 0 = not)."""
 
@@ -57,7 +57,7 @@ class RoleSelection:
     scp_role: bool
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class SOPClassExtended:
     """Sub-item 0x56: service-class application information for one SOP class."""
 
@@ -65,7 +65,7 @@ class SOPClassExtended:
     app_info: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class SOPClassCommonExtended:
     """Sub-item 0x57 (RQ only): service class and related general SOP classes."""
 
@@ -74,7 +74,7 @@ class SOPClassCommonExtended:
     related_general_sop_classes: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class UserIdentityRQ:
     """Sub-item 0x58. ``identity_type``: 1 username, 2 username+passcode, 3 Kerberos, 4 SAML,
     5 JWT. ``secondary`` is non-empty only for type 2."""
@@ -85,14 +85,14 @@ class UserIdentityRQ:
     secondary: bytes = b""
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class UserIdentityAC:
     """Sub-item 0x59: the server response (may be empty)."""
 
     server_response: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class UnknownSubItem:
     """A user-information sub-item of a type we do not know; kept so it can be logged."""
 
@@ -100,7 +100,7 @@ class UnknownSubItem:
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class UserInformation:
     """Item 0x50. ``max_length`` 0 means no maximum (sub-item 0x51)."""
 

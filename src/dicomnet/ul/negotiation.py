@@ -29,9 +29,9 @@ Decisions (the standard leaves them open):
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Literal
 
+from dicomnet._record import record
 from dicomnet.ul.errors import (
     REJECT_PERMANENT,
     REJECT_SOURCE_USER,
@@ -65,7 +65,7 @@ _DEFAULT_SCU_ROLE = True
 _DEFAULT_SCP_ROLE = False
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class ContextSpec:
     """A presentation context a requestor proposes or an acceptor supports.
 
@@ -92,7 +92,7 @@ class ContextSpec:
         return scu, scp
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class NegotiatedContext:
     """The outcome for one context, seen from our side.
 
@@ -112,7 +112,7 @@ class NegotiatedContext:
         return self.result == PC_ACCEPTANCE
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class AcceptorResult:
     """What an acceptor sends back (``ac_contexts``, ``ac_roles``) and what it agreed to."""
 

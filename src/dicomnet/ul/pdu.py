@@ -5,8 +5,7 @@ Encoding and decoding live in :mod:`dicomnet.ul.codec`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
+from dicomnet._record import record
 from dicomnet.ul.items import (
     APPLICATION_CONTEXT_NAME,
     PresentationContextAC,
@@ -23,7 +22,7 @@ PDU_RELEASE_RP = 0x06
 PDU_ABORT = 0x07
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class AssociateRQ:
     called_ae_title: str
     calling_ae_title: str
@@ -33,7 +32,7 @@ class AssociateRQ:
     protocol_version: int = 1
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class AssociateAC:
     """The AE title fields are reserved in the AC: sent as a copy of the RQ, never tested."""
 
@@ -45,14 +44,14 @@ class AssociateAC:
     protocol_version: int = 1
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class AssociateRJ:
     result: int
     source: int
     reason: int
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class PDV:
     """One presentation data value: a command or data-set fragment (PS3.8 Annex E)."""
 
@@ -62,22 +61,22 @@ class PDV:
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class PDataTF:
     pdvs: tuple[PDV, ...]
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ReleaseRQ:
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class ReleaseRP:
     pass
 
 
-@dataclass(frozen=True, slots=True)
+@record(frozen=True, slots=True)
 class Abort:
     """source 0 = service user, 2 = service provider; reason significant only for source 2."""
 
