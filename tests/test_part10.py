@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydicom import dcmread, dcmwrite
-from pydicom.dataset import FileMetaDataset
+from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_file_meta_info
 from pydicom.uid import UID
@@ -215,3 +215,82 @@ def test_corrupted_headers_give_a_filemeta_or_part10error(noise: bytes, at: int)
     header[at : at + len(noise)] = noise
     with contextlib.suppress(Part10Error):
         read_file_meta(io.BytesIO(bytes(header)))
+
+
+# --- scan_top_level: naming fields without pydicom ---------------------------------------------
+
+_NAMING = {
+    0x00080060: "Modality",
+    0x00100020: "PatientID",
+    0x0020000D: "StudyInstanceUID",
+    0x0020000E: "SeriesInstanceUID",
+}
+
+
+def _naming_dataset(with_sequence: bool) -> Dataset:
+    ds = Dataset()
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+    ds.SOPInstanceUID = "1.2.3.4.5"
+    ds.Modality = "CT"
+    ds.PatientName = "Test^Patient"
+    ds.PatientID = "PAT\\ID 7"
+    ds.StudyInstanceUID = "1.2.3.100"
+    ds.SeriesInstanceUID = "1.2.3.100.1"
+    if with_sequence:
+        item = Dataset()
+        item.ReferencedSOPInstanceUID = "1.2.3.9"
+        ds.ReferencedImageSequence = [item]  # (0008,1140): before the UIDs we want
+    ds.add_new(0x7FE00010, "OB", b"\x00" * 64)
+    return ds
+
+
+@pytest.mark.parametrize("syntax", ["1.2.840.10008.1.2", "1.2.840.10008.1.2.1"])
+@pytest.mark.parametrize("with_sequence", [False, True])
+def test_scan_top_level_agrees_with_pydicom(syntax: str, with_sequence: bool) -> None:
+    from dicomnet.dataset import decode_dataset, encode_dataset
+    from dicomnet.part10 import scan_top_level
+
+    ds = _naming_dataset(with_sequence)
+    encoded = encode_dataset(ds, syntax)
+    found = scan_top_level(io.BytesIO(encoded), syntax, set(_NAMING))
+    reference = decode_dataset(encoded, syntax)
+    if found is None:  # pydicom writes undefined-length sequences: the caller falls back
+        assert with_sequence
+        return
+    for tag, keyword in _NAMING.items():
+        text = found[tag].rstrip(b"\x00 ").decode("latin-1")
+        assert text == str(reference.get(keyword)).replace("['PAT', 'ID 7']", "PAT\\ID 7")
+
+
+def test_scan_top_level_skips_defined_length_sequences_and_stops_early() -> None:
+    from dicomnet.part10 import scan_top_level
+
+    def element(tag: int, value: bytes) -> bytes:
+        return struct.pack("<HHI", tag >> 16, tag & 0xFFFF, len(value)) + value
+
+    item = element(0x00081155, b"1.2.3.9\x00")
+    sequence = struct.pack("<HHI", 0xFFFE, 0xE000, len(item)) + item
+    data = (
+        element(0x00080060, b"MR")
+        + element(0x00081140, sequence)
+        + element(0x0020000D, b"1.2.3\x00")
+        + b"\xff" * 16  # garbage after the last wanted tag is never read
+    )
+    found = scan_top_level(io.BytesIO(data), "1.2.840.10008.1.2", {0x00080060, 0x0020000D})
+    assert found == {0x00080060: b"MR", 0x0020000D: b"1.2.3\x00"}
+
+
+@pytest.mark.parametrize(
+    ("syntax", "data"),
+    [
+        ("1.2.840.10008.1.2.2", b""),  # big endian: not scanned
+        ("1.2.840.10008.1.2.1.99", b""),  # deflated: not scanned
+        ("1.2.840.10008.1.2", b"\x08\x00\x40\x11\xff\xff\xff\xff"),  # undefined length
+        ("1.2.840.10008.1.2", b"\x08\x00\x60\x00\x10\x00\x00\x00CT"),  # truncated value
+        ("1.2.840.10008.1.2.1", b"\x08\x00\x60\x00\x01\x02\x02\x00CT"),  # no VR there
+    ],
+)
+def test_scan_top_level_declines_what_it_cannot_read(syntax: str, data: bytes) -> None:
+    from dicomnet.part10 import scan_top_level
+
+    assert scan_top_level(io.BytesIO(data), syntax, {0x00080060, 0x0020000D}) is None

@@ -146,3 +146,64 @@ def encode_file_meta(
     )
     group_length = _element(0x0000, b"UL", struct.pack("<I", len(body)))
     return PREAMBLE + MAGIC + group_length + body
+
+
+_IMPLICIT_LE = "1.2.840.10008.1.2"
+_EXPLICIT_LE = "1.2.840.10008.1.2.1"
+_UNDEFINED = 0xFFFFFFFF
+_SCAN_CAP = 1 << 20  # look no further than this into a data set for naming fields
+
+
+def scan_top_level(
+    fp: BinaryIO, transfer_syntax_uid: str, tags: set[int]
+) -> dict[int, bytes] | None:
+    """The raw values of a few top-level elements of a data set (positioned at its first byte),
+    without pydicom: for naming received files fast.
+
+    Walks Implicit or Explicit VR Little Endian elements in order until every wanted tag is
+    passed, skipping values (and defined-length sequences) by their length. Returns None when it
+    cannot answer cheaply — another transfer syntax, an undefined-length sequence or item before
+    the last wanted tag, or malformed data — so the caller falls back to a full parser. Tags
+    absent from the data set are absent from the result.
+    """
+    if transfer_syntax_uid not in (_IMPLICIT_LE, _EXPLICIT_LE) or not tags:
+        return None
+    implicit = transfer_syntax_uid == _IMPLICIT_LE
+    last = max(tags)
+    found: dict[int, bytes] = {}
+    position = 0
+    while position < _SCAN_CAP:
+        header = fp.read(8)
+        if len(header) < 8:
+            return found  # end of the data set
+        group, element = struct.unpack_from("<HH", header)
+        tag = group << 16 | element
+        if tag > last:
+            return found
+        if implicit:
+            (length,) = struct.unpack_from("<I", header, 4)
+            size = 8
+        else:
+            vr = header[4:6]
+            if vr in _LONG_VRS:
+                extra = fp.read(4)
+                if len(extra) < 4:
+                    return None
+                (length,) = struct.unpack("<I", extra)
+                size = 12
+            elif vr.isalpha() and vr.isupper():
+                (length,) = struct.unpack_from("<H", header, 6)
+                size = 8
+            else:
+                return None
+        if length == _UNDEFINED:
+            return None
+        if tag in tags:
+            value = fp.read(length)
+            if len(value) < length:
+                return None
+            found[tag] = value
+        else:
+            fp.seek(length, 1)
+        position += size + length
+    return None

@@ -138,11 +138,20 @@ class StorageHandler:
 
     @staticmethod
     def _read_fields(event: Any, wanted: list[str]) -> dict[str, str]:
-        from pydicom.filereader import read_dataset
+        from dicomnet.part10 import scan_top_level
 
         received = event._received()
         syntax = received.transfer_syntax_uid
         tags = [_DATASET_FIELDS[f] for f in wanted]
+        with received.open_dataset() as stream:
+            raw = scan_top_level(stream, syntax, set(tags))
+        if raw is not None:  # the fast path: no pydicom for Implicit/Explicit VR LE
+            return {
+                name: raw.get(tag, b"").rstrip(b"\x00 ").decode("latin-1").strip()
+                for name, tag in zip(wanted, tags, strict=True)
+            }
+        from pydicom.filereader import read_dataset
+
         found: dict[str, str] = {}
         if syntax == "1.2.840.10008.1.2.1.99":
             ds = event.dataset
