@@ -116,6 +116,25 @@ def failure_text(assoc: Any, default: str = "no response") -> str:
     return default
 
 
+def scu_ae(
+    calling_aet: str,
+    connect_timeout: float,
+    acse_timeout: float,
+    dimse_timeout: float,
+    max_pdu: int | None,
+) -> Any:
+    """An AE for an SCU command, with the network options applied."""
+    from dicomnet.ae import AE
+
+    ae = AE(calling_aet)
+    ae.connection_timeout = connect_timeout
+    ae.acse_timeout = acse_timeout
+    ae.dimse_timeout = dimse_timeout
+    if max_pdu is not None:
+        ae.maximum_pdu_size = max_pdu
+    return ae
+
+
 def check_established(assoc: Any, peer: str, port: int) -> None:
     """Raise CommandError with the right exit code if the association did not come up."""
     if assoc.is_established:

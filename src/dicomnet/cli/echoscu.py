@@ -19,6 +19,7 @@ from dicomnet.cli._common import (
     Common,
     check_established,
     failure_text,
+    scu_ae,
     start,
     tls_client_context,
 )
@@ -69,7 +70,6 @@ def echoscu(
     log_file: o.LogFile = None,
 ) -> None:
     from dicomnet import events as evt
-    from dicomnet.ae import AE
     from dicomnet.cli._handlers import build_evt_handlers
     from dicomnet.cli._logging import logging_handlers
 
@@ -78,12 +78,7 @@ def echoscu(
     ssl_context = tls_client_context(tls_cert, tls_key, tls_ca, tls_no_verify)
     handlers = build_evt_handlers(logging_handlers(common.level), user)
 
-    ae = AE(calling_aet)
-    ae.connection_timeout = connect_timeout
-    ae.acse_timeout = acse_timeout
-    ae.dimse_timeout = dimse_timeout
-    if max_pdu is not None:
-        ae.maximum_pdu_size = max_pdu
+    ae = scu_ae(calling_aet, connect_timeout, acse_timeout, dimse_timeout, max_pdu)
     ae.add_requested_context("1.2.840.10008.1.1", ["1.2.840.10008.1.2"])
 
     rows: list[dict[str, Any]] = []

@@ -15,7 +15,13 @@ from typing import Annotated, Any
 import typer
 
 from dicomnet.cli import _options as o
-from dicomnet.cli._common import Common, check_established, start, tls_client_context
+from dicomnet.cli._common import (
+    Common,
+    check_established,
+    scu_ae,
+    start,
+    tls_client_context,
+)
 from dicomnet.cli._console import (
     EXIT_ABORTED,
     EXIT_FAILURE_STATUS,
@@ -116,7 +122,6 @@ def findscu(
     log_file: o.LogFile = None,
 ) -> None:
     from dicomnet import events as evt
-    from dicomnet.ae import AE
     from dicomnet.cli._handlers import build_evt_handlers
     from dicomnet.cli._logging import logging_handlers
     from dicomnet.cli._query import (
@@ -157,12 +162,7 @@ def findscu(
             ) from None
     ssl_context = tls_client_context(tls_cert, tls_key, tls_ca, tls_no_verify)
 
-    ae = AE(calling_aet)
-    ae.connection_timeout = connect_timeout
-    ae.acse_timeout = acse_timeout
-    ae.dimse_timeout = dimse_timeout
-    if max_pdu is not None:
-        ae.maximum_pdu_size = max_pdu
+    ae = scu_ae(calling_aet, connect_timeout, acse_timeout, dimse_timeout, max_pdu)
     ae.add_requested_context(model, ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"])
     handlers = build_evt_handlers(logging_handlers(common.level), user)
     assoc = ae.associate(

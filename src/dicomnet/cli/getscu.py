@@ -15,7 +15,13 @@ import typer
 from click.core import ParameterSource
 
 from dicomnet.cli import _options as o
-from dicomnet.cli._common import Common, check_established, start, tls_client_context
+from dicomnet.cli._common import (
+    Common,
+    check_established,
+    scu_ae,
+    start,
+    tls_client_context,
+)
 from dicomnet.cli._console import EXIT_INTERRUPTED, EXIT_USAGE, CommandError
 
 HELP = """Retrieve instances with C-GET and write them into a directory.
@@ -74,7 +80,6 @@ def getscu(
     log_file: o.LogFile = None,
 ) -> None:
     from dicomnet import events as evt
-    from dicomnet.ae import AE
     from dicomnet.cli._handlers import build_evt_handlers
     from dicomnet.cli._logging import logging_handlers
     from dicomnet.cli._query import LEVELS, KeyError_, build_identifier, finish_identifier
@@ -109,13 +114,8 @@ def getscu(
     classes = storage_classes(storage_class)
     ssl_context = tls_client_context(tls_cert, tls_key, tls_ca, tls_no_verify)
 
-    ae = AE(calling_aet)
-    ae.connection_timeout = connect_timeout
-    ae.acse_timeout = acse_timeout
-    ae.dimse_timeout = dimse_timeout
+    ae = scu_ae(calling_aet, connect_timeout, acse_timeout, dimse_timeout, max_pdu)
     ae.spool_directory = str(storage.output_dir)
-    if max_pdu is not None:
-        ae.maximum_pdu_size = max_pdu
     ae.add_requested_context(model, ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"])
     # One context per transfer syntax when they fit (two per class beside the Q/R one): the
     # peer can then send each instance in the syntax it holds it in, untouched, instead of

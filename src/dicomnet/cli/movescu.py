@@ -15,7 +15,13 @@ import typer
 from click.core import ParameterSource
 
 from dicomnet.cli import _options as o
-from dicomnet.cli._common import Common, check_established, start, tls_client_context
+from dicomnet.cli._common import (
+    Common,
+    check_established,
+    scu_ae,
+    start,
+    tls_client_context,
+)
 from dicomnet.cli._console import EXIT_CONNECT, EXIT_INTERRUPTED, EXIT_USAGE, CommandError
 
 HELP = """Retrieve instances with C-MOVE to a destination AE (-aem), optionally receiving them
@@ -131,12 +137,7 @@ def movescu(
             ) from None
 
     try:
-        ae = AE(calling_aet)
-        ae.connection_timeout = connect_timeout
-        ae.acse_timeout = acse_timeout
-        ae.dimse_timeout = dimse_timeout
-        if max_pdu is not None:
-            ae.maximum_pdu_size = max_pdu
+        ae = scu_ae(calling_aet, connect_timeout, acse_timeout, dimse_timeout, max_pdu)
         ae.add_requested_context(model, ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"])
         assoc = ae.associate(
             peer,

@@ -23,6 +23,7 @@ from dicomnet.cli._common import (
     Common,
     check_established,
     failure_text,
+    scu_ae,
     start,
     tls_client_context,
 )
@@ -138,7 +139,6 @@ def storescu(
     log_file: o.LogFile = None,
 ) -> None:
     from dicomnet import events as evt
-    from dicomnet.ae import AE
     from dicomnet.cli._handlers import build_evt_handlers
     from dicomnet.cli._logging import logging_handlers
     from dicomnet.dimse.status import status_category, status_meaning
@@ -170,12 +170,7 @@ def storescu(
             EXIT_USAGE,
         )
 
-    ae = AE(calling_aet)
-    ae.connection_timeout = connect_timeout
-    ae.acse_timeout = acse_timeout
-    ae.dimse_timeout = dimse_timeout
-    if max_pdu is not None:
-        ae.maximum_pdu_size = max_pdu
+    ae = scu_ae(calling_aet, connect_timeout, acse_timeout, dimse_timeout, max_pdu)
     handlers = build_evt_handlers(logging_handlers(common.level), user)
     assoc = ae.associate(
         peer, port, contexts, ae_title=called_aet, ssl_context=ssl_context, evt_handlers=handlers
