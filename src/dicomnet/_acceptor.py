@@ -26,7 +26,10 @@ from dicomnet.ul.errors import (
 from dicomnet.ul.fsm import Event
 from dicomnet.ul.items import (
     APPLICATION_CONTEXT_NAME,
+    AsyncOpsWindow,
     PresentationContextRQ,
+    SOPClassCommonExtended,
+    SOPClassExtended,
     UserIdentityAC,
     UserInformation,
 )
@@ -114,6 +117,83 @@ def _user_identity(assoc: Association, rq: AssociateRQ) -> tuple[bool, UserIdent
     return True, None
 
 
+def _intervene(assoc: Association, event_type: evt.EventType, **attrs: Any) -> tuple[bool, Any]:
+    """Call the handler bound to an extended-negotiation event: (False, None) when none is bound
+    or it raised (logged; the item is then answered as if unsupported)."""
+    bound = evt.intervention_handler(assoc._handlers, event_type)
+    if bound is None:
+        return False, None
+    handler, args = bound
+    try:
+        return True, handler(evt.Event(assoc, event_type, **attrs), *args)
+    except Exception:
+        LOGGER.exception("Exception in the %s handler; ignoring that negotiation", event_type.name)
+        return False, None
+
+
+def _async_ops(assoc: Association, proposed: AsyncOpsWindow | None) -> AsyncOpsWindow | None:
+    """EVT_ASYNC_OPS: the handler returns (max invoked, max performed) to answer with (never
+    more than proposed). Without one we answer 1/1. dicomnet performs operations one at a time
+    whatever the window says (a window larger than 1 allows, but does not require, overlap)."""
+    if proposed is None:
+        return None
+    called, answer = _intervene(
+        assoc, evt.EVT_ASYNC_OPS, invoked=proposed.max_invoked, performed=proposed.max_performed
+    )
+    if not called:
+        return negotiate_async_ops(proposed)
+    try:
+        invoked, performed = (int(v) for v in answer)
+    except (TypeError, ValueError):
+        LOGGER.error("EVT_ASYNC_OPS handler must return (invoked, performed); answering 1/1")
+        return negotiate_async_ops(proposed)
+
+    def clamp(ours: int, theirs: int) -> int:
+        ours = max(0, min(ours, 0xFFFF))
+        return ours if theirs == 0 else min(ours or theirs, theirs)
+
+    return AsyncOpsWindow(
+        clamp(invoked, proposed.max_invoked), clamp(performed, proposed.max_performed)
+    )
+
+
+def _sop_extended(
+    assoc: Association, proposed: tuple[SOPClassExtended, ...]
+) -> tuple[SOPClassExtended, ...]:
+    """EVT_SOP_EXTENDED: ``event.app_info`` is {SOP class UID: application information bytes};
+    the handler returns the {UID: bytes} to send back (only for classes proposed). Without one,
+    nothing is answered (the requestor then assumes no extended negotiation)."""
+    if not proposed:
+        return ()
+    app_info = {item.sop_class_uid: item.app_info for item in proposed}
+    called, answer = _intervene(assoc, evt.EVT_SOP_EXTENDED, app_info=app_info)
+    if not called or not answer:
+        return ()
+    try:
+        return tuple(
+            SOPClassExtended(str(uid), bytes(info))
+            for uid, info in dict(answer).items()
+            if str(uid) in app_info and info is not None
+        )
+    except (TypeError, ValueError):
+        LOGGER.error("EVT_SOP_EXTENDED handler must return a dict of UID: bytes")
+        return ()
+
+
+def _sop_common(assoc: Association, proposed: tuple[SOPClassCommonExtended, ...]) -> None:
+    """EVT_SOP_COMMON: ``event.items`` is {SOP class UID: SOPClassCommonExtended}; the handler
+    returns the accepted ones (kept as ``assoc.acceptor.sop_class_common_extended``). Item 0x57
+    never appears in an A-ASSOCIATE-AC, so nothing goes on the wire."""
+    if not proposed:
+        return
+    items = {item.sop_class_uid: item for item in proposed}
+    called, answer = _intervene(assoc, evt.EVT_SOP_COMMON, items=items)
+    accepted = dict(answer) if called and answer else {}
+    assoc.acceptor.sop_class_common_extended = {
+        uid: item for uid, item in accepted.items() if uid in items
+    }
+
+
 def negotiate_incoming(assoc: Association, rq: AssociateRQ) -> bool:
     """Sta3: decide on ``rq`` and send AC (True) or RJ (False)."""
     ae = assoc.ae
@@ -172,7 +252,9 @@ def negotiate_incoming(assoc: Association, rq: AssociateRQ) -> bool:
         )
         for nc in result.contexts
     ]
-    async_ops = negotiate_async_ops(info.async_ops)
+    async_ops = _async_ops(assoc, info.async_ops)
+    sop_extended = _sop_extended(assoc, info.sop_class_extended)
+    _sop_common(assoc, info.sop_class_common_extended)
     ac = AssociateAC(
         called_ae_title=rq.called_ae_title,
         calling_ae_title=rq.calling_ae_title,
@@ -183,6 +265,7 @@ def negotiate_incoming(assoc: Association, rq: AssociateRQ) -> bool:
             implementation_version_name=ae.implementation_version_name,
             async_ops=async_ops,
             roles=result.ac_roles,
+            sop_class_extended=sop_extended,
             user_identity_ac=identity_ac,
         ),
     )

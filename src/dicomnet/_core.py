@@ -86,6 +86,7 @@ class ServiceUser:
         self.implementation_version_name: str | None = None
         self.primitive: PDU | None = None
         self.user_identity: Any = None
+        self.sop_class_common_extended: dict[str, Any] = {}
 
     def __repr__(self) -> str:
         return f"<ServiceUser {self.ae_title!r} {self.address}:{self.port}>"

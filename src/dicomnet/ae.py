@@ -11,7 +11,12 @@ from dicomnet.association import Association
 from dicomnet.events import HandlerRegistry
 from dicomnet.presentation import PresentationContext
 from dicomnet.ul.codec import validate_ae_title
-from dicomnet.ul.items import UserIdentityRQ
+from dicomnet.ul.items import (
+    AsyncOpsWindow,
+    SOPClassCommonExtended,
+    SOPClassExtended,
+    UserIdentityRQ,
+)
 from dicomnet.ul.negotiation import ContextSpec
 
 if TYPE_CHECKING:
@@ -164,8 +169,11 @@ class AE:
             ContextSpec(cx.abstract_syntax, tuple(cx.transfer_syntax), cx.scu_role, cx.scp_role)
             for cx in wanted
         ]
+        extended: list[Any] = []
         if ext_neg:
-            specs = _apply_roles(specs, ext_neg)
+            extended = [item for item in ext_neg if isinstance(item, _EXTENDED_ITEMS)]
+            roles = [item for item in ext_neg if not isinstance(item, _EXTENDED_ITEMS)]
+            specs = _apply_roles(specs, roles)
         server_hostname = None
         if tls_args is not None:
             ssl_context = ssl_context or tls_args[0]
@@ -183,6 +191,7 @@ class AE:
             server_hostname=server_hostname,
             user_identity=user_identity,
             bind_address=bind_address,
+            extended=extended,
         )
         return assoc
 
@@ -227,6 +236,10 @@ class AE:
         """Stop every server this AE started."""
         for server in list(self._servers):
             server.shutdown()
+
+
+#: ``ext_neg`` items other than role selection: sent in the A-ASSOCIATE-RQ as they are.
+_EXTENDED_ITEMS = (AsyncOpsWindow, SOPClassExtended, SOPClassCommonExtended)
 
 
 def _apply_roles(specs: list[ContextSpec], ext_neg: Iterable[Any]) -> list[ContextSpec]:

@@ -24,7 +24,13 @@ from dicomnet.presentation import PresentationContext
 from dicomnet.transport.connection import ConnectError, Connection, deadline_in
 from dicomnet.ul.errors import ABORT_SOURCE_USER, RemoteProtocolError
 from dicomnet.ul.fsm import Event, State
-from dicomnet.ul.items import UserIdentityRQ, UserInformation
+from dicomnet.ul.items import (
+    AsyncOpsWindow,
+    SOPClassCommonExtended,
+    SOPClassExtended,
+    UserIdentityRQ,
+    UserInformation,
+)
 from dicomnet.ul.negotiation import (
     ContextSpec,
     build_rq_contexts,
@@ -90,7 +96,10 @@ class Association(AssociationCore):
         server_hostname: str | None = None,
         user_identity: UserIdentityRQ | None = None,
         bind_address: tuple[str, int] | None = None,
+        extended: Sequence[Any] = (),
     ) -> None:
+        """Connect and request the association. ``extended``: AsyncOpsWindow,
+        SOPClassExtended and SOPClassCommonExtended items to send (``ext_neg``)."""
         ae = self.ae
         rq_contexts, roles = build_rq_contexts(specs)
         self._rq_contexts = rq_contexts
@@ -105,6 +114,11 @@ class Association(AssociationCore):
                 implementation_version_name=ae.implementation_version_name,
                 roles=roles,
                 user_identity_rq=user_identity,
+                async_ops=next((e for e in extended if isinstance(e, AsyncOpsWindow)), None),
+                sop_class_extended=tuple(e for e in extended if isinstance(e, SOPClassExtended)),
+                sop_class_common_extended=tuple(
+                    e for e in extended if isinstance(e, SOPClassCommonExtended)
+                ),
             ),
         )
         self.requestor.ae_title = ae.ae_title
