@@ -402,8 +402,6 @@ class AssociationCore:
                 self.is_rejected = True
                 self.rejection = ind.pdu
                 self._notify(evt.EVT_REJECTED)
-        if self._fsm.state is State.STA13 and self.is_released and self.is_acceptor:
-            pass  # wait in Sta13 for the requestor to close (ARTIM bounds it)
         if self._close_notice_deferred:
             self._close_notice_deferred = False
             self._close_transport()
@@ -439,7 +437,9 @@ class AssociationCore:
         state = self._fsm.state
         if state in (State.STA2, State.STA13):
             self._step(Event.EVT18)  # ARTIM expired: close
-            if state is State.STA13 and self.is_aborted is False and not self.is_released:
+            if state is State.STA13 and not (
+                self.is_aborted or self.is_released or self.is_rejected
+            ):
                 self._aborted()
             return
         LOGGER.warning("%s: timed out waiting for the peer; aborting", self.peer.ae_title or "peer")
