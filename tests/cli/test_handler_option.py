@@ -184,6 +184,18 @@ def test_handler_by_py_path_relative_and_absolute(
     assert _lines(log) == [f"standalone {uid}", f"standalone {uid}"]
 
 
+def test_handler_by_py_path_can_import_modules_beside_it(
+    cli: CliRunner, our_storescp: StorescpStarter, ct_files: list[Path], tmp_path: Path
+) -> None:
+    log = tmp_path / "seen.txt"
+    scp = our_storescp(
+        "--handler", f"{HANDLER_MODS / 'by_path' / 'uses_sibling.py'}:on_store:{log}"
+    )
+    result = _send(cli, scp.port or 0, ct_files[0])
+    assert result.returncode == 0, result
+    assert _lines(log) == [f"sibling {sop_instance_of(ct_files[0])}"]
+
+
 def test_dotted_module_is_imported_from_the_current_directory(
     cli: CliRunner, our_storescp: StorescpStarter, ct_files: list[Path], tmp_path: Path
 ) -> None:

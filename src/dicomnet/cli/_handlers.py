@@ -77,6 +77,10 @@ def _import(module: str) -> Any:
         if not path.is_file():
             raise HandlerSpecError(f"file {module!r} not found")
         name = f"_dicomnet_handler_{path.stem}_{abs(hash(str(path.resolve())))}"
+        # Its own directory is importable, as for `python path/to/file.py`: helpers beside it.
+        home = str(path.resolve().parent)
+        if home not in sys.path:
+            sys.path.insert(0, home)
         spec = importlib.util.spec_from_file_location(name, path)
         if spec is None or spec.loader is None:
             raise HandlerSpecError(f"cannot load {module!r}")
