@@ -304,12 +304,10 @@ class AssociationCore:
         if self._reader.in_progress or self._assembler.in_progress:
             if self._pdu_started is None:
                 self._pdu_started = time.monotonic()
-            progress = deadline_in(self.dimse_timeout)
-            if self._pdu_started is not None and self.dimse_timeout is not None:
-                progress = self._pdu_started + self.dimse_timeout
-            if wait is None or progress is None:
-                return progress if wait is None else wait
-            return min(progress, wait)
+            if self.dimse_timeout is None:
+                return wait
+            progress = self._pdu_started + self.dimse_timeout
+            return progress if wait is None else min(progress, wait)
         self._pdu_started = None
         return wait
 
