@@ -1,5 +1,6 @@
 """A DICOM association as users see it: the engine of :mod:`dicomnet._core` plus the requestor
-side (making the association) and the SCU services (C-ECHO, C-STORE)."""
+side (making the association) and the SCU services (C-ECHO, C-STORE; Query/Retrieve and
+DIMSE-N delegate to :mod:`dicomnet._qr_scu` and :mod:`dicomnet._n_scu`)."""
 
 from __future__ import annotations
 
@@ -454,6 +455,93 @@ class Association(AssociationCore):
         from dicomnet._qr_scu import send_c_cancel
 
         send_c_cancel(self, msg_id, context_id)
+
+    # --- DIMSE-N (see dicomnet._n_scu) -------------------------------------------------------
+
+    def send_n_get(
+        self,
+        identifier_list: Sequence[Any] | None,
+        class_uid: str,
+        instance_uid: str,
+        msg_id: int | None = None,
+        meta_uid: str | None = None,
+    ) -> tuple[Any, Any]:
+        """N-GET the attributes (tags or keywords; empty: all) of an instance; returns
+        ``(status, attribute_list)``, the list None unless the status is Success/Warning."""
+        from dicomnet._n_scu import send_n_get
+
+        return send_n_get(self, identifier_list, class_uid, instance_uid, msg_id, meta_uid)
+
+    def send_n_set(
+        self,
+        dataset: Any,
+        class_uid: str,
+        instance_uid: str,
+        msg_id: int | None = None,
+        meta_uid: str | None = None,
+    ) -> tuple[Any, Any]:
+        """N-SET with ``dataset`` as the modification list; ``(status, attribute_list)``."""
+        from dicomnet._n_scu import send_n_set
+
+        return send_n_set(self, dataset, class_uid, instance_uid, msg_id, meta_uid)
+
+    def send_n_action(
+        self,
+        dataset: Any,
+        action_type: int,
+        class_uid: str,
+        instance_uid: str,
+        msg_id: int | None = None,
+        meta_uid: str | None = None,
+    ) -> tuple[Any, Any]:
+        """N-ACTION with ``dataset`` (or None) as the action information;
+        ``(status, action_reply)``."""
+        from dicomnet._n_scu import send_n_action
+
+        return send_n_action(self, dataset, action_type, class_uid, instance_uid, msg_id, meta_uid)
+
+    def send_n_create(
+        self,
+        dataset: Any,
+        class_uid: str,
+        instance_uid: str | None = None,
+        msg_id: int | None = None,
+        meta_uid: str | None = None,
+    ) -> tuple[Any, Any]:
+        """N-CREATE an instance (``instance_uid`` None: the SCP chooses it; the status's
+        AffectedSOPInstanceUID gives it); ``(status, attribute_list)``."""
+        from dicomnet._n_scu import send_n_create
+
+        return send_n_create(self, dataset, class_uid, instance_uid, msg_id, meta_uid)
+
+    def send_n_delete(
+        self,
+        class_uid: str,
+        instance_uid: str,
+        msg_id: int | None = None,
+        meta_uid: str | None = None,
+    ) -> Any:
+        """N-DELETE an instance; returns the status Dataset."""
+        from dicomnet._n_scu import send_n_delete
+
+        return send_n_delete(self, class_uid, instance_uid, msg_id, meta_uid)
+
+    def send_n_event_report(
+        self,
+        dataset: Any,
+        event_type: int,
+        class_uid: str,
+        instance_uid: str,
+        msg_id: int | None = None,
+        meta_uid: str | None = None,
+    ) -> tuple[Any, Any]:
+        """N-EVENT-REPORT with ``dataset`` (or None) as the event information;
+        ``(status, event_reply)``."""
+        from dicomnet._n_scu import send_n_event_report
+
+        return send_n_event_report(
+            self, dataset, event_type, class_uid, instance_uid, msg_id, meta_uid
+        )
 
 
 def _encode_as_is(dataset: Any, syntax: str) -> bytes:

@@ -142,7 +142,7 @@ class Event:
     def __repr__(self) -> str:
         return f"<Event {self.event.name} at {self.timestamp.isoformat()}>"
 
-    # --- data-set access (C-STORE, C-FIND, C-GET, C-MOVE) --------------------------------
+    # --- data-set access (C-STORE, C-FIND, C-GET, C-MOVE; DIMSE-N below) -------------------
 
     def _received(self) -> ReceivedDataset:
         received = self._attrs.get("_received")
@@ -195,6 +195,58 @@ class Event:
         if self.event is not EVT_C_STORE:
             raise AttributeError("'save' is only available for EVT_C_STORE")
         return self._received().save(destination, overwrite=overwrite)
+
+    # --- DIMSE-N (N-EVENT-REPORT, N-GET, N-SET, N-ACTION, N-CREATE, N-DELETE) ---------------
+
+    def _n_dataset(self, event: EventType, name: str) -> Any:
+        if self.event is not event:
+            raise AttributeError(f"{name!r} is only available for {event.name}")
+        return self._received().dataset
+
+    @property
+    def action_information(self) -> Any:
+        """The N-ACTION request's Action Information as a pydicom Dataset (empty if the
+        request had none), decoded on first access."""
+        return self._n_dataset(EVT_N_ACTION, "action_information")
+
+    @property
+    def attribute_list(self) -> Any:
+        """The N-CREATE request's Attribute List as a pydicom Dataset (empty if none)."""
+        return self._n_dataset(EVT_N_CREATE, "attribute_list")
+
+    @property
+    def event_information(self) -> Any:
+        """The N-EVENT-REPORT request's Event Information as a pydicom Dataset (empty if
+        none)."""
+        return self._n_dataset(EVT_N_EVENT_REPORT, "event_information")
+
+    @property
+    def modification_list(self) -> Any:
+        """The N-SET request's Modification List as a pydicom Dataset."""
+        return self._n_dataset(EVT_N_SET, "modification_list")
+
+    @property
+    def attribute_identifiers(self) -> list[Any]:
+        """The N-GET request's Attribute Identifier List as pydicom Tags (empty: all)."""
+        if self.event is not EVT_N_GET:
+            raise AttributeError("'attribute_identifiers' is only available for EVT_N_GET")
+        from pydicom.tag import Tag
+
+        return [Tag(t) for t in self._attrs["request"].AttributeIdentifierList or ()]
+
+    @property
+    def action_type(self) -> int:
+        """The N-ACTION request's Action Type ID."""
+        if self.event is not EVT_N_ACTION:
+            raise AttributeError("'action_type' is only available for EVT_N_ACTION")
+        return int(self._attrs["request"].ActionTypeID)
+
+    @property
+    def event_type(self) -> int:
+        """The N-EVENT-REPORT request's Event Type ID."""
+        if self.event is not EVT_N_EVENT_REPORT:
+            raise AttributeError("'event_type' is only available for EVT_N_EVENT_REPORT")
+        return int(self._attrs["request"].EventTypeID)
 
     @property
     def message_id(self) -> int:

@@ -1,4 +1,4 @@
-"""Hypothesis strategies for DIMSE-C messages.
+"""Hypothesis strategies for DIMSE-C and DIMSE-N messages.
 
 Values are chosen so that they survive a round trip unchanged: no leading or trailing spaces in
 AE/LO text and no empty strings (a zero-length element decodes as absent).
@@ -20,6 +20,18 @@ from dicomnet.dimse.messages import (
     C_MOVE_RSP,
     C_STORE_RQ,
     C_STORE_RSP,
+    N_ACTION_RQ,
+    N_ACTION_RSP,
+    N_CREATE_RQ,
+    N_CREATE_RSP,
+    N_DELETE_RQ,
+    N_DELETE_RSP,
+    N_EVENT_REPORT_RQ,
+    N_EVENT_REPORT_RSP,
+    N_GET_RQ,
+    N_GET_RSP,
+    N_SET_RQ,
+    N_SET_RSP,
     Message,
 )
 
@@ -82,6 +94,64 @@ move_rq = st.builds(C_MOVE_RQ, **_request_fields(), MoveDestination=ae_titles)
 move_rsp = st.builds(C_MOVE_RSP, **_status_fields(), **_subop_fields())
 cancel_rq = st.builds(C_CANCEL_RQ, MessageIDBeingRespondedTo=us, CommandDataSetType=us)
 
+# DIMSE-N (PS3.7 10.3)
+_n_uid_fields = {"RequestedSOPClassUID": uids, "MessageID": us, "CommandDataSetType": us}
+n_event_report_rq = st.builds(
+    N_EVENT_REPORT_RQ,
+    AffectedSOPClassUID=uids,
+    MessageID=us,
+    CommandDataSetType=us,
+    AffectedSOPInstanceUID=uids,
+    EventTypeID=us,
+)
+n_event_report_rsp = st.builds(
+    N_EVENT_REPORT_RSP,
+    **_status_fields(),
+    AffectedSOPInstanceUID=st.none() | uids,
+    EventTypeID=st.none() | us,
+)
+n_get_rq = st.builds(
+    N_GET_RQ,
+    **_n_uid_fields,
+    RequestedSOPInstanceUID=uids,
+    AttributeIdentifierList=st.none() | offending,
+)
+n_get_rsp = st.builds(
+    N_GET_RSP,
+    **_status_fields(),
+    AffectedSOPInstanceUID=st.none() | uids,
+    AttributeIdentifierList=st.none() | offending,
+)
+n_set_rq = st.builds(N_SET_RQ, **_n_uid_fields, RequestedSOPInstanceUID=uids)
+n_set_rsp = st.builds(
+    N_SET_RSP,
+    **_status_fields(),
+    AffectedSOPInstanceUID=st.none() | uids,
+    AttributeIdentifierList=st.none() | offending,
+)
+n_action_rq = st.builds(N_ACTION_RQ, **_n_uid_fields, RequestedSOPInstanceUID=uids, ActionTypeID=us)
+n_action_rsp = st.builds(
+    N_ACTION_RSP,
+    **_status_fields(),
+    AffectedSOPInstanceUID=st.none() | uids,
+    ActionTypeID=st.none() | us,
+)
+n_create_rq = st.builds(
+    N_CREATE_RQ,
+    AffectedSOPClassUID=uids,
+    MessageID=us,
+    CommandDataSetType=us,
+    AffectedSOPInstanceUID=st.none() | uids,
+)
+n_create_rsp = st.builds(
+    N_CREATE_RSP,
+    **_status_fields(),
+    AffectedSOPInstanceUID=st.none() | uids,
+    AttributeIdentifierList=st.none() | offending,
+)
+n_delete_rq = st.builds(N_DELETE_RQ, **_n_uid_fields, RequestedSOPInstanceUID=uids)
+n_delete_rsp = st.builds(N_DELETE_RSP, **_status_fields(), AffectedSOPInstanceUID=st.none() | uids)
+
 messages: st.SearchStrategy[Message] = st.one_of(
     echo_rq,
     echo_rsp,
@@ -94,4 +164,16 @@ messages: st.SearchStrategy[Message] = st.one_of(
     move_rq,
     move_rsp,
     cancel_rq,
+    n_event_report_rq,
+    n_event_report_rsp,
+    n_get_rq,
+    n_get_rsp,
+    n_set_rq,
+    n_set_rsp,
+    n_action_rq,
+    n_action_rsp,
+    n_create_rq,
+    n_create_rsp,
+    n_delete_rq,
+    n_delete_rsp,
 )

@@ -1,4 +1,4 @@
-"""DIMSE-C message classes: command fields, defaults, data set flag, slots."""
+"""DIMSE-C and DIMSE-N message classes: command fields, defaults, data set flag, slots."""
 
 from __future__ import annotations
 
@@ -20,6 +20,18 @@ from dicomnet.dimse.messages import (
     C_STORE_RSP,
     MESSAGE_BY_COMMAND_FIELD,
     MESSAGE_TYPES,
+    N_ACTION_RQ,
+    N_ACTION_RSP,
+    N_CREATE_RQ,
+    N_CREATE_RSP,
+    N_DELETE_RQ,
+    N_DELETE_RSP,
+    N_EVENT_REPORT_RQ,
+    N_EVENT_REPORT_RSP,
+    N_GET_RQ,
+    N_GET_RSP,
+    N_SET_RQ,
+    N_SET_RSP,
     Message,
     is_request,
     is_response,
@@ -39,7 +51,21 @@ EXPECTED_COMMAND_FIELDS = {
     C_ECHO_RQ: 0x0030,
     C_ECHO_RSP: 0x8030,
     C_CANCEL_RQ: 0x0FFF,
+    N_EVENT_REPORT_RQ: 0x0100,
+    N_EVENT_REPORT_RSP: 0x8100,
+    N_GET_RQ: 0x0110,
+    N_GET_RSP: 0x8110,
+    N_SET_RQ: 0x0120,
+    N_SET_RSP: 0x8120,
+    N_ACTION_RQ: 0x0130,
+    N_ACTION_RSP: 0x8130,
+    N_CREATE_RQ: 0x0140,
+    N_CREATE_RSP: 0x8140,
+    N_DELETE_RQ: 0x0150,
+    N_DELETE_RSP: 0x8150,
 }
+
+N_RESPONSES = (N_EVENT_REPORT_RSP, N_GET_RSP, N_SET_RSP, N_ACTION_RSP, N_CREATE_RSP, N_DELETE_RSP)
 
 
 def sample(cls: type[Message]) -> Message:
@@ -56,7 +82,19 @@ def sample(cls: type[Message]) -> Message:
         return C_MOVE_RQ(AffectedSOPClassUID=UID, MessageID=1, MoveDestination="DEST")
     if cls is C_CANCEL_RQ:
         return C_CANCEL_RQ(MessageIDBeingRespondedTo=1)
-    assert cls in (C_ECHO_RSP, C_STORE_RSP, C_FIND_RSP, C_GET_RSP, C_MOVE_RSP)
+    if cls is N_EVENT_REPORT_RQ:
+        return N_EVENT_REPORT_RQ(
+            AffectedSOPClassUID=UID, MessageID=1, AffectedSOPInstanceUID="1.2", EventTypeID=1
+        )
+    if cls is N_CREATE_RQ:
+        return N_CREATE_RQ(AffectedSOPClassUID=UID, MessageID=1)
+    if cls is N_ACTION_RQ:
+        return N_ACTION_RQ(
+            RequestedSOPClassUID=UID, MessageID=1, RequestedSOPInstanceUID="1.2", ActionTypeID=1
+        )
+    if cls in (N_GET_RQ, N_SET_RQ, N_DELETE_RQ):
+        return cls(RequestedSOPClassUID=UID, MessageID=1, RequestedSOPInstanceUID="1.2")
+    assert cls in (C_ECHO_RSP, C_STORE_RSP, C_FIND_RSP, C_GET_RSP, C_MOVE_RSP, *N_RESPONSES)
     return cls(MessageIDBeingRespondedTo=1, Status=0)
 
 
@@ -73,6 +111,12 @@ def test_every_response_is_its_request_with_bit_15_set() -> None:
         (C_FIND_RQ, C_FIND_RSP),
         (C_GET_RQ, C_GET_RSP),
         (C_MOVE_RQ, C_MOVE_RSP),
+        (N_EVENT_REPORT_RQ, N_EVENT_REPORT_RSP),
+        (N_GET_RQ, N_GET_RSP),
+        (N_SET_RQ, N_SET_RSP),
+        (N_ACTION_RQ, N_ACTION_RSP),
+        (N_CREATE_RQ, N_CREATE_RSP),
+        (N_DELETE_RQ, N_DELETE_RSP),
     ]
     for rq, rsp in pairs:
         assert rsp.command_field == rq.command_field | 0x8000
@@ -81,7 +125,7 @@ def test_every_response_is_its_request_with_bit_15_set() -> None:
 @pytest.mark.parametrize("cls", MESSAGE_TYPES, ids=lambda c: c.__name__)
 def test_default_data_set_flag(cls: type[Message]) -> None:
     msg = sample(cls)
-    with_data = {C_STORE_RQ, C_FIND_RQ, C_GET_RQ, C_MOVE_RQ}
+    with_data = {C_STORE_RQ, C_FIND_RQ, C_GET_RQ, C_MOVE_RQ, N_SET_RQ}
     assert msg.has_dataset is (cls in with_data)
     assert msg.CommandDataSetType == (0x0001 if cls in with_data else 0x0101)
 
@@ -132,11 +176,14 @@ def test_mandatory_fields_are_required_keyword_arguments() -> None:
 def test_field_names_are_dicom_keywords() -> None:
     names = {f.name for cls in MESSAGE_TYPES for f in _record.fields(cls)}
     assert names == {
+        "ActionTypeID",
         "AffectedSOPClassUID",
         "AffectedSOPInstanceUID",
+        "AttributeIdentifierList",
         "CommandDataSetType",
         "ErrorComment",
         "ErrorID",
+        "EventTypeID",
         "MessageID",
         "MessageIDBeingRespondedTo",
         "MoveDestination",
@@ -148,5 +195,7 @@ def test_field_names_are_dicom_keywords() -> None:
         "NumberOfWarningSuboperations",
         "OffendingElement",
         "Priority",
+        "RequestedSOPClassUID",
+        "RequestedSOPInstanceUID",
         "Status",
     }

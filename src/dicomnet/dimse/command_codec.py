@@ -62,6 +62,7 @@ _COMMAND_FIELD_ELEMENT: Final = 0x0100
 _ELEMENTS: Final[dict[int, tuple[str, int]]] = {
     0x0000: ("CommandGroupLength", _UL),
     0x0002: ("AffectedSOPClassUID", _UI),
+    0x0003: ("RequestedSOPClassUID", _UI),
     0x0100: ("CommandField", _US),
     0x0110: ("MessageID", _US),
     0x0120: ("MessageIDBeingRespondedTo", _US),
@@ -73,6 +74,10 @@ _ELEMENTS: Final[dict[int, tuple[str, int]]] = {
     0x0902: ("ErrorComment", _LO),
     0x0903: ("ErrorID", _US),
     0x1000: ("AffectedSOPInstanceUID", _UI),
+    0x1001: ("RequestedSOPInstanceUID", _UI),
+    0x1002: ("EventTypeID", _US),
+    0x1005: ("AttributeIdentifierList", _AT),
+    0x1008: ("ActionTypeID", _US),
     0x1020: ("NumberOfRemainingSuboperations", _US),
     0x1021: ("NumberOfCompletedSuboperations", _US),
     0x1022: ("NumberOfFailedSuboperations", _US),

@@ -13,6 +13,11 @@ C-GET          0xC411 raised; 0xC412 invalid yield;         0x0122 (SOP class no
 C-MOVE         0xC511 raised; 0xC512 invalid yield;         0x0122 (SOP class not supported)
                0xC513 invalid number of sub-operations;
                0xC514 invalid destination
+N-EVENT-REP.,  0x0110 (Processing failure) with a comment   0x0110 (Processing failure), as
+N-GET, N-SET,  (raised, not the documented return shape,    pynetdicom, with the comment "no
+N-ACTION,      or a data set that cannot be encoded)        EVT_N_... handler is bound"
+N-CREATE,
+N-DELETE
 =============  ===========================================  ==================================
 
 Query/Retrieve, further: an identifier that cannot be decoded gets 0xC310 / 0xC410 / 0xC510
@@ -24,7 +29,9 @@ associate with; sub-operations: 0x0000 all succeeded, 0xB000 some failed (C-GET:
 that raises mid-way gets its service's "raised" status, with the counts so far.
 
 Requests for a SOP class we do not play SCP for, or that do not match their presentation
-context, get 0x0122. Every exception is logged once with its traceback; the association goes on.
+context, get 0x0122 (DIMSE-N: only a context that was not accepted; see
+:mod:`dicomnet.services.nservices`). Every exception is logged once with its traceback; the
+association goes on.
 """
 
 from __future__ import annotations
@@ -40,6 +47,12 @@ from dicomnet.dimse.messages import (
     C_GET_RQ,
     C_MOVE_RQ,
     C_STORE_RQ,
+    N_ACTION_RQ,
+    N_CREATE_RQ,
+    N_DELETE_RQ,
+    N_EVENT_REPORT_RQ,
+    N_GET_RQ,
+    N_SET_RQ,
 )
 
 if TYPE_CHECKING:
@@ -70,6 +83,13 @@ def dispatch(assoc: Association, done: MessageComplete[Any]) -> None:
             from dicomnet.services import retrieve
 
             retrieve.serve(assoc, done)
+        elif isinstance(
+            message,
+            N_EVENT_REPORT_RQ | N_GET_RQ | N_SET_RQ | N_ACTION_RQ | N_CREATE_RQ | N_DELETE_RQ,
+        ):
+            from dicomnet.services import nservices
+
+            nservices.serve(assoc, done)
         else:
             LOGGER.warning("ignoring an unexpected %s", type(message).__name__)
     finally:

@@ -1,0 +1,1 @@
+"""DIMSE-N services: our SCU and SCP, and pynetdicom as a peer."""
