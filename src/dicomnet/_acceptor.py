@@ -7,7 +7,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from dicomnet import events as evt
-from dicomnet.presentation import PresentationContext
+from dicomnet.presentation import from_negotiated
+from dicomnet.services._common import HandlerFailed, call_handler
 from dicomnet.ul.errors import (
     REJECT_ACSE_NO_REASON,
     REJECT_ACSE_PROTOCOL_VERSION,
@@ -27,7 +28,6 @@ from dicomnet.ul.fsm import Event
 from dicomnet.ul.items import (
     APPLICATION_CONTEXT_NAME,
     AsyncOpsWindow,
-    PresentationContextRQ,
     SOPClassCommonExtended,
     SOPClassExtended,
     UserIdentityAC,
@@ -93,22 +93,25 @@ def _user_identity(assoc: Association, rq: AssociateRQ) -> tuple[bool, UserIdent
     if identity is None:
         return True, None
     assoc.requestor.user_identity = identity
-    bound = evt.intervention_handler(assoc._handlers, evt.EVT_USER_ID)
-    if bound is None:
-        return True, None
-    handler, args = bound
-    event = evt.Event(
-        assoc,
-        evt.EVT_USER_ID,
-        user_id_type=identity.identity_type,
-        primary_identity=identity.primary,
-        secondary_identity=identity.secondary,
-        request=identity,
-    )
     try:
-        verified, response = handler(event, *args)
-    except Exception:
-        LOGGER.exception("Exception in the EVT_USER_ID handler; rejecting the association")
+        bound, answer = call_handler(
+            assoc,
+            evt.EVT_USER_ID,
+            None,
+            user_id_type=identity.identity_type,
+            primary_identity=identity.primary,
+            secondary_identity=identity.secondary,
+            request=identity,
+        )
+    except HandlerFailed:
+        LOGGER.error("rejecting the association: the EVT_USER_ID handler raised")
+        return False, None
+    if not bound:
+        return True, None
+    try:
+        verified, response = answer
+    except (TypeError, ValueError):
+        LOGGER.error("EVT_USER_ID handler must return (is_verified, response); rejecting")
         return False, None
     if not verified:
         return False, None
@@ -120,14 +123,9 @@ def _user_identity(assoc: Association, rq: AssociateRQ) -> tuple[bool, UserIdent
 def _intervene(assoc: Association, event_type: evt.EventType, **attrs: Any) -> tuple[bool, Any]:
     """Call the handler bound to an extended-negotiation event: (False, None) when none is bound
     or it raised (logged; the item is then answered as if unsupported)."""
-    bound = evt.intervention_handler(assoc._handlers, event_type)
-    if bound is None:
-        return False, None
-    handler, args = bound
     try:
-        return True, handler(evt.Event(assoc, event_type, **attrs), *args)
-    except Exception:
-        LOGGER.exception("Exception in the %s handler; ignoring that negotiation", event_type.name)
+        return call_handler(assoc, event_type, None, **attrs)
+    except HandlerFailed:
         return False, None
 
 
@@ -236,22 +234,7 @@ def negotiate_incoming(assoc: Association, rq: AssociateRQ) -> bool:
             assoc._finish_after_abort()
         return False
 
-    proposed: dict[int, PresentationContextRQ] = {
-        pc.context_id: pc for pc in rq.presentation_contexts
-    }
-    assoc.contexts = [
-        PresentationContext(
-            nc.abstract_syntax,
-            [nc.transfer_syntax]
-            if nc.transfer_syntax
-            else list(proposed[nc.context_id].transfer_syntaxes),
-            context_id=nc.context_id,
-            result=nc.result,
-            as_scu=nc.as_scu,
-            as_scp=nc.as_scp,
-        )
-        for nc in result.contexts
-    ]
+    assoc.contexts = from_negotiated(result.contexts, rq.presentation_contexts)
     async_ops = _async_ops(assoc, info.async_ops)
     sop_extended = _sop_extended(assoc, info.sop_class_extended)
     _sop_common(assoc, info.sop_class_common_extended)

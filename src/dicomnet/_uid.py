@@ -5,13 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-# Transfer syntaxes whose data set encoding is native (not encapsulated pixel data).
-_NATIVE = {
-    "1.2.840.10008.1.2",
-    "1.2.840.10008.1.2.1",
+IMPLICIT_VR_LE = "1.2.840.10008.1.2"
+EXPLICIT_VR_LE = "1.2.840.10008.1.2.1"
+
+#: The transfer syntaxes whose data sets are native (no encapsulated pixel data), in the order
+#: we prefer them: Explicit VR LE, Implicit VR LE, Deflated Explicit VR LE, Explicit VR BE.
+UNCOMPRESSED_SYNTAXES = (
+    EXPLICIT_VR_LE,
+    IMPLICIT_VR_LE,
     "1.2.840.10008.1.2.1.99",
     "1.2.840.10008.1.2.2",
-}
+)
+_NATIVE = frozenset(UNCOMPRESSED_SYNTAXES)
 
 
 class SOPClass(str):

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from dicomnet import events as evt
 from dicomnet._core import AssociationCore, ServiceUser, TransportLost
+from dicomnet._uid import IMPLICIT_VR_LE, UNCOMPRESSED_SYNTAXES
 from dicomnet.dimse.fragments import MessageComplete
 from dicomnet.dimse.messages import (
     C_ECHO_RQ,
@@ -21,7 +22,7 @@ from dicomnet.dimse.messages import (
     PRIORITY_MEDIUM,
     Message,
 )
-from dicomnet.presentation import PresentationContext
+from dicomnet.presentation import PresentationContext, from_negotiated
 from dicomnet.transport.connection import ConnectError, Connection, deadline_in
 from dicomnet.ul.errors import ABORT_SOURCE_USER, RemoteProtocolError
 from dicomnet.ul.fsm import Event, State
@@ -45,12 +46,8 @@ if TYPE_CHECKING:
 
 LOGGER = logging.getLogger("dicomnet.assoc")
 
-UNCOMPRESSED = (
-    "1.2.840.10008.1.2",
-    "1.2.840.10008.1.2.1",
-    "1.2.840.10008.1.2.1.99",
-    "1.2.840.10008.1.2.2",
-)
+# Where a data set may be re-encoded: Implicit VR LE first (the default every peer accepts).
+_REENCODE_ORDER = (IMPLICIT_VR_LE, *(s for s in UNCOMPRESSED_SYNTAXES if s != IMPLICIT_VR_LE))
 
 
 class NoContextError(ValueError):
@@ -175,20 +172,7 @@ class Association(AssociationCore):
         except RemoteProtocolError as exc:
             self._on_bad_pdu(exc)
             return
-        proposed = {pc.context_id: pc for pc in self._rq_contexts}
-        self.contexts = [
-            PresentationContext(
-                nc.abstract_syntax,
-                [nc.transfer_syntax]
-                if nc.transfer_syntax
-                else list(proposed[nc.context_id].transfer_syntaxes),
-                context_id=nc.context_id,
-                result=nc.result,
-                as_scu=nc.as_scu,
-                as_scp=nc.as_scp,
-            )
-            for nc in negotiated
-        ]
+        self.contexts = from_negotiated(negotiated, self._rq_contexts)
         self.is_established = True
         self._notify(evt.EVT_ACCEPTED)
         if not self.accepted_contexts:
@@ -330,20 +314,17 @@ class Association(AssociationCore):
         current = str(getattr(meta, "TransferSyntaxUID", "") or "") if meta is not None else ""
         cx = self._find_scu_context(sop_class, current) if current else None
         if cx is None:
-            if current and current not in UNCOMPRESSED:
+            if current and current not in UNCOMPRESSED_SYNTAXES:
                 raise NoContextError(
                     f"no accepted presentation context for {sop_class} in {current}"
                 )
-            for syntax in UNCOMPRESSED:
+            for syntax in _REENCODE_ORDER:
                 cx = self._find_scu_context(sop_class, syntax)
                 if cx is not None:
                     break
         if cx is None:
             raise NoContextError(f"no accepted presentation context for {sop_class}")
-        if current and current not in UNCOMPRESSED and cx.transfer_syntax[0] == current:
-            data = _encode_as_is(dataset, current)
-        else:
-            data = encode_dataset(dataset, cx.transfer_syntax[0])
+        data = encode_dataset(dataset, cx.transfer_syntax[0])
         return self._store_stream(
             cx, sop_class, sop_instance, data, originator_aet, originator_id, priority
         )
@@ -542,13 +523,6 @@ class Association(AssociationCore):
         return send_n_event_report(
             self, dataset, event_type, class_uid, instance_uid, msg_id, meta_uid
         )
-
-
-def _encode_as_is(dataset: Any, syntax: str) -> bytes:
-    """Encode an (encapsulated) data set keeping its transfer syntax."""
-    from dicomnet.dataset import encode_dataset
-
-    return encode_dataset(dataset, syntax)
 
 
 __all__ = ["Association", "NoContextError", "ServiceUser", "TransportLost", "status_dataset"]

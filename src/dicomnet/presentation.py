@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dicomnet.ul.items import PresentationContextRQ
+    from dicomnet.ul.negotiation import NegotiatedContext
 
 RESULT_NAMES = {
     0: "Accepted",
@@ -85,6 +90,25 @@ def build_context(
     if isinstance(transfer_syntax, str):
         transfer_syntax = [transfer_syntax]
     return PresentationContext(abstract_syntax, transfer_syntax)
+
+
+def from_negotiated(
+    negotiated: Iterable[NegotiatedContext], proposed: Iterable[PresentationContextRQ]
+) -> list[PresentationContext]:
+    """The outcome of negotiation as users see it: an accepted context lists its one transfer
+    syntax, a rejected one the syntaxes that were proposed."""
+    offered = {pc.context_id: pc.transfer_syntaxes for pc in proposed}
+    return [
+        PresentationContext(
+            nc.abstract_syntax,
+            [nc.transfer_syntax] if nc.transfer_syntax else list(offered[nc.context_id]),
+            context_id=nc.context_id,
+            result=nc.result,
+            as_scu=nc.as_scu,
+            as_scp=nc.as_scp,
+        )
+        for nc in negotiated
+    ]
 
 
 class RoleSelectionProposal:

@@ -91,3 +91,52 @@ def test_a_raising_handler_is_logged_and_the_association_still_comes_up(
 def test_an_async_window_larger_than_proposed_is_clamped() -> None:
     _assoc, _rq, ac = _associate([(evt.EVT_ASYNC_OPS, lambda event: (99, 0))])
     assert ac.user_information.async_ops == AsyncOpsWindow(5, 0)
+
+
+def _with_identity(handler: Any) -> Any:
+    from dicomnet.ul.items import UserIdentityRQ
+
+    identity = UserIdentityRQ(2, True, b"alice", b"secret")
+    handlers = [] if handler is None else [(evt.EVT_USER_ID, handler)]
+    with running_server(scp_ae(), handlers) as server:
+        assoc = scu_ae().associate(HOST, server.server_address[1], user_identity=identity)
+        if assoc.is_established:
+            assoc.release()
+    return assoc
+
+
+def test_user_identity_verified_with_a_server_response() -> None:
+    seen: list[tuple[int, bytes, bytes]] = []
+
+    def check(event: evt.Event) -> tuple[bool, bytes]:
+        seen.append((event.user_id_type, event.primary_identity, event.secondary_identity))
+        return True, b"token"
+
+    assoc = _with_identity(check)
+    assert assoc.is_released
+    assert seen == [(2, b"alice", b"secret")]
+    ac = assoc.acceptor.primitive
+    assert isinstance(ac, AssociateAC)
+    assert ac.user_information.user_identity_ac is not None
+    assert ac.user_information.user_identity_ac.server_response == b"token"
+
+
+@pytest.mark.parametrize(
+    "handler",
+    [
+        lambda event: (False, None),
+        lambda event: 1 / 0,
+        lambda event: "not a pair",
+    ],
+    ids=["refused", "raises", "bad-return"],
+)
+def test_user_identity_refused_gives_a_permanent_acse_rejection(handler: Any) -> None:
+    assoc = _with_identity(handler)
+    assert assoc.is_rejected
+    assert (assoc.rejection.result, assoc.rejection.source) == (1, 2)
+
+
+def test_user_identity_without_a_handler_is_accepted_without_a_response() -> None:
+    assoc = _with_identity(None)
+    assert assoc.is_released
+    assert assoc.acceptor.primitive.user_information.user_identity_ac is None

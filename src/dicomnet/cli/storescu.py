@@ -18,6 +18,7 @@ from typing import Annotated, Any
 import typer
 
 from dicomnet._record import record
+from dicomnet._uid import UNCOMPRESSED_SYNTAXES
 from dicomnet.cli import _options as o
 from dicomnet.cli._common import (
     Common,
@@ -44,12 +45,6 @@ failure status for any file gives exit 6; files whose SOP class or transfer synt
 not accept are reported and not sent (exit 4). --handler without EVENT= handles each DIMSE message
 received (EVT_DIMSE_RECV, i.e. each C-STORE response)."""
 
-UNCOMPRESSED = (
-    "1.2.840.10008.1.2.1",
-    "1.2.840.10008.1.2",
-    "1.2.840.10008.1.2.1.99",
-    "1.2.840.10008.1.2.2",
-)
 MAX_CONTEXTS = 128
 
 
@@ -104,10 +99,10 @@ def _contexts(items: list[Item]) -> list[Any]:
     fallbacks: dict[str, None] = {}
     for sop_class, syntax in wanted:
         contexts.append(PresentationContext(sop_class, [syntax]))
-        if syntax in UNCOMPRESSED:
+        if syntax in UNCOMPRESSED_SYNTAXES:
             fallbacks[sop_class] = None
     for sop_class in fallbacks:
-        contexts.append(PresentationContext(sop_class, list(UNCOMPRESSED[:2])))
+        contexts.append(PresentationContext(sop_class, list(UNCOMPRESSED_SYNTAXES[:2])))
     return contexts
 
 

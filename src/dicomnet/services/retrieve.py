@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from dicomnet import events as evt
 from dicomnet._record import field, record
+from dicomnet._uid import UNCOMPRESSED_SYNTAXES
 from dicomnet.dataset import encode_dataset
 from dicomnet.dimse.fragments import MessageComplete
 from dicomnet.dimse.messages import (
@@ -79,13 +80,6 @@ MOVE_HANDLER_FAILED = 0xC511
 MOVE_INVALID_YIELD = 0xC512
 MOVE_INVALID_COUNT = 0xC513
 MOVE_INVALID_DESTINATION = 0xC514
-
-_UNCOMPRESSED = (
-    "1.2.840.10008.1.2.1",
-    "1.2.840.10008.1.2",
-    "1.2.840.10008.1.2.1.99",
-    "1.2.840.10008.1.2.2",
-)
 
 
 class _DestinationUnavailable(Exception):
@@ -197,9 +191,9 @@ class _MoveSender:
         on its own context so that files in either go out undecoded, and the data's own
         transfer syntax when it is another (compressed, say)."""
         specs: list[tuple[str, tuple[str, ...]]] = [
-            (info.sop_class, (syntax,)) for syntax in _UNCOMPRESSED[:2]
+            (info.sop_class, (syntax,)) for syntax in UNCOMPRESSED_SYNTAXES[:2]
         ]
-        if info.transfer_syntax and info.transfer_syntax not in _UNCOMPRESSED[:2]:
+        if info.transfer_syntax and info.transfer_syntax not in UNCOMPRESSED_SYNTAXES[:2]:
             specs.append((info.sop_class, (info.transfer_syntax,)))
         return specs
 
