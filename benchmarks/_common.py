@@ -108,6 +108,18 @@ def clear_directory(directory: Path) -> None:
 # --- ports and processes -------------------------------------------------------------------
 
 
+def our_script(name: str) -> Path:
+    """dicomnet's console script ``name`` beside the interpreter (pynetdicom ships scripts with
+    the same names: ours is recognised by ``--handler`` in its --help)."""
+    script = Path(sys.executable).parent / name
+    if not script.is_file():
+        raise SystemExit(f"{script} not found: install dicomnet (pip install -e .)")
+    result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
+    if "--handler" not in result.stdout:
+        raise SystemExit(f"{script} is not dicomnet's {name} (no --handler in its --help)")
+    return script
+
+
 def free_port() -> int:
     """A port nobody listens on right now (bind to port 0, read it, close)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

@@ -47,7 +47,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DCMTK_STORESCP, dcmtk_env, free_port, running, wait_listening
+from _common import (
+    DCMTK_STORESCP,
+    dcmtk_env,
+    free_port,
+    our_script,
+    running,
+    wait_listening,
+)
 
 DCMTK_ECHOSCU = "/usr/bin/echoscu"
 BUDGET_MS = 100.0
@@ -77,19 +84,6 @@ class Config:
     @property
     def cpu(self) -> float:
         return statistics.median(self.cpu_ms)
-
-
-def our_echoscu() -> Path:
-    """dicomnet's echoscu script beside the interpreter, checked to be ours."""
-    script = Path(sys.executable).parent / "echoscu"
-    if not script.is_file():
-        raise SystemExit(f"{script} not found: install dicomnet (pip install -e .)")
-    result = subprocess.run(
-        [str(script), "--help"], capture_output=True, text=True, timeout=RUN_TIMEOUT_S
-    )
-    if "--handler" not in result.stdout:
-        raise SystemExit(f"{script} is not dicomnet's echoscu (no --handler in its --help)")
-    return script
 
 
 def _children_cpu() -> float:
@@ -282,7 +276,7 @@ def main() -> int:
     for tool in (DCMTK_STORESCP, DCMTK_ECHOSCU):
         if not shutil.which(tool):
             raise SystemExit(f"{tool} not found (apt-get install dcmtk)")
-    script = our_echoscu()
+    script = our_script("echoscu")
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="bench-echo-") as tmp:
         env = python_env(Path(tmp) / "pycache")

@@ -40,6 +40,7 @@ from _common import (
     dcmtk_env,
     free_port,
     generate_files,
+    our_script,
     process_cpu_seconds,
     python_argv,
     read_port_line,
@@ -83,16 +84,6 @@ def dcmtk_scp(out: Path, pdu: int, log: Path) -> Iterator[Peer]:
     with running(argv, env=dcmtk_env(), log=log) as proc:
         wait_listening(port, proc)
         yield Peer(port, proc.pid)
-
-
-def our_script(name: str) -> Path:
-    """dicomnet's console script ``name`` beside the interpreter (pynetdicom ships scripts with
-    the same names: ours is recognised by ``--handler`` in its --help)."""
-    script = Path(sys.executable).parent / name
-    result = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
-    if "--handler" not in result.stdout:
-        raise SystemExit(f"{script} is not dicomnet's {name} (no --handler in its --help)")
-    return script
 
 
 @contextmanager

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import signal
 import socket
@@ -47,30 +48,31 @@ CLI_TESTS_DIR = Path(__file__).parent
 Argv = dict[str, list[str]]
 
 
+@functools.cache
+def argv_for(command: str) -> tuple[str, ...]:
+    """The argv prefix running our ``command``: its console script when that is ours (pynetdicom
+    ships scripts with the same names), else ``python -m dicomnet command``."""
+    script = Path(sys.executable).parent / command
+    candidates: list[tuple[str, ...]] = [(str(script),)] if script.is_file() else []
+    candidates.append((sys.executable, "-m", "dicomnet", command))
+    for prefix in candidates:
+        probe = subprocess.run(
+            [*prefix, "--help"],
+            capture_output=True,
+            text=True,
+            timeout=CLI_TIMEOUT,
+            env=cli_env(),
+            check=False,
+        )
+        if probe.returncode == 0 and "--handler" in probe.stdout:
+            return prefix
+    raise AssertionError(f"neither the {command} script nor python -m dicomnet {command} is ours")
+
+
 @pytest.fixture(scope="session")
 def cli_argv() -> Argv:
     """The argv prefix running each of our commands."""
-    bindir = Path(sys.executable).parent
-    argv: Argv = {}
-    for name in COMMANDS:
-        script = bindir / name
-        candidates = [[str(script)]] if script.is_file() else []
-        candidates.append([sys.executable, "-m", "dicomnet", name])
-        for prefix in candidates:
-            probe = subprocess.run(
-                [*prefix, "--help"],
-                capture_output=True,
-                text=True,
-                timeout=CLI_TIMEOUT,
-                env=cli_env(),
-                check=False,
-            )
-            if probe.returncode == 0 and "--handler" in probe.stdout:
-                argv[name] = prefix
-                break
-        else:
-            raise AssertionError(f"neither the {name} script nor python -m dicomnet is ours")
-    return argv
+    return {name: list(argv_for(name)) for name in COMMANDS}
 
 
 def cli_env(extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -9,15 +9,13 @@ script is used only if its ``--help`` mentions ``--handler`` (ours does), else
 
 from __future__ import annotations
 
-import functools
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from pydicom import dcmread
 
-from tests.cli.conftest import CliResult, Running, cli_env
+from tests.cli.conftest import CliResult, Running, argv_for, cli_env
 from tests.helpers import (
     STORESCU,
     dataset_bytes,
@@ -31,28 +29,6 @@ from tests.helpers import (
 
 #: Seconds a command may take before the test fails.
 TIMEOUT = 60.0
-
-
-@functools.cache
-def argv_for(command: str) -> tuple[str, ...]:
-    """The argv prefix running our ``command`` (findscu, getscu, movescu, storescu, ...)."""
-    script = Path(sys.executable).parent / command
-    candidates: list[tuple[str, ...]] = []
-    if script.is_file():
-        candidates.append((str(script),))
-    candidates.append((sys.executable, "-m", "dicomnet", command))
-    for prefix in candidates:
-        probe = subprocess.run(
-            [*prefix, "--help"],
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-            env=cli_env(),
-            check=False,
-        )
-        if probe.returncode == 0 and "--handler" in probe.stdout:
-            return prefix
-    raise AssertionError(f"neither the {command} script nor python -m dicomnet {command} is ours")
 
 
 def run(
