@@ -65,3 +65,32 @@ def read_status(value: Any) -> tuple[int, dict[str, Any]]:
 
 def context_for(assoc: Association, context_id: int) -> PresentationContext | None:
     return assoc._context_by_id(context_id)
+
+
+def scp_context(assoc: Association, context_id: int, sop_class: str) -> PresentationContext | None:
+    """The accepted context a request came on, if we act as SCP there for ``sop_class``."""
+    context = assoc._context_by_id(context_id)
+    if context is None or not context.as_scp or context.abstract_syntax != sop_class:
+        return None
+    return context
+
+
+def handler_status(
+    assoc: Association,
+    event_type: evt.EventType,
+    default: Any,
+    failure: int,
+    invalid_comment: str | None = None,
+    **attrs: Any,
+) -> tuple[bool, int, dict[str, Any]]:
+    """(bound, status, status fields) from the intervention handler of a single-response
+    service: ``failure`` when it raises (with its comment) or returns no usable status."""
+    try:
+        bound, value = call_handler(assoc, event_type, default, **attrs)
+        status, extra = read_status(value)
+    except HandlerFailed as exc:
+        return True, failure, {"ErrorComment": exc.comment}
+    except ValueError as exc:
+        LOGGER.error("%s handler: %s", event_type.name, exc)
+        return True, failure, {"ErrorComment": invalid_comment} if invalid_comment else {}
+    return bound, status, extra

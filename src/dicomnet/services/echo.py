@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from dicomnet import events as evt
 from dicomnet.dimse.fragments import MessageComplete
 from dicomnet.dimse.messages import C_ECHO_RQ, C_ECHO_RSP
-from dicomnet.services._common import LOGGER, HandlerFailed, call_handler, read_status
+from dicomnet.services._common import handler_status, scp_context
 
 if TYPE_CHECKING:
     from dicomnet._core import AssociationCore as Association
@@ -19,25 +19,12 @@ SOP_CLASS_NOT_SUPPORTED = 0x0122
 def serve(assoc: Association, done: MessageComplete[Any]) -> None:
     request = done.message
     assert isinstance(request, C_ECHO_RQ)
-    context = assoc._context_by_id(done.context_id)
-    status, extra = 0x0000, dict[str, Any]()
-    if (
-        context is None
-        or not context.as_scp
-        or context.abstract_syntax != request.AffectedSOPClassUID
-    ):
-        status = SOP_CLASS_NOT_SUPPORTED
-    else:
-        try:
-            _bound, value = call_handler(
-                assoc, evt.EVT_C_ECHO, 0x0000, request=request, context=context
-            )
-            status, extra = read_status(value)
-        except HandlerFailed as exc:
-            status, extra = PROCESSING_FAILURE, {"ErrorComment": exc.comment}
-        except ValueError as exc:
-            LOGGER.error("EVT_C_ECHO handler: %s", exc)
-            status, extra = PROCESSING_FAILURE, {}
+    context = scp_context(assoc, done.context_id, request.AffectedSOPClassUID)
+    status, extra = SOP_CLASS_NOT_SUPPORTED, dict[str, Any]()
+    if context is not None:
+        _bound, status, extra = handler_status(
+            assoc, evt.EVT_C_ECHO, 0x0000, PROCESSING_FAILURE, request=request, context=context
+        )
     response = C_ECHO_RSP(
         MessageIDBeingRespondedTo=request.MessageID,
         AffectedSOPClassUID=request.AffectedSOPClassUID,
