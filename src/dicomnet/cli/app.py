@@ -9,6 +9,8 @@ from __future__ import annotations
 import functools
 import gc
 import logging
+import os
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -20,9 +22,11 @@ from dicomnet.cli._console import (
     EXIT_CODES_HELP,
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
+    EXIT_STDOUT_CLOSED,
     EXIT_USAGE,
     CommandError,
     error,
+    stdout_gone,
 )
 from dicomnet.cli._options import GLUED_ALIASES
 
@@ -53,8 +57,12 @@ def _guard(name: str, func: Callable[..., None]) -> Callable[..., None]:
         try:
             func(*args, **kwargs)
         except CommandError as exc:
-            error(name, str(exc))
+            if str(exc):
+                error(name, str(exc))
             raise typer.Exit(exc.code) from None
+        except BrokenPipeError:
+            stdout_gone()
+            raise typer.Exit(EXIT_STDOUT_CLOSED) from None
         except KeyboardInterrupt:
             error(name, "interrupted")
             raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -144,15 +152,32 @@ def _check_glued(prog: str, argv: list[str]) -> None:
                 raise SystemExit(EXIT_USAGE)
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _run(app: typer.Typer, prog: str) -> None:
     argv = sys.argv[1:]
     _check_glued(prog, argv)
+    # One rule for interruption: SIGTERM is handled as SIGINT (Ctrl-C). SCUs cancel, abort and
+    # exit 130; storescp installs its own handlers and stops cleanly with 0.
+    signal.signal(signal.SIGTERM, _interrupt)
+    if "NO_COLOR" in os.environ:
+        # rich's own NO_COLOR support drops colours but keeps bold and dim. Typer's help and
+        # usage errors get no style at all when its rich console is not a terminal; the flag is
+        # read when typer.rich_utils is first imported (lazily, so setting it here costs
+        # nothing). Our own consoles use color_system=None (_console.console).
+        os.environ.setdefault("_TYPER_FORCE_DISABLE_TERMINAL", "1")
     # What start-up has built so far (Typer, click, typing, our modules) lives until exit: take
     # it out of the garbage collector's sight, so that neither later collections nor the final
     # one at interpreter exit walk it again (about 7 ms of a one-shot command's run). Objects
     # made from here on, the user's handlers' included, are collected as usual.
     gc.freeze()
-    app(args=argv, prog_name=prog)
+    try:
+        app(args=argv, prog_name=prog)
+    except BrokenPipeError:  # --help or --version into a closed pipe
+        stdout_gone()
+        raise SystemExit(EXIT_STDOUT_CLOSED) from None
 
 
 def main() -> None:

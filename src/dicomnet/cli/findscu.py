@@ -29,8 +29,10 @@ from dicomnet.cli._console import (
     EXIT_USAGE,
     CommandError,
     OutputFormat,
+    StdoutClosed,
     render,
     resolve_format,
+    stdout_gone,
 )
 
 HELP = """Query a PACS or worklist with C-FIND and print the matches.
@@ -98,7 +100,13 @@ def findscu(
         ),
     ] = False,
     cancel_after: Annotated[
-        int | None, typer.Option("--cancel-after", min=1, help="Send C-CANCEL after N matches.")
+        int | None,
+        typer.Option(
+            "--cancel-after",
+            min=1,
+            help="Output at most N matches, then send C-CANCEL (matches a fast server sent "
+            "already are read but not output).",
+        ),
     ] = None,
     write: Annotated[
         Path | None, typer.Option("--write", help="Save each match as a DICOM file in DIR.")
@@ -174,6 +182,8 @@ def findscu(
     final: Any = None
     streaming = resolve_format(fmt) in (OutputFormat.jsonl,)
     interrupted = False
+    stdout_closed = False
+    cut = False  # --cancel-after reached: later matches are read but not output
     message_id = 1
     try:
         try:
@@ -182,27 +192,28 @@ def findscu(
             )
             for status, found in responses:
                 code = getattr(status, "Status", None)
-                for spec in response_handlers:
-                    assert spec.func is not None
-                    try:
-                        spec.func(status, found, *spec.args)
-                    except Exception:
-                        import logging
-
-                        logging.getLogger("dicomnet.cli").exception(
-                            "Exception in --handler %s", spec.text
-                        )
-                if code in (0xFF00, 0xFF01) and found is not None:
-                    matches.append(found)
-                    if streaming:
-                        sys.stdout.write(json.dumps(found.to_json_dict()) + "\n")
-                        sys.stdout.flush()
-                    if write is not None:
-                        _save(found, write / f"rsp{len(matches):04d}.dcm", model)
-                    if cancel_after is not None and len(matches) == cancel_after:
-                        assoc.send_c_cancel(message_id)
-                else:
+                if code not in (0xFF00, 0xFF01):
+                    _call_response_handlers(response_handlers, status, found)
                     final = status
+                    continue
+                if cut or stdout_closed or found is None:
+                    continue  # in flight when we stopped: drained, not output
+                _call_response_handlers(response_handlers, status, found)
+                matches.append(found)
+                if streaming:
+                    try:
+                        _write_line(json.dumps(found.to_json_dict()) + "\n")
+                    except StdoutClosed:
+                        stdout_closed = True
+                        responses.cancel()  # nobody reads the rest: stop the query
+                        continue
+                if write is not None:
+                    _save(found, write / f"rsp{len(matches):04d}.dcm", model)
+                if cancel_after is not None and len(matches) >= cancel_after:
+                    # A fast server may have sent every match already: what arrives after
+                    # this one is read (to reach the final response) but not output.
+                    cut = True
+                    responses.cancel()
         except KeyboardInterrupt:
             interrupted = True
             if assoc.is_established:
@@ -212,13 +223,36 @@ def findscu(
     finally:
         if assoc.is_established:
             assoc.release()
-    if not streaming:
+    if not streaming and not stdout_closed:
         _output(matches, fmt, no_color, flatten)
     if not quiet:
-        sys.stderr.write(f"findscu: {len(matches)} match(es)\n")
+        note = f"; output cut after {cancel_after} (--cancel-after, C-CANCEL sent)" if cut else ""
+        sys.stderr.write(f"findscu: {len(matches)} match(es){note}\n")
+    if stdout_closed:
+        raise StdoutClosed()
     if interrupted:
         raise CommandError("interrupted (the query was cancelled)", EXIT_INTERRUPTED)
     _final_status(final, assoc)
+
+
+def _call_response_handlers(specs: Any, status: Any, found: Any) -> None:
+    """The user's --handler functions for one C-FIND response; one that raises is logged."""
+    for spec in specs:
+        assert spec.func is not None
+        try:
+            spec.func(status, found, *spec.args)
+        except Exception:
+            import logging
+
+            logging.getLogger("dicomnet.cli").exception("Exception in --handler %s", spec.text)
+
+
+def _write_line(text: str) -> None:
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise stdout_gone() from None
 
 
 def _drain(assoc: Any, message_id: int) -> list[tuple[Any, Any]]:

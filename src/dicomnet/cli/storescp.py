@@ -23,16 +23,19 @@ from dicomnet.cli._console import (
     EXIT_USAGE,
     CommandError,
     OutputFormat,
-    render,
+    RowWriter,
+    StdoutClosed,
 )
 
 HELP = """Receive DICOM instances (C-STORE SCP) and write them as Part-10 files.
 
 Files are named by --filepath (default {Modality}.{SOPInstanceUID}.dcm) from validated UIDs only,
 written atomically (temp file, fsync, rename) before the success response. A file that exists
-already is replaced (--on-duplicate keep|fail to change that). SIGINT/SIGTERM stop the server
-cleanly (exit 0). --handler without EVENT= handles each received C-STORE (EVT_C_STORE), after the
-built-in storage handler; the first failure status wins."""
+already is replaced (--on-duplicate keep|fail to change that). One line per stored instance goes
+to stdout (a table on a terminal, text otherwise, or --format), a summary to stderr at the end.
+SIGINT/SIGTERM stop the server cleanly (exit 0); a closed stdout stops it too (exit 141).
+--handler without EVENT= handles each received C-STORE (EVT_C_STORE), after the built-in storage
+handler; the first failure status wins."""
 
 
 class _Stop(Exception):
@@ -139,23 +142,22 @@ def storescp(
     ssl_context = tls_server_context(tls_cert, tls_key, tls_ca, tls_no_verify)
 
     done = threading.Event()
-    records: list[dict[str, Any]] = []
-    output_lock = threading.Lock()
-    printed: list[bool] = []
+    output = RowWriter(["file", "sop_instance_uid", "calling_aet"], fmt, no_color=no_color)
+    stdout_closed = threading.Event()
 
     def stored(path: Path, event: Any) -> None:
-        record = {
-            "file": str(path),
-            "sop_instance_uid": event.request.AffectedSOPInstanceUID,
-            "calling_aet": event.assoc.requestor.ae_title,
-        }
-        if fmt in (OutputFormat.jsonl, OutputFormat.text, OutputFormat.csv):
-            with output_lock:  # one line at a time from concurrent associations; one CSV header
-                render([record], list(record), fmt, header=not printed)
-                if not printed:
-                    printed.append(True)
-        elif fmt is OutputFormat.json:  # only json is rendered at exit: keep nothing otherwise
-            records.append(record)
+        try:
+            output.write(
+                {
+                    "file": str(path),
+                    "sop_instance_uid": event.request.AffectedSOPInstanceUID,
+                    "calling_aet": event.assoc.requestor.ae_title,
+                }
+            )
+        except StdoutClosed:
+            # The instance is stored and its sender gets its answer; the job ends here.
+            stdout_closed.set()
+            done.set()
         if exit_after is not None and storage is not None and storage.stored >= exit_after:
             done.set()
 
@@ -236,6 +238,7 @@ def storescp(
         raise _Stop()
 
     previous = signal.signal(signal.SIGTERM, on_signal)
+    previous_int = signal.signal(signal.SIGINT, on_signal)
     try:
         done.wait()
         # --exit-after: let running associations finish (they are bounded by the timeouts).
@@ -246,10 +249,16 @@ def storescp(
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
         server.shutdown()
-        if fmt is OutputFormat.json:
-            render(records, ["file", "sop_instance_uid", "calling_aet"], fmt)
+        try:
+            output.close()
+        except StdoutClosed:
+            stdout_closed.set()
         if not quiet and storage is not None:
             sys.stderr.write(
-                f"storescp: {storage.stored} instance(s) stored, {storage.failed} failed\n"
+                f"storescp: {storage.stored} instance(s) stored, {storage.failed} failed"
+                f"{'; stopped: stdout was closed' if stdout_closed.is_set() else ''}\n"
             )
+    if stdout_closed.is_set():
+        raise StdoutClosed()
