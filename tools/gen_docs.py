@@ -282,7 +282,8 @@ def _command(
                 # PYTHONHASHSEED); use the order of the context's help_option_names.
                 order = list(ctx.help_option_names)
                 names = tuple(sorted(option.names, key=order.index))
-                option = dataclasses.replace(option, names=names)
+                # No default for -h/--help (Click 8.5 started to report one for it).
+                option = dataclasses.replace(option, names=names, default=None)
             options.append(option)
     return Command(
         prog=prog,

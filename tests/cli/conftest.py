@@ -1,9 +1,9 @@
 """Fixtures for the command-line tests: our console scripts run as real subprocesses.
 
-* ``cli`` — run ``echoscu``/``storescp``/``storescu`` to completion (with a timeout) and get a
+* ``cli`` — run one of our commands to completion (with a timeout) and get a
   :class:`CliResult`. The scripts are OUR console scripts from the interpreter's bin directory
-  (checked once per session: pynetdicom installs scripts with the same names); if the installed
-  script is not ours, ``python -m dicomnet <command>`` is used instead.
+  (checked once per session: pynetdicom, a test peer, has scripts with the same names and must
+  not shadow ours; see tools/install_peers.py).
 * ``spawn`` — start a command in the background (a :class:`Running` process whose stdout and
   stderr are read by threads, so a test can wait for a line).
 * ``our_storescp`` — start our ``storescp`` on ``127.0.0.1:0`` and return once its startup line
@@ -36,7 +36,7 @@ from dicomnet.ul.framing import PDUReader
 from dicomnet.ul.items import PresentationContextAC, UserInformation
 from dicomnet.ul.pdu import Abort, AssociateAC, AssociateRQ, PDataTF
 
-COMMANDS = ("echoscu", "storescp", "storescu")
+COMMANDS = ("echoscu", "storescp", "storescu", "findscu", "getscu", "movescu")
 
 #: Seconds a CLI run may take before the test fails (generous: CI machines can be slow).
 CLI_TIMEOUT = 30.0
@@ -50,23 +50,21 @@ Argv = dict[str, list[str]]
 
 @functools.cache
 def argv_for(command: str) -> tuple[str, ...]:
-    """The argv prefix running our ``command``: its console script when that is ours (pynetdicom
-    ships scripts with the same names), else ``python -m dicomnet command``."""
+    """The argv running our ``command``: its console script beside the interpreter. The README's
+    install keeps pynetdicom's scripts of the same names out of the venv (tools/install_peers.py),
+    so the script there must be ours; anything else fails the tests."""
     script = Path(sys.executable).parent / command
-    candidates: list[tuple[str, ...]] = [(str(script),)] if script.is_file() else []
-    candidates.append((sys.executable, "-m", "dicomnet", command))
-    for prefix in candidates:
-        probe = subprocess.run(
-            [*prefix, "--help"],
-            capture_output=True,
-            text=True,
-            timeout=CLI_TIMEOUT,
-            env=cli_env(),
-            check=False,
-        )
-        if probe.returncode == 0 and "--handler" in probe.stdout:
-            return prefix
-    raise AssertionError(f"neither the {command} script nor python -m dicomnet {command} is ours")
+    probe = subprocess.run(
+        [str(script), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT,
+        env=cli_env(),
+        check=False,
+    )
+    if probe.returncode != 0 or "--handler" not in probe.stdout:
+        raise AssertionError(f"{script} is not dicomnet's {command}: {probe.stdout[:200]}")
+    return (str(script),)
 
 
 @pytest.fixture(scope="session")

@@ -298,14 +298,13 @@ def test_cancel_after_n_matches(qr_scp: StartSCP) -> None:
     assert result.returncode == 0, result  # a cancelled query ends with Cancel: not a failure
     assert received == ["C_FIND_RQ", "C_CANCEL_RQ"]
     found = json.loads(result.stdout)
-    # the 3 asked for, plus those already in flight when the C-CANCEL arrived
-    assert 3 <= len(found) < total
-    assert [Dataset.from_json(m).PatientName for m in found[:3]] == [
+    # exactly the 3 asked for: those in flight when the C-CANCEL arrived are not output
+    assert [Dataset.from_json(m).PatientName for m in found] == [
         "Patient^00000",
         "Patient^00001",
         "Patient^00002",
     ]
-    assert f"findscu: {len(found)} match(es)" in result.stderr
+    assert "findscu: 3 match(es); output cut after 3 (--cancel-after" in result.stderr
 
 
 def test_ctrl_c_cancels_then_exits_130(qr_scp: StartSCP, spawn_qr: Spawned) -> None:
@@ -382,6 +381,27 @@ def dcmqrscp(tmp_path: Path, archive: Archive) -> Iterator[Dcmqrscp]:
         yield server
     finally:
         server.stop()
+
+
+def test_cancel_after_against_a_fast_dcmqrscp(dcmqrscp: Dcmqrscp) -> None:
+    """dcmqrscp sends every match before our C-CANCEL can arrive: the output still stops at N
+    (the 3 studies asked for, 1 printed)."""
+    argv = ["127.0.0.1", str(dcmqrscp.port), "-aec", "DCMQRSCP", "-k", "StudyDate=", "--format"]
+    every = {str(m.StudyInstanceUID) for m in matches(run("findscu", *argv, "json"))}
+    assert len(every) == 3
+    result = run("findscu", *argv, "jsonl", "--cancel-after", "1")
+    assert result.returncode == 0, result
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1
+    assert str(Dataset.from_json(json.loads(lines[0])).StudyInstanceUID) in every
+    assert "1 match(es); output cut after 1" in result.stderr
+    for fmt in ("json", "text", "csv"):
+        cut = run("findscu", *argv, fmt, "--cancel-after", "2")
+        assert cut.returncode == 0, cut
+        if fmt == "json":
+            assert len(json.loads(cut.stdout)) == 2
+        else:
+            assert len(cut.stdout.splitlines()) == 2 + (fmt == "csv"), cut
 
 
 @pytest.mark.slow
