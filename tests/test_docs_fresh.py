@@ -154,7 +154,8 @@ def test_storescp_page_renders() -> None:
     assert "--output-dir, -od PATH" in text
     assert "EXIT STATUS" in text
     # The tbl table was processed: codes and meanings side by side, no tbl source left.
-    assert any(line.split()[:2] == ["130", "interrupted"] for line in text.splitlines())
+    assert any(line.split()[:2] == ["130", "interrupted:"] for line in text.splitlines())
+    assert any(line.split()[:2] == ["141", "stdout"] for line in text.splitlines())
     assert "T{" not in text
     assert "storescp 11112 -od /srv/dicom --handler mymod:on_store" in text
 

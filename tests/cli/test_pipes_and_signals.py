@@ -119,7 +119,9 @@ def assert_quiet_end(stderr: str) -> None:
 @pytest.mark.parametrize("fmt", ["text", "jsonl", "csv", "json", "table"])
 def test_echoscu_into_a_closed_pipe(fmt: str, our_storescp: StorescpStarter) -> None:
     scp = our_storescp()
-    run = ClosedStdout([*argv_for("echoscu"), "127.0.0.1", str(scp.port), "-r", "3", "-f", fmt])
+    run = ClosedStdout(
+        [*argv_for("echoscu"), "127.0.0.1", str(scp.port), "-r", "3", "--format", fmt]
+    )
     assert run.wait() == EXIT_STDOUT_CLOSED
     assert_quiet_end(run.stderr)
 
@@ -132,7 +134,9 @@ def test_findscu_into_a_closed_pipe_cancels_and_releases(
     released = threading.Event()
     server = qr_scp(extra=[(evt.EVT_RELEASED, lambda event: released.set())])
     port = str(server.server_address[1])
-    run = ClosedStdout([*argv_for("findscu"), "127.0.0.1", port, "-k", "PatientName=", "-f", fmt])
+    run = ClosedStdout(
+        [*argv_for("findscu"), "127.0.0.1", port, "-k", "PatientName=", "--format", fmt]
+    )
     assert run.wait() == EXIT_STDOUT_CLOSED
     assert_quiet_end(run.stderr)
     assert released.wait(5)  # released, not aborted or left hanging
@@ -143,7 +147,7 @@ def test_storescu_into_a_closed_pipe(
     fmt: str, our_storescp: StorescpStarter, ct_files: list[Path], tmp_path: Path
 ) -> None:
     scp = our_storescp(output_dir=tmp_path / "in")
-    argv = [*argv_for("storescu"), "127.0.0.1", str(scp.port), *map(str, ct_files), "-f", fmt]
+    argv = [*argv_for("storescu"), "127.0.0.1", str(scp.port), *map(str, ct_files), "--format", fmt]
     run = ClosedStdout(argv)
     assert run.wait() == EXIT_STDOUT_CLOSED
     assert_quiet_end(run.stderr)
@@ -157,7 +161,7 @@ def test_storescp_into_a_closed_pipe_stops_after_storing(
     fmt: str, ct_files: list[Path], tmp_path: Path
 ) -> None:
     out = tmp_path / "in"
-    argv = [*argv_for("storescp"), "0", "--bind", "127.0.0.1", "-od", str(out), "-f", fmt]
+    argv = [*argv_for("storescp"), "0", "--bind", "127.0.0.1", "-od", str(out), "--format", fmt]
     scp = ClosedStdout(argv)
     try:
         line = scp.wait_for("listening on")
@@ -393,7 +397,7 @@ def test_storescp_lines_in_every_format(
 ) -> None:
     from pydicom import dcmread
 
-    scp = our_storescp("-f", fmt, output_dir=tmp_path / "in")
+    scp = our_storescp("--format", fmt, output_dir=tmp_path / "in")
     assert cli("storescu", "127.0.0.1", str(scp.port), *ct_files[:2]).returncode == 0
     if fmt != "json":  # json is one array, closed when the server stops
         for path in ct_files[:2]:

@@ -117,9 +117,13 @@ def console(*, stderr: bool = False, no_color: bool = False) -> Any:
     """A rich Console; without any style (not even bold) under ``--no-color``/``NO_COLOR``."""
     from rich.console import Console
 
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:  # rich's own exits 1
+            raise stdout_gone()
+
     if plain(no_color):
-        return Console(stderr=stderr, color_system=None, no_color=True)
-    return Console(stderr=stderr)
+        return _Console(stderr=stderr, color_system=None, no_color=True)
+    return _Console(stderr=stderr)
 
 
 def error(prog: str, message: str) -> None:

@@ -124,15 +124,16 @@ class Progress:
         self._bar: Any = None
         if not enabled:
             return
-        from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        from dicomnet.cli._console import console
 
         self._bar = Progress(
             TextColumn(label),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("{task.fields[detail]}"),
-            console=Console(stderr=True),
+            console=console(stderr=True),
             transient=True,
         )
         self._task = self._bar.add_task(label, total=None, detail="")

@@ -173,11 +173,31 @@ def _run(app: typer.Typer, prog: str) -> None:
     # one at interpreter exit walk it again (about 7 ms of a one-shot command's run). Objects
     # made from here on, the user's handlers' included, are collected as usual.
     gc.freeze()
+    stdout_before = _identity(1)
     try:
         app(args=argv, prog_name=prog)
     except BrokenPipeError:  # --help or --version into a closed pipe
         stdout_gone()
         raise SystemExit(EXIT_STDOUT_CLOSED) from None
+    except SystemExit as exc:
+        # Click and rich end with exit 1 when they meet a closed stdout (help text, usage
+        # errors), having pointed fd 1 at /dev/null (rich) or wrapped sys.stdout (click): the
+        # same event as ours, so the same code.
+        replaced = (
+            _identity(1) != stdout_before or type(sys.stdout).__name__ == "PacifyFlushWrapper"
+        )
+        if exc.code == 1 and replaced:
+            stdout_gone()
+            raise SystemExit(EXIT_STDOUT_CLOSED) from None
+        raise
+
+
+def _identity(fd: int) -> tuple[int, int] | None:
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def main() -> None:

@@ -213,12 +213,26 @@ def storescp(
     for sop_class in AllStorageClasses:
         ae.add_supported_context(sop_class, syntaxes)
 
+    # SIGINT/SIGTERM: a clean stop (exit 0), from the moment we listen; a second one while
+    # stopping cuts the wait for running associations short.
+    signalled = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if signalled.is_set():
+            raise _Stop()
+        signalled.set()
+        done.set()
+
+    previous = signal.signal(signal.SIGTERM, on_signal)
+    previous_int = signal.signal(signal.SIGINT, on_signal)
     handlers = build_evt_handlers(builtin, user)
     try:
         server = ae.start_server(
             (bind, port), block=False, ssl_context=ssl_context, evt_handlers=handlers
         )
     except OSError as exc:
+        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
         raise CommandError(
             f"cannot listen on {bind}:{port}: {exc.strerror or exc}", EXIT_CONNECT
         ) from None
@@ -234,18 +248,13 @@ def storescp(
         )
         sys.stderr.flush()
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        raise _Stop()
-
-    previous = signal.signal(signal.SIGTERM, on_signal)
-    previous_int = signal.signal(signal.SIGINT, on_signal)
     try:
         done.wait()
         # --exit-after: let running associations finish (they are bounded by the timeouts).
-        for assoc in server.active_associations:
+        for assoc in () if signalled.is_set() else server.active_associations:
             if assoc.thread is not None:
                 assoc.thread.join(acse_timeout + dimse_timeout)
-    except (_Stop, KeyboardInterrupt):
+    except _Stop:
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)

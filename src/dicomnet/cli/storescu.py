@@ -226,13 +226,15 @@ def storescu(
         if assoc.is_established:
             assoc.release()
         elapsed = max(time.perf_counter() - began, 1e-6)
-        _finish(rows, fmt, no_color)
-        if not quiet:
-            sys.stderr.write(
-                f"storescu: sent {sent}, failed {failed}, skipped {skipped}"
-                f"{f', warnings {warned}' if warned else ''}; "
-                f"{total_bytes / elapsed / 1e6:.1f} MB/s in {elapsed:.2f} s\n"
-            )
+        try:
+            _finish(rows, fmt, no_color)
+        finally:  # the summary on stderr even when stdout has gone
+            if not quiet:
+                sys.stderr.write(
+                    f"storescu: sent {sent}, failed {failed}, skipped {skipped}"
+                    f"{f', warnings {warned}' if warned else ''}; "
+                    f"{total_bytes / elapsed / 1e6:.1f} MB/s in {elapsed:.2f} s\n"
+                )
     if failed:
         exit_code = EXIT_FAILURE_STATUS
     elif no_context:
@@ -254,15 +256,16 @@ class _Progress:
         self._bar: Any = None
         if not enabled or files < 2:
             return
-        from rich.console import Console
         from rich.progress import BarColumn, Progress, TextColumn, TransferSpeedColumn
+
+        from dicomnet.cli._console import console
 
         self._bar = Progress(
             TextColumn("sending"),
             BarColumn(),
             TextColumn("{task.completed}/{task.total} B"),
             TransferSpeedColumn(),
-            console=Console(stderr=True),
+            console=console(stderr=True),
             transient=True,
         )
         self._task = self._bar.add_task("send", total=total)
