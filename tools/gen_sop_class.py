@@ -19,6 +19,171 @@ WORKLIST_MARKER = "WorklistInformationModel"
 QR_SUFFIXES = ("Find", "Move", "Get")  # the other Query/Retrieve services of PS3.4
 NOT_NETWORK_STORAGE = {"MediaStorageDirectoryStorage"}
 
+# --- pynetdicom's names (facts read from its documentation; its code is not used) -------------
+
+#: pynetdicom's ready-made context lists that are fixed sets of SOP classes, by keyword (ours,
+#: i.e. pydicom's). AllStorage-, Storage- and VerificationPresentationContexts are built from
+#: our own groups instead (see dicomnet.presentation).
+CONTEXT_LISTS: dict[str, tuple[str, ...]] = {
+    "ApplicationEventLoggingPresentationContexts": (
+        "ProceduralEventLogging",
+        "SubstanceAdministrationLogging",
+    ),
+    "BasicWorklistManagementPresentationContexts": ("ModalityWorklistInformationModelFind",),
+    "ColorPalettePresentationContexts": tuple(
+        f"ColorPaletteQueryRetrieveInformationModel{s}" for s in QR_SUFFIXES
+    ),
+    "DefinedProcedureProtocolPresentationContexts": tuple(
+        f"DefinedProcedureProtocolInformationModel{s}" for s in QR_SUFFIXES
+    ),
+    "DisplaySystemPresentationContexts": ("DisplaySystem",),
+    "HangingProtocolPresentationContexts": tuple(
+        f"HangingProtocolInformationModel{s}" for s in QR_SUFFIXES
+    ),
+    "ImplantTemplatePresentationContexts": tuple(
+        f"{kind}InformationModel{s}"
+        for kind in ("GenericImplantTemplate", "ImplantAssemblyTemplate", "ImplantTemplateGroup")
+        for s in QR_SUFFIXES
+    ),
+    "InstanceAvailabilityPresentationContexts": ("InstanceAvailabilityNotification",),
+    "MediaCreationManagementPresentationContexts": ("MediaCreationManagement",),
+    "MediaStoragePresentationContexts": ("MediaStorageDirectoryStorage",),
+    "ModalityPerformedPresentationContexts": (
+        "ModalityPerformedProcedureStep",
+        "ModalityPerformedProcedureStepRetrieve",
+        "ModalityPerformedProcedureStepNotification",
+    ),
+    "ModalityWorklistPresentationContexts": ("ModalityWorklistInformationModelFind",),
+    "NonPatientObjectPresentationContexts": (
+        "HangingProtocolStorage",
+        "ColorPaletteStorage",
+        "GenericImplantTemplateStorage",
+        "ImplantAssemblyTemplateStorage",
+        "ImplantTemplateGroupStorage",
+        "CTDefinedProcedureProtocolStorage",
+        "ProtocolApprovalStorage",
+        "XADefinedProcedureProtocolStorage",
+        "InventoryStorage",
+    ),
+    "PrintManagementPresentationContexts": (
+        "BasicFilmSession",
+        "BasicFilmBox",
+        "BasicGrayscaleImageBox",
+        "BasicColorImageBox",
+        "PrintJob",
+        "BasicAnnotationBox",
+        "Printer",
+        "PrinterConfigurationRetrieval",
+        "PresentationLUT",
+        "BasicGrayscalePrintManagementMeta",
+        "BasicColorPrintManagementMeta",
+    ),
+    "ProcedureStepPresentationContexts": (
+        "ModalityPerformedProcedureStep",
+        "ModalityPerformedProcedureStepRetrieve",
+        "ModalityPerformedProcedureStepNotification",
+    ),
+    "ProtocolApprovalPresentationContexts": tuple(
+        f"ProtocolApprovalInformationModel{s}" for s in QR_SUFFIXES
+    ),
+    "QueryRetrievePresentationContexts": (
+        *(
+            f"{root}QueryRetrieveInformationModel{s}"
+            for root in ("PatientRoot", "StudyRoot", "PatientStudyOnly")
+            for s in QR_SUFFIXES
+        ),
+        "CompositeInstanceRootRetrieveMove",
+        "CompositeInstanceRootRetrieveGet",
+        "CompositeInstanceRetrieveWithoutBulkDataGet",
+        "RepositoryQuery",
+    ),
+    "RelevantPatientInformationPresentationContexts": (
+        "GeneralRelevantPatientInformationQuery",
+        "BreastImagingRelevantPatientInformationQuery",
+        "CardiacRelevantPatientInformationQuery",
+    ),
+    "RTMachineVerificationPresentationContexts": (
+        "RTConventionalMachineVerification",
+        "RTIonMachineVerification",
+    ),
+    "StorageCommitmentPresentationContexts": ("StorageCommitmentPushModel",),
+    "SubstanceAdministrationPresentationContexts": (
+        "ProductCharacteristicsQuery",
+        "SubstanceApprovalQuery",
+    ),
+    "UnifiedProcedurePresentationContexts": tuple(
+        f"UnifiedProcedureStep{s}" for s in ("Push", "Watch", "Pull", "Event", "Query")
+    ),
+}
+
+#: SOP classes pynetdicom names that are in none of the lists above: the inventory creation and
+#: storage management service.
+OTHER_CLASSES = ("InventoryCreation",)
+
+#: pynetdicom's names where they differ from the DICOM keyword: alias -> our keyword.
+ALIASES: dict[str, str] = {
+    "ModalityWorklistInformationFind": "ModalityWorklistInformationModelFind",
+    "ColorPaletteInformationModelFind": "ColorPaletteQueryRetrieveInformationModelFind",
+    "ColorPaletteInformationModelMove": "ColorPaletteQueryRetrieveInformationModelMove",
+    "ColorPaletteInformationModelGet": "ColorPaletteQueryRetrieveInformationModelGet",
+    "PseudoColorSoftcopyPresentationStageStorage": "PseudoColorSoftcopyPresentationStateStorage",
+    "VariableModalityLUTSoftcopyPresentationStageStorage": (
+        "VariableModalityLUTSoftcopyPresentationStateStorage"
+    ),
+    "RoboticArmRadiationRecordStorage": "RoboticRadiationRecordStorage",
+    "OphthlamicOpticalCoherenceTomographyBscanVolumeAnalysisStorage": (
+        "OphthalmicOpticalCoherenceTomographyBscanVolumeAnalysisStorage"
+    ),
+    "RTBrachyApplicationSetupDeliveryInstructionsStorage": (
+        "RTBrachyApplicationSetupDeliveryInstructionStorage"
+    ),
+}
+
+#: UIDs newer than pydicom's dictionary that pynetdicom knows: (uid, name, keyword, kind).
+EXTRA_UIDS: tuple[tuple[str, str, str, str], ...] = (
+    (
+        "1.2.840.10008.5.1.4.1.1.9.100.1",
+        "Waveform Presentation State Storage",
+        "WaveformPresentationStateStorage",
+        "SOP Class",
+    ),
+    (
+        "1.2.840.10008.5.1.4.1.1.9.100.2",
+        "Waveform Acquisition Presentation State Storage",
+        "WaveformAcquisitionPresentationStateStorage",
+        "SOP Class",
+    ),
+    (
+        "1.2.840.10008.5.1.4.1.1.66.7",
+        "Label Map Segmentation Storage",
+        "LabelMapSegmentationStorage",
+        "SOP Class",
+    ),
+    (
+        "1.2.840.10008.5.1.4.1.1.66.8",
+        "Height Map Segmentation Storage",
+        "HeightMapSegmentationStorage",
+        "SOP Class",
+    ),
+    ("1.2.840.10008.1.2.4.110", "JPEG XL Lossless", "JPEGXLLossless", "Transfer Syntax"),
+    (
+        "1.2.840.10008.1.2.4.111",
+        "JPEG XL JPEG Recompression",
+        "JPEGXLJPEGRecompression",
+        "Transfer Syntax",
+    ),
+    ("1.2.840.10008.1.2.4.112", "JPEG XL", "JPEGXL", "Transfer Syntax"),
+    (
+        "1.2.840.10008.1.2.8.1",
+        "Deflated Image Frame Compression",
+        "DeflatedImageFrameCompression",
+        "Transfer Syntax",
+    ),
+)
+
+#: Every keyword a fixed list names that category() leaves out: generated with group "other".
+_LISTED = {k for keywords in CONTEXT_LISTS.values() for k in keywords} | set(OTHER_CLASSES)
+
 
 def category(uid: str, kind: str, keyword: str) -> str | None:
     """The service group a UID belongs to, or None if dicomnet does not expose it."""
@@ -41,10 +206,19 @@ def category(uid: str, kind: str, keyword: str) -> str | None:
     return None
 
 
+def _entries() -> list[tuple[str, str, str, str, str]]:
+    """(uid, name, kind, retired, keyword): pydicom's dictionary, then the UIDs it lacks."""
+    known = [(uid, v[0], v[1], v[3], v[4]) for uid, v in UID_dictionary.items()]
+    extra = [(u, n, kind, "", k) for u, n, k, kind in EXTRA_UIDS if u not in UID_dictionary]
+    return known + extra
+
+
 def render() -> str:
     rows: list[tuple[str, str, str, str, bool]] = []
-    for uid, (name, kind, _info, retired, keyword) in UID_dictionary.items():
+    for uid, name, kind, retired, keyword in _entries():
         group = category(uid, kind, keyword)
+        if group is None and kind in ("SOP Class", "Meta SOP Class") and keyword in _LISTED:
+            group = "other"
         if group is not None:
             rows.append((group, keyword, uid, name, retired == "Retired"))
     rows.sort(key=lambda r: (r[0], [int(p) for p in r[2].split(".")]))
@@ -61,6 +235,23 @@ def render() -> str:
         extra = "" if group == "transfer" else f", {group!r}"
         out.append(f"{keyword} = {cls}({uid!r}, {name!r}, {keyword!r}{extra}, retired={retired!r})")
         names.append(keyword)
+    known = set(names)
+    missing = sorted((_LISTED | set(ALIASES.values())) - known)
+    if missing:
+        raise SystemExit(f"keywords named in the tables but unknown: {missing}")
+    out.append("")
+    out.append("# pynetdicom's names where they differ from the DICOM keyword")
+    for alias, keyword in ALIASES.items():
+        out.append(f"{alias} = {keyword}")
+        names.append(alias)
+    out.append("")
+    out.append(
+        "#: pynetdicom's fixed context lists: list name -> SOP classes, in pynetdicom's order."
+    )
+    out.append("CONTEXT_LISTS: dict[str, tuple[SOPClass, ...]] = {")
+    for list_name, keywords in CONTEXT_LISTS.items():
+        out.append(f"    {list_name!r}: ({', '.join(keywords)},),")
+    out.append("}")
     out.append("")
     out.append("__all__ = [")
     out.extend(f"    {n!r}," for n in names)

@@ -191,10 +191,7 @@ def _send(
             "add_requested_context"
         )
     if op == "get" and not any(c.accepted and c.as_scp for c in assoc.contexts):
-        LOGGER.warning(
-            "C-GET without any context where we are SCP: the peer cannot send the data sets "
-            "(propose the storage classes with build_role(..., scp_role=True))"
-        )
+        _warn_no_scp_role(assoc)
     syntax = cx.transfer_syntax[0]
     try:
         data = encode_dataset(identifier, syntax)
@@ -222,6 +219,32 @@ def _send(
     if assoc._send_request(cx.context_id, request, data):
         _OUTSTANDING.setdefault(assoc, {})[message_id] = cx.context_id
     return responses
+
+
+def _warn_no_scp_role(assoc: Association) -> None:
+    """Say why a C-GET's C-STORE sub-operations cannot arrive: we proposed no SCP role, or the
+    peer refused it (or the contexts) for every SOP class we proposed it for."""
+    from dicomnet.sop_class import uid_name
+
+    proposed = [r.sop_class_uid for r in getattr(assoc, "_rq_roles", ()) if r.scp_role]
+    if not proposed:
+        LOGGER.warning(
+            "C-GET without any context where we are SCP: the peer cannot send the data sets "
+            "(propose the SCP role for the storage classes: ext_neg=[build_role(uid, "
+            "scp_role=True)])"
+        )
+        return
+    outcome = {c.abstract_syntax: c for c in assoc.contexts}
+    refused = []
+    for uid in proposed:
+        cx = outcome.get(uid)
+        why = "not requested" if cx is None else "role refused" if cx.accepted else cx.status
+        refused.append(f"{uid_name(uid)}: {why}")
+    LOGGER.warning(
+        "C-GET without any context where we are SCP: the peer refused the SCP role we "
+        "proposed (%s), so it cannot send the data sets",
+        "; ".join(refused),
+    )
 
 
 def send_c_find(

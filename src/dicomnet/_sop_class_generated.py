@@ -3,6 +3,41 @@
 # ruff: noqa: E501
 from dicomnet._uid import SOPClass, TransferSyntax
 
+MediaStorageDirectoryStorage = SOPClass('1.2.840.10008.1.3.10', 'Media Storage Directory Storage', 'MediaStorageDirectoryStorage', 'other', retired=False)
+StorageCommitmentPushModel = SOPClass('1.2.840.10008.1.20.1', 'Storage Commitment Push Model SOP Class', 'StorageCommitmentPushModel', 'other', retired=False)
+ProceduralEventLogging = SOPClass('1.2.840.10008.1.40', 'Procedural Event Logging SOP Class', 'ProceduralEventLogging', 'other', retired=False)
+SubstanceAdministrationLogging = SOPClass('1.2.840.10008.1.42', 'Substance Administration Logging SOP Class', 'SubstanceAdministrationLogging', 'other', retired=False)
+ModalityPerformedProcedureStep = SOPClass('1.2.840.10008.3.1.2.3.3', 'Modality Performed Procedure Step SOP Class', 'ModalityPerformedProcedureStep', 'other', retired=False)
+ModalityPerformedProcedureStepRetrieve = SOPClass('1.2.840.10008.3.1.2.3.4', 'Modality Performed Procedure Step Retrieve SOP Class', 'ModalityPerformedProcedureStepRetrieve', 'other', retired=False)
+ModalityPerformedProcedureStepNotification = SOPClass('1.2.840.10008.3.1.2.3.5', 'Modality Performed Procedure Step Notification SOP Class', 'ModalityPerformedProcedureStepNotification', 'other', retired=False)
+BasicFilmSession = SOPClass('1.2.840.10008.5.1.1.1', 'Basic Film Session SOP Class', 'BasicFilmSession', 'other', retired=False)
+BasicFilmBox = SOPClass('1.2.840.10008.5.1.1.2', 'Basic Film Box SOP Class', 'BasicFilmBox', 'other', retired=False)
+BasicGrayscaleImageBox = SOPClass('1.2.840.10008.5.1.1.4', 'Basic Grayscale Image Box SOP Class', 'BasicGrayscaleImageBox', 'other', retired=False)
+BasicColorImageBox = SOPClass('1.2.840.10008.5.1.1.4.1', 'Basic Color Image Box SOP Class', 'BasicColorImageBox', 'other', retired=False)
+BasicGrayscalePrintManagementMeta = SOPClass('1.2.840.10008.5.1.1.9', 'Basic Grayscale Print Management Meta SOP Class', 'BasicGrayscalePrintManagementMeta', 'other', retired=False)
+PrintJob = SOPClass('1.2.840.10008.5.1.1.14', 'Print Job SOP Class', 'PrintJob', 'other', retired=False)
+BasicAnnotationBox = SOPClass('1.2.840.10008.5.1.1.15', 'Basic Annotation Box SOP Class', 'BasicAnnotationBox', 'other', retired=False)
+Printer = SOPClass('1.2.840.10008.5.1.1.16', 'Printer SOP Class', 'Printer', 'other', retired=False)
+PrinterConfigurationRetrieval = SOPClass('1.2.840.10008.5.1.1.16.376', 'Printer Configuration Retrieval SOP Class', 'PrinterConfigurationRetrieval', 'other', retired=False)
+BasicColorPrintManagementMeta = SOPClass('1.2.840.10008.5.1.1.18', 'Basic Color Print Management Meta SOP Class', 'BasicColorPrintManagementMeta', 'other', retired=False)
+PresentationLUT = SOPClass('1.2.840.10008.5.1.1.23', 'Presentation LUT SOP Class', 'PresentationLUT', 'other', retired=False)
+MediaCreationManagement = SOPClass('1.2.840.10008.5.1.1.33', 'Media Creation Management SOP Class UID', 'MediaCreationManagement', 'other', retired=False)
+DisplaySystem = SOPClass('1.2.840.10008.5.1.1.40', 'Display System SOP Class', 'DisplaySystem', 'other', retired=False)
+InventoryCreation = SOPClass('1.2.840.10008.5.1.4.1.1.201.5', 'Inventory Creation', 'InventoryCreation', 'other', retired=False)
+RepositoryQuery = SOPClass('1.2.840.10008.5.1.4.1.1.201.6', 'Repository Query', 'RepositoryQuery', 'other', retired=False)
+InstanceAvailabilityNotification = SOPClass('1.2.840.10008.5.1.4.33', 'Instance Availability Notification SOP Class', 'InstanceAvailabilityNotification', 'other', retired=False)
+UnifiedProcedureStepPush = SOPClass('1.2.840.10008.5.1.4.34.6.1', 'Unified Procedure Step - Push SOP Class', 'UnifiedProcedureStepPush', 'other', retired=False)
+UnifiedProcedureStepWatch = SOPClass('1.2.840.10008.5.1.4.34.6.2', 'Unified Procedure Step - Watch SOP Class', 'UnifiedProcedureStepWatch', 'other', retired=False)
+UnifiedProcedureStepPull = SOPClass('1.2.840.10008.5.1.4.34.6.3', 'Unified Procedure Step - Pull SOP Class', 'UnifiedProcedureStepPull', 'other', retired=False)
+UnifiedProcedureStepEvent = SOPClass('1.2.840.10008.5.1.4.34.6.4', 'Unified Procedure Step - Event SOP Class', 'UnifiedProcedureStepEvent', 'other', retired=False)
+UnifiedProcedureStepQuery = SOPClass('1.2.840.10008.5.1.4.34.6.5', 'Unified Procedure Step - Query SOP Class', 'UnifiedProcedureStepQuery', 'other', retired=False)
+RTConventionalMachineVerification = SOPClass('1.2.840.10008.5.1.4.34.8', 'RT Conventional Machine Verification', 'RTConventionalMachineVerification', 'other', retired=False)
+RTIonMachineVerification = SOPClass('1.2.840.10008.5.1.4.34.9', 'RT Ion Machine Verification', 'RTIonMachineVerification', 'other', retired=False)
+GeneralRelevantPatientInformationQuery = SOPClass('1.2.840.10008.5.1.4.37.1', 'General Relevant Patient Information Query', 'GeneralRelevantPatientInformationQuery', 'other', retired=False)
+BreastImagingRelevantPatientInformationQuery = SOPClass('1.2.840.10008.5.1.4.37.2', 'Breast Imaging Relevant Patient Information Query', 'BreastImagingRelevantPatientInformationQuery', 'other', retired=False)
+CardiacRelevantPatientInformationQuery = SOPClass('1.2.840.10008.5.1.4.37.3', 'Cardiac Relevant Patient Information Query', 'CardiacRelevantPatientInformationQuery', 'other', retired=False)
+ProductCharacteristicsQuery = SOPClass('1.2.840.10008.5.1.4.41', 'Product Characteristics Query SOP Class', 'ProductCharacteristicsQuery', 'other', retired=False)
+SubstanceApprovalQuery = SOPClass('1.2.840.10008.5.1.4.42', 'Substance Approval Query SOP Class', 'SubstanceApprovalQuery', 'other', retired=False)
 ProtocolApprovalInformationModelFind = SOPClass('1.2.840.10008.5.1.4.1.1.200.4', 'Protocol Approval Information Model - FIND', 'ProtocolApprovalInformationModelFind', 'qr', retired=False)
 ProtocolApprovalInformationModelMove = SOPClass('1.2.840.10008.5.1.4.1.1.200.5', 'Protocol Approval Information Model - MOVE', 'ProtocolApprovalInformationModelMove', 'qr', retired=False)
 ProtocolApprovalInformationModelGet = SOPClass('1.2.840.10008.5.1.4.1.1.200.6', 'Protocol Approval Information Model - GET', 'ProtocolApprovalInformationModelGet', 'qr', retired=False)
@@ -88,6 +123,8 @@ ElectromyogramWaveformStorage = SOPClass('1.2.840.10008.5.1.4.1.1.9.7.2', 'Elect
 ElectrooculogramWaveformStorage = SOPClass('1.2.840.10008.5.1.4.1.1.9.7.3', 'Electrooculogram Waveform Storage', 'ElectrooculogramWaveformStorage', 'storage', retired=False)
 SleepElectroencephalogramWaveformStorage = SOPClass('1.2.840.10008.5.1.4.1.1.9.7.4', 'Sleep Electroencephalogram Waveform Storage', 'SleepElectroencephalogramWaveformStorage', 'storage', retired=False)
 BodyPositionWaveformStorage = SOPClass('1.2.840.10008.5.1.4.1.1.9.8.1', 'Body Position Waveform Storage', 'BodyPositionWaveformStorage', 'storage', retired=False)
+WaveformPresentationStateStorage = SOPClass('1.2.840.10008.5.1.4.1.1.9.100.1', 'Waveform Presentation State Storage', 'WaveformPresentationStateStorage', 'storage', retired=False)
+WaveformAcquisitionPresentationStateStorage = SOPClass('1.2.840.10008.5.1.4.1.1.9.100.2', 'Waveform Acquisition Presentation State Storage', 'WaveformAcquisitionPresentationStateStorage', 'storage', retired=False)
 StandaloneModalityLUTStorage = SOPClass('1.2.840.10008.5.1.4.1.1.10', 'Standalone Modality LUT Storage', 'StandaloneModalityLUTStorage', 'storage', retired=True)
 StandaloneVOILUTStorage = SOPClass('1.2.840.10008.5.1.4.1.1.11', 'Standalone VOI LUT Storage', 'StandaloneVOILUTStorage', 'storage', retired=True)
 GrayscaleSoftcopyPresentationStateStorage = SOPClass('1.2.840.10008.5.1.4.1.1.11.1', 'Grayscale Softcopy Presentation State Storage', 'GrayscaleSoftcopyPresentationStateStorage', 'storage', retired=False)
@@ -123,6 +160,8 @@ DeformableSpatialRegistrationStorage = SOPClass('1.2.840.10008.5.1.4.1.1.66.3', 
 SegmentationStorage = SOPClass('1.2.840.10008.5.1.4.1.1.66.4', 'Segmentation Storage', 'SegmentationStorage', 'storage', retired=False)
 SurfaceSegmentationStorage = SOPClass('1.2.840.10008.5.1.4.1.1.66.5', 'Surface Segmentation Storage', 'SurfaceSegmentationStorage', 'storage', retired=False)
 TractographyResultsStorage = SOPClass('1.2.840.10008.5.1.4.1.1.66.6', 'Tractography Results Storage', 'TractographyResultsStorage', 'storage', retired=False)
+LabelMapSegmentationStorage = SOPClass('1.2.840.10008.5.1.4.1.1.66.7', 'Label Map Segmentation Storage', 'LabelMapSegmentationStorage', 'storage', retired=False)
+HeightMapSegmentationStorage = SOPClass('1.2.840.10008.5.1.4.1.1.66.8', 'Height Map Segmentation Storage', 'HeightMapSegmentationStorage', 'storage', retired=False)
 RealWorldValueMappingStorage = SOPClass('1.2.840.10008.5.1.4.1.1.67', 'Real World Value Mapping Storage', 'RealWorldValueMappingStorage', 'storage', retired=False)
 SurfaceScanMeshStorage = SOPClass('1.2.840.10008.5.1.4.1.1.68.1', 'Surface Scan Mesh Storage', 'SurfaceScanMeshStorage', 'storage', retired=False)
 SurfaceScanPointCloudStorage = SOPClass('1.2.840.10008.5.1.4.1.1.68.2', 'Surface Scan Point Cloud Storage', 'SurfaceScanPointCloudStorage', 'storage', retired=False)
@@ -290,6 +329,9 @@ MPEG4HP42STEREO = TransferSyntax('1.2.840.10008.1.2.4.106', 'MPEG-4 AVC/H.264 St
 MPEG4HP42STEREOF = TransferSyntax('1.2.840.10008.1.2.4.106.1', 'Fragmentable MPEG-4 AVC/H.264 Stereo High Profile / Level 4.2', 'MPEG4HP42STEREOF', retired=False)
 HEVCMP51 = TransferSyntax('1.2.840.10008.1.2.4.107', 'HEVC/H.265 Main Profile / Level 5.1', 'HEVCMP51', retired=False)
 HEVCM10P51 = TransferSyntax('1.2.840.10008.1.2.4.108', 'HEVC/H.265 Main 10 Profile / Level 5.1', 'HEVCM10P51', retired=False)
+JPEGXLLossless = TransferSyntax('1.2.840.10008.1.2.4.110', 'JPEG XL Lossless', 'JPEGXLLossless', retired=False)
+JPEGXLJPEGRecompression = TransferSyntax('1.2.840.10008.1.2.4.111', 'JPEG XL JPEG Recompression', 'JPEGXLJPEGRecompression', retired=False)
+JPEGXL = TransferSyntax('1.2.840.10008.1.2.4.112', 'JPEG XL', 'JPEGXL', retired=False)
 HTJ2KLossless = TransferSyntax('1.2.840.10008.1.2.4.201', 'High-Throughput JPEG 2000 Image Compression (Lossless Only)', 'HTJ2KLossless', retired=False)
 HTJ2KLosslessRPCL = TransferSyntax('1.2.840.10008.1.2.4.202', 'High-Throughput JPEG 2000 with RPCL Options Image Compression (Lossless Only)', 'HTJ2KLosslessRPCL', retired=False)
 HTJ2K = TransferSyntax('1.2.840.10008.1.2.4.203', 'High-Throughput JPEG 2000 Image Compression', 'HTJ2K', retired=False)
@@ -301,12 +343,85 @@ XMLEncoding = TransferSyntax('1.2.840.10008.1.2.6.2', 'XML Encoding', 'XMLEncodi
 SMPTEST211020UncompressedProgressiveActiveVideo = TransferSyntax('1.2.840.10008.1.2.7.1', 'SMPTE ST 2110-20 Uncompressed Progressive Active Video', 'SMPTEST211020UncompressedProgressiveActiveVideo', retired=False)
 SMPTEST211020UncompressedInterlacedActiveVideo = TransferSyntax('1.2.840.10008.1.2.7.2', 'SMPTE ST 2110-20 Uncompressed Interlaced Active Video', 'SMPTEST211020UncompressedInterlacedActiveVideo', retired=False)
 SMPTEST211030PCMDigitalAudio = TransferSyntax('1.2.840.10008.1.2.7.3', 'SMPTE ST 2110-30 PCM Digital Audio', 'SMPTEST211030PCMDigitalAudio', retired=False)
+DeflatedImageFrameCompression = TransferSyntax('1.2.840.10008.1.2.8.1', 'Deflated Image Frame Compression', 'DeflatedImageFrameCompression', retired=False)
 Papyrus3ImplicitVRLittleEndian = TransferSyntax('1.2.840.10008.1.20', 'Papyrus 3 Implicit VR Little Endian', 'Papyrus3ImplicitVRLittleEndian', retired=True)
 Verification = SOPClass('1.2.840.10008.1.1', 'Verification SOP Class', 'Verification', 'verification', retired=False)
 ModalityWorklistInformationModelFind = SOPClass('1.2.840.10008.5.1.4.31', 'Modality Worklist Information Model - FIND', 'ModalityWorklistInformationModelFind', 'worklist', retired=False)
 GeneralPurposeWorklistInformationModelFind = SOPClass('1.2.840.10008.5.1.4.32.1', 'General Purpose Worklist Information Model - FIND', 'GeneralPurposeWorklistInformationModelFind', 'worklist', retired=True)
 
+# pynetdicom's names where they differ from the DICOM keyword
+ModalityWorklistInformationFind = ModalityWorklistInformationModelFind
+ColorPaletteInformationModelFind = ColorPaletteQueryRetrieveInformationModelFind
+ColorPaletteInformationModelMove = ColorPaletteQueryRetrieveInformationModelMove
+ColorPaletteInformationModelGet = ColorPaletteQueryRetrieveInformationModelGet
+PseudoColorSoftcopyPresentationStageStorage = PseudoColorSoftcopyPresentationStateStorage
+VariableModalityLUTSoftcopyPresentationStageStorage = VariableModalityLUTSoftcopyPresentationStateStorage
+RoboticArmRadiationRecordStorage = RoboticRadiationRecordStorage
+OphthlamicOpticalCoherenceTomographyBscanVolumeAnalysisStorage = OphthalmicOpticalCoherenceTomographyBscanVolumeAnalysisStorage
+RTBrachyApplicationSetupDeliveryInstructionsStorage = RTBrachyApplicationSetupDeliveryInstructionStorage
+
+#: pynetdicom's fixed context lists: list name -> SOP classes, in pynetdicom's order.
+CONTEXT_LISTS: dict[str, tuple[SOPClass, ...]] = {
+    'ApplicationEventLoggingPresentationContexts': (ProceduralEventLogging, SubstanceAdministrationLogging,),
+    'BasicWorklistManagementPresentationContexts': (ModalityWorklistInformationModelFind,),
+    'ColorPalettePresentationContexts': (ColorPaletteQueryRetrieveInformationModelFind, ColorPaletteQueryRetrieveInformationModelMove, ColorPaletteQueryRetrieveInformationModelGet,),
+    'DefinedProcedureProtocolPresentationContexts': (DefinedProcedureProtocolInformationModelFind, DefinedProcedureProtocolInformationModelMove, DefinedProcedureProtocolInformationModelGet,),
+    'DisplaySystemPresentationContexts': (DisplaySystem,),
+    'HangingProtocolPresentationContexts': (HangingProtocolInformationModelFind, HangingProtocolInformationModelMove, HangingProtocolInformationModelGet,),
+    'ImplantTemplatePresentationContexts': (GenericImplantTemplateInformationModelFind, GenericImplantTemplateInformationModelMove, GenericImplantTemplateInformationModelGet, ImplantAssemblyTemplateInformationModelFind, ImplantAssemblyTemplateInformationModelMove, ImplantAssemblyTemplateInformationModelGet, ImplantTemplateGroupInformationModelFind, ImplantTemplateGroupInformationModelMove, ImplantTemplateGroupInformationModelGet,),
+    'InstanceAvailabilityPresentationContexts': (InstanceAvailabilityNotification,),
+    'MediaCreationManagementPresentationContexts': (MediaCreationManagement,),
+    'MediaStoragePresentationContexts': (MediaStorageDirectoryStorage,),
+    'ModalityPerformedPresentationContexts': (ModalityPerformedProcedureStep, ModalityPerformedProcedureStepRetrieve, ModalityPerformedProcedureStepNotification,),
+    'ModalityWorklistPresentationContexts': (ModalityWorklistInformationModelFind,),
+    'NonPatientObjectPresentationContexts': (HangingProtocolStorage, ColorPaletteStorage, GenericImplantTemplateStorage, ImplantAssemblyTemplateStorage, ImplantTemplateGroupStorage, CTDefinedProcedureProtocolStorage, ProtocolApprovalStorage, XADefinedProcedureProtocolStorage, InventoryStorage,),
+    'PrintManagementPresentationContexts': (BasicFilmSession, BasicFilmBox, BasicGrayscaleImageBox, BasicColorImageBox, PrintJob, BasicAnnotationBox, Printer, PrinterConfigurationRetrieval, PresentationLUT, BasicGrayscalePrintManagementMeta, BasicColorPrintManagementMeta,),
+    'ProcedureStepPresentationContexts': (ModalityPerformedProcedureStep, ModalityPerformedProcedureStepRetrieve, ModalityPerformedProcedureStepNotification,),
+    'ProtocolApprovalPresentationContexts': (ProtocolApprovalInformationModelFind, ProtocolApprovalInformationModelMove, ProtocolApprovalInformationModelGet,),
+    'QueryRetrievePresentationContexts': (PatientRootQueryRetrieveInformationModelFind, PatientRootQueryRetrieveInformationModelMove, PatientRootQueryRetrieveInformationModelGet, StudyRootQueryRetrieveInformationModelFind, StudyRootQueryRetrieveInformationModelMove, StudyRootQueryRetrieveInformationModelGet, PatientStudyOnlyQueryRetrieveInformationModelFind, PatientStudyOnlyQueryRetrieveInformationModelMove, PatientStudyOnlyQueryRetrieveInformationModelGet, CompositeInstanceRootRetrieveMove, CompositeInstanceRootRetrieveGet, CompositeInstanceRetrieveWithoutBulkDataGet, RepositoryQuery,),
+    'RelevantPatientInformationPresentationContexts': (GeneralRelevantPatientInformationQuery, BreastImagingRelevantPatientInformationQuery, CardiacRelevantPatientInformationQuery,),
+    'RTMachineVerificationPresentationContexts': (RTConventionalMachineVerification, RTIonMachineVerification,),
+    'StorageCommitmentPresentationContexts': (StorageCommitmentPushModel,),
+    'SubstanceAdministrationPresentationContexts': (ProductCharacteristicsQuery, SubstanceApprovalQuery,),
+    'UnifiedProcedurePresentationContexts': (UnifiedProcedureStepPush, UnifiedProcedureStepWatch, UnifiedProcedureStepPull, UnifiedProcedureStepEvent, UnifiedProcedureStepQuery,),
+}
+
 __all__ = [
+    'MediaStorageDirectoryStorage',
+    'StorageCommitmentPushModel',
+    'ProceduralEventLogging',
+    'SubstanceAdministrationLogging',
+    'ModalityPerformedProcedureStep',
+    'ModalityPerformedProcedureStepRetrieve',
+    'ModalityPerformedProcedureStepNotification',
+    'BasicFilmSession',
+    'BasicFilmBox',
+    'BasicGrayscaleImageBox',
+    'BasicColorImageBox',
+    'BasicGrayscalePrintManagementMeta',
+    'PrintJob',
+    'BasicAnnotationBox',
+    'Printer',
+    'PrinterConfigurationRetrieval',
+    'BasicColorPrintManagementMeta',
+    'PresentationLUT',
+    'MediaCreationManagement',
+    'DisplaySystem',
+    'InventoryCreation',
+    'RepositoryQuery',
+    'InstanceAvailabilityNotification',
+    'UnifiedProcedureStepPush',
+    'UnifiedProcedureStepWatch',
+    'UnifiedProcedureStepPull',
+    'UnifiedProcedureStepEvent',
+    'UnifiedProcedureStepQuery',
+    'RTConventionalMachineVerification',
+    'RTIonMachineVerification',
+    'GeneralRelevantPatientInformationQuery',
+    'BreastImagingRelevantPatientInformationQuery',
+    'CardiacRelevantPatientInformationQuery',
+    'ProductCharacteristicsQuery',
+    'SubstanceApprovalQuery',
     'ProtocolApprovalInformationModelFind',
     'ProtocolApprovalInformationModelMove',
     'ProtocolApprovalInformationModelGet',
@@ -392,6 +507,8 @@ __all__ = [
     'ElectrooculogramWaveformStorage',
     'SleepElectroencephalogramWaveformStorage',
     'BodyPositionWaveformStorage',
+    'WaveformPresentationStateStorage',
+    'WaveformAcquisitionPresentationStateStorage',
     'StandaloneModalityLUTStorage',
     'StandaloneVOILUTStorage',
     'GrayscaleSoftcopyPresentationStateStorage',
@@ -427,6 +544,8 @@ __all__ = [
     'SegmentationStorage',
     'SurfaceSegmentationStorage',
     'TractographyResultsStorage',
+    'LabelMapSegmentationStorage',
+    'HeightMapSegmentationStorage',
     'RealWorldValueMappingStorage',
     'SurfaceScanMeshStorage',
     'SurfaceScanPointCloudStorage',
@@ -594,6 +713,9 @@ __all__ = [
     'MPEG4HP42STEREOF',
     'HEVCMP51',
     'HEVCM10P51',
+    'JPEGXLLossless',
+    'JPEGXLJPEGRecompression',
+    'JPEGXL',
     'HTJ2KLossless',
     'HTJ2KLosslessRPCL',
     'HTJ2K',
@@ -605,8 +727,18 @@ __all__ = [
     'SMPTEST211020UncompressedProgressiveActiveVideo',
     'SMPTEST211020UncompressedInterlacedActiveVideo',
     'SMPTEST211030PCMDigitalAudio',
+    'DeflatedImageFrameCompression',
     'Papyrus3ImplicitVRLittleEndian',
     'Verification',
     'ModalityWorklistInformationModelFind',
     'GeneralPurposeWorklistInformationModelFind',
+    'ModalityWorklistInformationFind',
+    'ColorPaletteInformationModelFind',
+    'ColorPaletteInformationModelMove',
+    'ColorPaletteInformationModelGet',
+    'PseudoColorSoftcopyPresentationStageStorage',
+    'VariableModalityLUTSoftcopyPresentationStageStorage',
+    'RoboticArmRadiationRecordStorage',
+    'OphthlamicOpticalCoherenceTomographyBscanVolumeAnalysisStorage',
+    'RTBrachyApplicationSetupDeliveryInstructionsStorage',
 ]

@@ -22,7 +22,8 @@ _NATIVE = frozenset(UNCOMPRESSED_SYNTAXES)
 class SOPClass(str):
     """A SOP Class UID with its name, keyword and service group.
 
-    ``group`` is one of ``verification``, ``storage``, ``qr`` and ``worklist``.
+    ``group`` is one of ``verification``, ``storage``, ``qr``, ``worklist`` and ``other``
+    (the DIMSE-N and other services of pynetdicom's lists).
     """
 
     name: str

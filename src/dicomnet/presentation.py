@@ -113,11 +113,11 @@ def from_negotiated(
 
 class RoleSelectionProposal:
     """SCP/SCU role selection a requestor proposes for one SOP class (``AE.associate``'s
-    ``ext_neg``); made by :func:`build_role`. ``scu_role`` None keeps the default SCU role."""
+    ``ext_neg``); made by :func:`build_role`."""
 
     __slots__ = ("scp_role", "scu_role", "sop_class_uid")
 
-    def __init__(self, sop_class_uid: str, scu_role: bool | None, scp_role: bool) -> None:
+    def __init__(self, sop_class_uid: str, scu_role: bool, scp_role: bool) -> None:
         self.sop_class_uid = str(sop_class_uid)
         self.scu_role = scu_role
         self.scp_role = scp_role
@@ -129,50 +129,58 @@ class RoleSelectionProposal:
         )
 
 
-def build_role(
-    sop_class: str, scu_role: bool | None = None, scp_role: bool = False
-) -> RoleSelectionProposal:
-    """Role selection for ``AE.associate(..., ext_neg=[...])``, pynetdicom's ``build_role``.
+def build_role(uid: str, scu_role: bool = False, scp_role: bool = False) -> RoleSelectionProposal:
+    """SCP/SCU role selection for ``AE.associate(..., ext_neg=[...])``, as pynetdicom's
+    ``build_role``: the roles we propose for SOP class ``uid``, each False unless given.
 
-    ``build_role(CTImageStorage, scp_role=True)`` proposes that we act as SCP *and* SCU for CT
-    Image Storage: what a C-GET SCU needs to receive its C-STORE sub-operations, while the same
-    context still serves our own C-STOREs. Pass ``scu_role=False`` to propose SCP only.
-    (pynetdicom reads an omitted ``scu_role`` as False; keeping the default SCU role costs
-    nothing and avoids a context on which we cannot send.)
+    ``build_role(CTImageStorage, scp_role=True)`` proposes SCP only (SCU=0, SCP=1): what a
+    C-GET SCU needs to receive its C-STORE sub-operations, and what DCMTK's ``dcmqrscp``
+    accepts (it rejects a storage context proposed as SCU *and* SCP). To also send C-STOREs
+    of that class on the same association, pass ``scu_role=True`` as well; the peer may then
+    refuse the context.
     """
-    return RoleSelectionProposal(sop_class, scu_role, bool(scp_role))
+    return RoleSelectionProposal(uid, bool(scu_role), bool(scp_role))
 
 
 # --- ready-made context lists (pynetdicom's names), built on first use ---------------------------
 
-_CONTEXT_LISTS = {
-    "VerificationPresentationContexts": "verification",
-    "StoragePresentationContexts": "storage-120",
-    "AllStoragePresentationContexts": "storage",
-    "QueryRetrievePresentationContexts": "qr",
-    "ModalityWorklistPresentationContexts": "worklist",
-}
+
+def context_list_names() -> list[str]:
+    """Every ``*PresentationContexts`` name this module (and :mod:`dicomnet`) provides."""
+    from dicomnet._sop_class_generated import CONTEXT_LISTS
+
+    return sorted({*CONTEXT_LISTS, *_DYNAMIC_LISTS})
+
+
+_DYNAMIC_LISTS = (
+    "VerificationPresentationContexts",
+    "StoragePresentationContexts",
+    "AllStoragePresentationContexts",
+)
 
 
 def __getattr__(name: str) -> list[PresentationContext]:
-    """``StoragePresentationContexts`` (the first 120 non-retired storage classes, leaving room
-    for other contexts within the 128 of one association), ``AllStoragePresentationContexts``
-    (every storage class: for acceptors), ``VerificationPresentationContexts``,
-    ``QueryRetrievePresentationContexts`` and ``ModalityWorklistPresentationContexts``: fresh
-    lists of contexts with the default transfer syntaxes."""
-    group = _CONTEXT_LISTS.get(name)
-    if group is None:
-        raise AttributeError(f"module 'dicomnet.presentation' has no attribute {name!r}")
-    from dicomnet import sop_class
+    """pynetdicom's ready-made context lists, as fresh lists of contexts with the default
+    transfer syntaxes each time (changing one cannot change the next user's).
 
-    if group == "verification":
-        classes: tuple[str, ...] = (sop_class.Verification,)
-    elif group == "storage-120":
+    ``StoragePresentationContexts`` is the first 120 non-retired storage classes (leaving room
+    for other contexts within the 128 of one association), ``AllStoragePresentationContexts``
+    every storage class (for acceptors; registered ones too); the others
+    (``QueryRetrievePresentationContexts``, ``BasicWorklistManagementPresentationContexts``
+    alias ``ModalityWorklistPresentationContexts``, ``PrintManagementPresentationContexts``,
+    ...) hold the same SOP classes as pynetdicom's."""
+    from dicomnet import sop_class
+    from dicomnet._sop_class_generated import CONTEXT_LISTS
+
+    classes: tuple[str, ...]
+    if name == "VerificationPresentationContexts":
+        classes = (sop_class.Verification,)
+    elif name == "StoragePresentationContexts":
         classes = sop_class.StorageClasses[:120]
-    elif group == "storage":
+    elif name == "AllStoragePresentationContexts":
         classes = sop_class.AllStorageClasses
-    elif group == "qr":
-        classes = sop_class.QueryRetrieveClasses
+    elif name in CONTEXT_LISTS:
+        classes = CONTEXT_LISTS[name]
     else:
-        classes = sop_class.WorklistClasses
+        raise AttributeError(f"module 'dicomnet.presentation' has no attribute {name!r}")
     return [build_context(uid) for uid in classes]

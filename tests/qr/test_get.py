@@ -179,8 +179,8 @@ def test_role_selection_reaches_the_contexts(qr_server: QRServerFactory) -> None
         server.server_address[1],
         ae_title="QRSCP",
         ext_neg=[
-            build_role(CTImageStorage, scp_role=True),
-            build_role(MRImageStorage, scu_role=False, scp_role=True),
+            build_role(CTImageStorage, scu_role=True, scp_role=True),
+            build_role(MRImageStorage, scp_role=True),
         ],
     )
     try:

@@ -204,8 +204,13 @@ def test_model_objects_are_accepted() -> None:
         qr.validate_identifier(ident(None), qr.MODALITY_WORKLIST, "get")
 
 
-def test_build_role_keeps_the_scu_role_unless_told() -> None:
+def test_build_role_defaults_as_pynetdicom() -> None:
+    """Each role False unless given: ``build_role(uid, scp_role=True)`` proposes SCP only."""
     role = build_role(CTImageStorage, scp_role=True)
-    assert (role.sop_class_uid, role.scu_role, role.scp_role) == (CTImageStorage, None, True)
-    only = build_role(CTImageStorage, scu_role=False, scp_role=True)
-    assert (only.scu_role, only.scp_role) == (False, True)
+    assert (role.sop_class_uid, role.scu_role, role.scp_role) == (CTImageStorage, False, True)
+    both = build_role(CTImageStorage, scu_role=True, scp_role=True)
+    assert (both.scu_role, both.scp_role) == (True, True)
+    assert (build_role(CTImageStorage).scu_role, build_role(CTImageStorage).scp_role) == (
+        False,
+        False,
+    )
