@@ -1,14 +1,15 @@
 """The SCU side of Query/Retrieve: C-FIND, C-GET, C-MOVE and C-CANCEL on an association
 (``Association.send_c_find`` and friends delegate here).
 
-Each ``send_c_*`` checks its arguments (query model, identifier, accepted context), sends the
-request at once and returns a :class:`Responses` iterator yielding ``(status, identifier)``
-pairs as the responses arrive — the shape pynetdicom's generators have, so ``for status,
-identifier in assoc.send_c_find(...)`` code runs unchanged. ``status`` is a pydicom Dataset
-(Status, and the sub-operation counts and error fields when sent); ``identifier`` is the
-decoded identifier of a Pending C-FIND response or the Failed SOP Instance UID List of a
-C-GET/C-MOVE response, else None. If the association ends or times out before the final
-response, the last pair is ``(Dataset(), None)`` (an empty status).
+Each ``send_c_*`` checks its arguments (query model, accepted context), sends the request with
+the identifier as the caller built it (what :func:`dicomnet.qr.validate_identifier` finds wrong
+is a warning, or a ValueError with ``validate=True``) and returns a :class:`Responses` iterator
+yielding ``(status, identifier)`` pairs as the responses arrive — the shape pynetdicom's
+generators have, so ``for status, identifier in assoc.send_c_find(...)`` code runs unchanged.
+``status`` is a pydicom Dataset (Status, and the sub-operation counts and error fields when
+sent); ``identifier`` is the decoded identifier of a Pending C-FIND response or the Failed SOP
+Instance UID List of a C-GET/C-MOVE response, else None. If the association ends or times out
+before the final response, the last pair is ``(Dataset(), None)`` (an empty status).
 
 While a C-GET runs, the C-STORE sub-operations the peer sends on the same association are
 served as they come by the association's ``EVT_C_STORE`` handler.
@@ -172,6 +173,7 @@ def _send(
     move_aet: str | None = None,
     *,
     relational: bool = False,
+    validate: bool = False,
 ) -> Responses:
     from dicomnet.association import NoContextError
     from dicomnet.sop_class import uid_name
@@ -179,7 +181,7 @@ def _send(
     op = normalise_operation(operation)
     assoc._require_established()
     uid, model = resolve_query_model(query_model, op)
-    validate_identifier(identifier, model if model is not None else uid, op, relational=relational)
+    _check_identifier(identifier, model if model is not None else uid, op, relational, validate)
     if priority not in (PRIORITY_LOW, PRIORITY_MEDIUM, PRIORITY_HIGH):
         raise ValueError(f"priority must be 0 (medium), 1 (high) or 2 (low), not {priority!r}")
     if msg_id is not None and not (isinstance(msg_id, int) and 1 <= msg_id <= 0xFFFF):
@@ -221,6 +223,27 @@ def _send(
     return responses
 
 
+def _check_identifier(
+    identifier: Any, model: Any, op: str, relational: bool, validate: bool
+) -> None:
+    """The identifier is sent as the user built it (as pynetdicom does): what
+    :func:`dicomnet.qr.validate_identifier` finds wrong is logged as a warning, or raised as
+    ValueError with ``validate=True``. Anything but a pydicom Dataset is always refused."""
+    from pydicom.dataset import Dataset
+
+    if not isinstance(identifier, Dataset):
+        raise ValueError(
+            f"the C-{op.upper()} identifier must be a pydicom Dataset, not "
+            f"{type(identifier).__name__}"
+        )
+    try:
+        validate_identifier(identifier, model, op, relational=relational)
+    except ValueError as exc:
+        if validate:
+            raise
+        LOGGER.warning("sending the C-%s identifier as it is, although %s", op.upper(), exc)
+
+
 def _warn_no_scp_role(assoc: Association) -> None:
     """Say why a C-GET's C-STORE sub-operations cannot arrive: we proposed no SCP role, or the
     peer refused it (or the contexts) for every SOP class we proposed it for."""
@@ -254,9 +277,19 @@ def send_c_find(
     msg_id: int | None = None,
     priority: int = PRIORITY_MEDIUM,
     relational: bool = False,
+    validate: bool = False,
 ) -> Responses:
     """Send a C-FIND-RQ; iterate the result for ``(status, identifier)`` pairs."""
-    return _send(assoc, "find", identifier, query_model, msg_id, priority, relational=relational)
+    return _send(
+        assoc,
+        "find",
+        identifier,
+        query_model,
+        msg_id,
+        priority,
+        relational=relational,
+        validate=validate,
+    )
 
 
 def send_c_get(
@@ -265,10 +298,11 @@ def send_c_get(
     query_model: Any,
     msg_id: int | None = None,
     priority: int = PRIORITY_MEDIUM,
+    validate: bool = False,
 ) -> Responses:
     """Send a C-GET-RQ; iterate the result for ``(status, identifier)`` pairs while the
     C-STORE sub-operations go to the ``EVT_C_STORE`` handler."""
-    return _send(assoc, "get", identifier, query_model, msg_id, priority)
+    return _send(assoc, "get", identifier, query_model, msg_id, priority, validate=validate)
 
 
 def send_c_move(
@@ -278,12 +312,15 @@ def send_c_move(
     query_model: Any,
     msg_id: int | None = None,
     priority: int = PRIORITY_MEDIUM,
+    validate: bool = False,
 ) -> Responses:
     """Send a C-MOVE-RQ to move the matches to ``move_aet``; iterate for the responses."""
     from dicomnet.ul.codec import validate_ae_title
 
     destination = validate_ae_title(move_aet)
-    return _send(assoc, "move", identifier, query_model, msg_id, priority, destination)
+    return _send(
+        assoc, "move", identifier, query_model, msg_id, priority, destination, validate=validate
+    )
 
 
 def send_c_cancel(assoc: Association, msg_id: int, context_id: int | None = None) -> None:

@@ -388,17 +388,26 @@ class Association(AssociationCore):
         msg_id: int | None = None,
         priority: int = PRIORITY_MEDIUM,
         relational: bool = False,
+        validate: bool = False,
     ) -> Any:
         """C-FIND: an iterator of ``(status, identifier)`` pairs as the responses arrive.
 
-        ``query_model``: the FIND SOP class UID, or "P", "S", "O", "W". The identifier is
-        checked first (:func:`dicomnet.qr.validate_identifier`: ValueError; ``relational``
-        allows queries without the unique keys of higher levels). The iterator's
-        ``message_id`` and ``cancel()`` serve C-CANCEL."""
+        ``query_model``: the FIND SOP class UID, or "P", "S", "O", "W". The identifier is sent
+        as built, as pynetdicom does; :func:`dicomnet.qr.validate_identifier`'s objections
+        (missing unique keys, a bad level, ...) are logged as a warning, or raised as
+        ValueError before anything is sent with ``validate=True`` (``relational`` then allows
+        queries without the unique keys of higher levels). The iterator's ``message_id`` and
+        ``cancel()`` serve C-CANCEL."""
         from dicomnet._qr_scu import send_c_find
 
         return send_c_find(
-            self, identifier, query_model, msg_id=msg_id, priority=priority, relational=relational
+            self,
+            identifier,
+            query_model,
+            msg_id=msg_id,
+            priority=priority,
+            relational=relational,
+            validate=validate,
         )
 
     def send_c_get(
@@ -407,13 +416,17 @@ class Association(AssociationCore):
         query_model: Any,
         msg_id: int | None = None,
         priority: int = PRIORITY_MEDIUM,
+        validate: bool = False,
     ) -> Any:
         """C-GET: ``(status, identifier)`` pairs; the C-STORE sub-operations arrive on this
         association and go to its ``EVT_C_STORE`` handler (negotiate the SCP role for their
-        SOP classes: ``ext_neg=[build_role(uid, scp_role=True)]``)."""
+        SOP classes: ``ext_neg=[build_role(uid, scp_role=True)]``). ``validate`` as for
+        :meth:`send_c_find`."""
         from dicomnet._qr_scu import send_c_get
 
-        return send_c_get(self, identifier, query_model, msg_id=msg_id, priority=priority)
+        return send_c_get(
+            self, identifier, query_model, msg_id=msg_id, priority=priority, validate=validate
+        )
 
     def send_c_move(
         self,
@@ -422,12 +435,20 @@ class Association(AssociationCore):
         query_model: Any,
         msg_id: int | None = None,
         priority: int = PRIORITY_MEDIUM,
+        validate: bool = False,
     ) -> Any:
-        """C-MOVE to the AE titled ``move_aet``: ``(status, identifier)`` pairs."""
+        """C-MOVE to the AE titled ``move_aet``: ``(status, identifier)`` pairs. ``validate``
+        as for :meth:`send_c_find`."""
         from dicomnet._qr_scu import send_c_move
 
         return send_c_move(
-            self, identifier, move_aet, query_model, msg_id=msg_id, priority=priority
+            self,
+            identifier,
+            move_aet,
+            query_model,
+            msg_id=msg_id,
+            priority=priority,
+            validate=validate,
         )
 
     def send_c_cancel(self, msg_id: int, context_id: int | None = None) -> None:

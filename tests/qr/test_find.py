@@ -388,7 +388,7 @@ def test_no_find_handler_gives_0122(dicomnet_server: Any, associate: Associate) 
 # --- the SCU checks before sending ------------------------------------------------------------
 
 
-def test_invalid_identifier_is_refused_before_sending(
+def test_invalid_identifier_is_refused_before_sending_when_validating(
     qr_server: QRServerFactory, associate: Associate
 ) -> None:
     calls: list[int] = []
@@ -400,7 +400,9 @@ def test_invalid_identifier_is_refused_before_sending(
     server = qr_server(handlers=[(evt.EVT_C_FIND, counting)])
     assoc = associate(server.server_address[1])
     with pytest.raises(ValueError, match="needs PatientID"):
-        assoc.send_c_find(query("STUDY", StudyInstanceUID=""), "P")
+        assoc.send_c_find(query("STUDY", StudyInstanceUID=""), "P", validate=True)
+    with pytest.raises(ValueError, match="needs PatientID"):
+        assoc.send_c_get(query("STUDY", StudyInstanceUID="1.2"), "P", validate=True)
     with pytest.raises(ValueError, match="Modality Worklist information model supports C-FIND"):
         assoc.send_c_get(query(None, PatientID="A"), "W")
     with pytest.raises(ValueError, match="must be a pydicom Dataset"):
@@ -409,6 +411,28 @@ def test_invalid_identifier_is_refused_before_sending(
     assert assoc.is_established
     results = collect(assoc.send_c_find(query("STUDY", StudyInstanceUID=""), "S"))
     assert [s for s, _ in results] == [0xFF00, 0x0000] and calls == [1]
+
+
+def test_identifier_is_sent_as_built_by_default(
+    qr_server: QRServerFactory, associate: Associate, caplog: pytest.LogCaptureFixture
+) -> None:
+    """As pynetdicom: a PATIENT-level query without PatientID is sent (the archive decides),
+    with a warning saying what the check found."""
+    seen: list[Dataset] = []
+
+    def recording(event: Any) -> Iterator[tuple[int, Dataset]]:
+        seen.append(event.identifier)
+        yield 0xFF00, query("PATIENT", PatientID="A", PatientName="CITIZEN^Jan")
+
+    server = qr_server(handlers=[(evt.EVT_C_FIND, recording)])
+    assoc = associate(server.server_address[1])
+    sent = query("PATIENT", PatientName="CITIZEN^Jan")
+    with caplog.at_level("WARNING", logger="dicomnet"):
+        results = collect(assoc.send_c_find(sent, "P"))
+    assert [s for s, _ in results] == [0xFF00, 0x0000]
+    assert len(seen) == 1 and seen[0] == sent
+    assert "sending the C-FIND identifier as it is" in caplog.text
+    assert "PatientID" in caplog.text
 
 
 def test_no_accepted_context_raises(qr_server: QRServerFactory) -> None:

@@ -188,7 +188,7 @@ def findscu(
     try:
         try:
             responses = assoc.send_c_find(
-                identifier, model, msg_id=message_id, relational=relational
+                identifier, model, msg_id=message_id, relational=relational, validate=True
             )
             for status, found in responses:
                 code = getattr(status, "Status", None)

@@ -145,7 +145,9 @@ def getscu(
     final: Any = None
     message_id = 1
     try:
-        for status, _identifier in assoc.send_c_get(identifier, model, msg_id=message_id):
+        for status, _identifier in assoc.send_c_get(
+            identifier, model, msg_id=message_id, validate=True
+        ):
             if getattr(status, "Status", None) in (0xFF00, 0xFF01):
                 counts.update(status)
                 progress.update(counts)

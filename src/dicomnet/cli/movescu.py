@@ -153,7 +153,7 @@ def movescu(
         message_id = 1
         try:
             for status, _identifier in assoc.send_c_move(
-                identifier, destination, model, msg_id=message_id
+                identifier, destination, model, msg_id=message_id, validate=True
             ):
                 if getattr(status, "Status", None) in (0xFF00, 0xFF01):
                     counts.update(status)
