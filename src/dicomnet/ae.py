@@ -171,8 +171,14 @@ class AE:
         ]
         extended: list[Any] = []
         if ext_neg:
-            extended = [item for item in ext_neg if isinstance(item, _EXTENDED_ITEMS)]
-            roles = [item for item in ext_neg if not isinstance(item, _EXTENDED_ITEMS)]
+            items = [_item_of(e) for e in ext_neg]
+            identities = [item for item in items if isinstance(item, UserIdentityRQ)]
+            if identities and user_identity is None:
+                user_identity = identities[-1]
+            extended = [item for item in items if isinstance(item, _EXTENDED_ITEMS)]
+            roles = [
+                item for item in items if not isinstance(item, (*_EXTENDED_ITEMS, UserIdentityRQ))
+            ]
             specs = _apply_roles(specs, roles)
         server_hostname = None
         if tls_args is not None:
@@ -242,11 +248,33 @@ class AE:
 _EXTENDED_ITEMS = (AsyncOpsWindow, SOPClassExtended, SOPClassCommonExtended)
 
 
+def _item_of(entry: Any) -> Any:
+    """An ``ext_neg`` entry as the sub-item it stands for: pynetdicom-style negotiation
+    objects (:mod:`dicomnet.pdu_primitives`, or pynetdicom's own, which have the same
+    attributes) become our items; role selections and our own items stay as they are."""
+    if isinstance(entry, (*_EXTENDED_ITEMS, UserIdentityRQ)):
+        return entry
+    to_item = getattr(entry, "to_item", None)
+    if callable(to_item):
+        return to_item()
+    if hasattr(entry, "user_identity_type") and hasattr(entry, "primary_field"):
+        from dicomnet.pdu_primitives import UserIdentityNegotiation
+
+        ours = UserIdentityNegotiation()
+        ours.user_identity_type = entry.user_identity_type
+        ours.positive_response_requested = entry.positive_response_requested
+        ours.primary_field = entry.primary_field
+        ours.secondary_field = entry.secondary_field
+        return ours.to_item()
+    return entry
+
+
 def _apply_roles(specs: list[ContextSpec], ext_neg: Iterable[Any]) -> list[ContextSpec]:
     """Put the role selection items of ``ext_neg`` (:func:`dicomnet.presentation.build_role`,
     or any object with ``sop_class_uid``/``scu_role``/``scp_role``) on the matching contexts.
 
-    A ``scu_role`` of None keeps the default SCU role. Items of other kinds, and roles for a
+    A ``scu_role`` of None (from code written for earlier dicomnet) keeps the default SCU
+    role. Items of other kinds, and roles for a
     SOP class with no requested context, are ignored with a warning."""
     roles: dict[str, tuple[bool, bool]] = {}
     for item in ext_neg:

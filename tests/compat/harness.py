@@ -130,3 +130,19 @@ class Background:
             texts.append(stream.read().decode("utf-8", "replace"))
             stream.close()
         return Outcome(self.flavour, code, texts[0], texts[1])
+
+
+def serve(
+    name: str, flavour: str, cwd: Path, env: dict[str, str] | None = None
+) -> tuple[Background, int]:
+    """Start the SCP program ``name`` on a free port (``PORT``) and return once it listens."""
+    from tests.helpers import free_port, wait_listening
+
+    port = free_port()
+    running = Background(name, flavour, cwd, {**(env or {}), "PORT": str(port)})
+    try:
+        wait_listening(running.process, "127.0.0.1", port, timeout=TIMEOUT)
+    except (RuntimeError, TimeoutError) as exc:
+        outcome = running.stop()
+        raise AssertionError(f"{name} did not listen: {exc}\n{outcome.explain()}") from exc
+    return running, port

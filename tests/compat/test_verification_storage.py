@@ -1,0 +1,102 @@
+"""Verification and Storage programs in pynetdicom's style, SCU and SCP, against DCMTK's
+storescp, echoscu and storescu: the same output and files with either import."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.compat.harness import FLAVOURS, run_program, serve
+from tests.helpers import (
+    ECHOSCU,
+    STORESCU,
+    DcmtkStorescp,
+    dataset_bytes,
+    free_port,
+    run_dcmtk,
+    sop_instance_of,
+    write_ct_files,
+)
+
+pytestmark = pytest.mark.interop
+
+StorescpFactory = Callable[..., DcmtkStorescp]
+
+
+def test_verification_scu_against_dcmtk_storescp(
+    dcmtk_storescp: StorescpFactory, tmp_path: Path
+) -> None:
+    peer = dcmtk_storescp()
+    for flavour in FLAVOURS:
+        outcome = run_program(
+            "verification_scu", flavour, tmp_path / flavour, {"PEER_PORT": str(peer.port)}
+        )
+        assert outcome.returncode == 0, outcome.explain()
+        assert outcome.lines == ["C-ECHO request status: 0x0000"], outcome.explain()
+
+
+def test_verification_scu_without_a_peer(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens there
+    for flavour in FLAVOURS:
+        outcome = run_program(
+            "verification_scu", flavour, tmp_path / flavour, {"PEER_PORT": str(port)}
+        )
+        assert outcome.returncode == 0, outcome.explain()
+        assert outcome.lines == ["Association rejected, aborted or never connected"], (
+            outcome.explain()
+        )
+
+
+def test_storage_scu_against_dcmtk_storescp(
+    dcmtk_storescp: StorescpFactory, tmp_path: Path
+) -> None:
+    files = write_ct_files(tmp_path / "ct", 3)
+    wanted = sorted(sop_instance_of(p) for p in files)
+    for flavour in FLAVOURS:
+        peer = dcmtk_storescp(output_dir=tmp_path / f"received-{flavour}")
+        env = {"PEER_PORT": str(peer.port), "FILES": os.pathsep.join(map(str, files))}
+        outcome = run_program("storage_scu", flavour, tmp_path / flavour, env)
+        assert outcome.returncode == 0, outcome.explain()
+        assert outcome.lines == ["C-STORE request status: 0x0000"] * 3, outcome.explain()
+        assert sorted(sop_instance_of(p) for p in peer.files()) == wanted, peer.log()
+
+
+def test_verification_scp_with_dcmtk_echoscu(tmp_path: Path) -> None:
+    for flavour in FLAVOURS:
+        scp, port = serve("verification_scp", flavour, tmp_path / flavour)
+        try:
+            done = run_dcmtk(ECHOSCU, "-aet", "ECHOSCU", "-aec", "ECHOSCP", "127.0.0.1", str(port))
+            assert done.returncode == 0, done.stdout + done.stderr
+        finally:
+            outcome = scp.stop()
+        assert outcome.lines == ["C-ECHO from ECHOSCU message 1"], outcome.explain()
+
+
+@pytest.mark.parametrize("program", ["storage_scp", "storage_scp_encoded"])
+def test_storage_scp_with_dcmtk_storescu(program: str, tmp_path: Path) -> None:
+    """DCMTK storescu sends 3 CT files (Explicit and Implicit VR LE, as they are); each program
+    keeps all 3. The encoded_dataset() one keeps the data set bytes exactly as sent."""
+    files = write_ct_files(tmp_path / "ct", 3)
+    originals = {sop_instance_of(p): p for p in files}
+    for flavour in FLAVOURS:
+        cwd = tmp_path / flavour
+        scp, port = serve(program, flavour, cwd)
+        try:
+            done = run_dcmtk(STORESCU, "-aet", "STORESCU", "127.0.0.1", str(port), *files)
+            assert done.returncode == 0, done.stdout + done.stderr
+        finally:
+            outcome = scp.stop()
+        kept = cwd / "out" if program == "storage_scp_encoded" else cwd
+        received = sorted(p for p in kept.iterdir() if p.is_file())
+        assert sorted(p.name for p in received) == sorted(originals), outcome.explain()
+        for path in received:
+            assert sop_instance_of(path) == path.name
+            if program == "storage_scp_encoded":
+                assert dataset_bytes(path) == dataset_bytes(originals[path.name])
+        if program == "storage_scp":
+            assert sorted(outcome.lines) == sorted(
+                f"stored {uid} from STORESCU" for uid in originals
+            ), outcome.explain()
