@@ -38,3 +38,40 @@ def test_c_get_with_build_role_scp_role_only(
         assert sorted(sop_instance_of(p) for p in out.iterdir()) == wanted
         outputs[flavour] = outcome.lines
     assert outputs["dicomnet"] == outputs["pynetdicom"]
+
+
+def test_c_find_patient_level_by_name_only(archive: Dcmqrscp, tmp_path: Path) -> None:
+    """pynetdicom's example query has no PatientID at PATIENT level: it is sent as built (no
+    client-side refusal) and the archive answers with the patient, then Success."""
+    outputs = {}
+    for flavour in FLAVOURS:
+        outcome = run_program("qr_find_scu", flavour, tmp_path / flavour, peer_env(archive))
+        assert outcome.returncode == 0, outcome.explain()
+        lines = outcome.lines
+        assert lines[-1] == "C-FIND query status: 0x0000", outcome.explain()
+        pending = lines[:-1]
+        assert pending and len(pending) % 2 == 0, outcome.explain()
+        assert set(pending[0::2]) == {"C-FIND query status: 0xFF00"}
+        assert set(pending[1::2]) == {"match: CITIZEN^Jan"}
+        outputs[flavour] = lines
+    assert outputs["dicomnet"] == outputs["pynetdicom"]
+
+
+def test_c_move_to_its_own_storage_scp(
+    archive: Dcmqrscp, archive_files: list[Path], tmp_path: Path
+) -> None:
+    """The program's AE is its own move destination (MOVEDEST, started with block=False):
+    dcmqrscp sends the 3 instances there and ends with Success."""
+    wanted = sorted(sop_instance_of(p) for p in archive_files)
+    outputs = {}
+    for flavour in FLAVOURS:
+        out = tmp_path / flavour
+        env = {**peer_env(archive), "MOVE_PORT": str(archive.move_port)}
+        outcome = run_program("qr_move_scu", flavour, out, env)
+        assert outcome.returncode == 0, outcome.explain()
+        assert outcome.lines[-2:] == ["C-MOVE query status: 0x0000", "completed 3"], (
+            outcome.explain()
+        )
+        assert sorted(p.name for p in out.iterdir()) == wanted, outcome.explain()
+        outputs[flavour] = outcome.lines
+    assert outputs["dicomnet"] == outputs["pynetdicom"]
