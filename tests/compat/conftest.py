@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from pydicom import dcmread
 from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
 from tests.cli.qr_support import DCMQRSCP_AET, Dcmqrscp, start_dcmqrscp
 from tests.helpers import dcmtk_env, free_port, wait_listening, write_ct_files
@@ -97,7 +97,7 @@ def write_worklist(directory: Path) -> list[Path]:
     for entry in WORKLIST:
         ds = worklist_item(*entry)
         meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.31"
+        meta.MediaStorageSOPClassUID = UID("1.2.840.10008.5.1.4.31")
         meta.MediaStorageSOPInstanceUID = generate_uid()
         meta.TransferSyntaxUID = ExplicitVRLittleEndian
         ds.file_meta = meta
