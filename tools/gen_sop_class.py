@@ -245,6 +245,12 @@ def render() -> str:
         out.append(f"{alias} = {keyword}")
         names.append(alias)
     out.append("")
+    out.append("# well-known SOP instances (N-GET of a Printer, Display System, ...)")
+    for uid, _name, kind, retired, keyword in _entries():
+        if kind == "Well-known SOP Instance" and keyword and retired != "Retired":
+            out.append(f"{keyword} = {uid!r}")
+            names.append(keyword)
+    out.append("")
     out.append(
         "#: pynetdicom's fixed context lists: list name -> SOP classes, in pynetdicom's order."
     )

@@ -99,6 +99,8 @@ def _user_identity(assoc: Association, rq: AssociateRQ) -> tuple[bool, UserIdent
             evt.EVT_USER_ID,
             None,
             user_id_type=identity.identity_type,
+            primary_field=identity.primary,  # pynetdicom's names
+            secondary_field=identity.secondary,
             primary_identity=identity.primary,
             secondary_identity=identity.secondary,
             request=identity,

@@ -360,6 +360,25 @@ RoboticArmRadiationRecordStorage = RoboticRadiationRecordStorage
 OphthlamicOpticalCoherenceTomographyBscanVolumeAnalysisStorage = OphthalmicOpticalCoherenceTomographyBscanVolumeAnalysisStorage
 RTBrachyApplicationSetupDeliveryInstructionsStorage = RTBrachyApplicationSetupDeliveryInstructionStorage
 
+# well-known SOP instances (N-GET of a Printer, Display System, ...)
+HotIronPalette = '1.2.840.10008.1.5.1'
+PETPalette = '1.2.840.10008.1.5.2'
+HotMetalBluePalette = '1.2.840.10008.1.5.3'
+PET20StepPalette = '1.2.840.10008.1.5.4'
+SpringPalette = '1.2.840.10008.1.5.5'
+SummerPalette = '1.2.840.10008.1.5.6'
+FallPalette = '1.2.840.10008.1.5.7'
+WinterPalette = '1.2.840.10008.1.5.8'
+StorageCommitmentPushModelInstance = '1.2.840.10008.1.20.1.1'
+ProceduralEventLoggingInstance = '1.2.840.10008.1.40.1'
+SubstanceAdministrationLoggingInstance = '1.2.840.10008.1.42.1'
+PrinterInstance = '1.2.840.10008.5.1.1.17'
+PrinterConfigurationRetrievalInstance = '1.2.840.10008.5.1.1.17.376'
+DisplaySystemInstance = '1.2.840.10008.5.1.1.40.1'
+StorageManagementInstance = '1.2.840.10008.5.1.4.1.1.201.1.1'
+UPSGlobalSubscriptionInstance = '1.2.840.10008.5.1.4.34.5'
+UPSFilteredGlobalSubscriptionInstance = '1.2.840.10008.5.1.4.34.5.1'
+
 #: pynetdicom's fixed context lists: list name -> SOP classes, in pynetdicom's order.
 CONTEXT_LISTS: dict[str, tuple[SOPClass, ...]] = {
     'ApplicationEventLoggingPresentationContexts': (ProceduralEventLogging, SubstanceAdministrationLogging,),
@@ -741,4 +760,21 @@ __all__ = [
     'RoboticArmRadiationRecordStorage',
     'OphthlamicOpticalCoherenceTomographyBscanVolumeAnalysisStorage',
     'RTBrachyApplicationSetupDeliveryInstructionsStorage',
+    'HotIronPalette',
+    'PETPalette',
+    'HotMetalBluePalette',
+    'PET20StepPalette',
+    'SpringPalette',
+    'SummerPalette',
+    'FallPalette',
+    'WinterPalette',
+    'StorageCommitmentPushModelInstance',
+    'ProceduralEventLoggingInstance',
+    'SubstanceAdministrationLoggingInstance',
+    'PrinterInstance',
+    'PrinterConfigurationRetrievalInstance',
+    'DisplaySystemInstance',
+    'StorageManagementInstance',
+    'UPSGlobalSubscriptionInstance',
+    'UPSFilteredGlobalSubscriptionInstance',
 ]

@@ -109,12 +109,14 @@ def test_user_identity_verified_with_a_server_response() -> None:
     seen: list[tuple[int, bytes, bytes]] = []
 
     def check(event: evt.Event) -> tuple[bool, bytes]:
+        seen.append((event.user_id_type, event.primary_field, event.secondary_field))
+        # the names of earlier dicomnet versions still work
         seen.append((event.user_id_type, event.primary_identity, event.secondary_identity))
         return True, b"token"
 
     assoc = _with_identity(check)
     assert assoc.is_released
-    assert seen == [(2, b"alice", b"secret")]
+    assert seen == [(2, b"alice", b"secret")] * 2
     ac = assoc.acceptor.primitive
     assert isinstance(ac, AssociateAC)
     assert ac.user_information.user_identity_ac is not None
