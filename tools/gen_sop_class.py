@@ -252,11 +252,13 @@ def render() -> str:
             names.append(keyword)
     out.append("")
     out.append(
-        "#: pynetdicom's fixed context lists: list name -> SOP classes, in pynetdicom's order."
+        "#: pynetdicom's fixed context lists: list name -> SOP classes, sorted by UID as its are."
     )
     out.append("CONTEXT_LISTS: dict[str, tuple[SOPClass, ...]] = {")
+    by_keyword = {row[1]: row[2] for row in rows}
     for list_name, keywords in CONTEXT_LISTS.items():
-        out.append(f"    {list_name!r}: ({', '.join(keywords)},),")
+        ordered = sorted(keywords, key=lambda k: by_keyword[k])  # by UID text, as pynetdicom
+        out.append(f"    {list_name!r}: ({', '.join(ordered)},),")
     out.append("}")
     out.append("")
     out.append("__all__ = [")

@@ -379,7 +379,7 @@ StorageManagementInstance = '1.2.840.10008.5.1.4.1.1.201.1.1'
 UPSGlobalSubscriptionInstance = '1.2.840.10008.5.1.4.34.5'
 UPSFilteredGlobalSubscriptionInstance = '1.2.840.10008.5.1.4.34.5.1'
 
-#: pynetdicom's fixed context lists: list name -> SOP classes, in pynetdicom's order.
+#: pynetdicom's fixed context lists: list name -> SOP classes, sorted by UID as its are.
 CONTEXT_LISTS: dict[str, tuple[SOPClass, ...]] = {
     'ApplicationEventLoggingPresentationContexts': (ProceduralEventLogging, SubstanceAdministrationLogging,),
     'BasicWorklistManagementPresentationContexts': (ModalityWorklistInformationModelFind,),
@@ -393,11 +393,11 @@ CONTEXT_LISTS: dict[str, tuple[SOPClass, ...]] = {
     'MediaStoragePresentationContexts': (MediaStorageDirectoryStorage,),
     'ModalityPerformedPresentationContexts': (ModalityPerformedProcedureStep, ModalityPerformedProcedureStepRetrieve, ModalityPerformedProcedureStepNotification,),
     'ModalityWorklistPresentationContexts': (ModalityWorklistInformationModelFind,),
-    'NonPatientObjectPresentationContexts': (HangingProtocolStorage, ColorPaletteStorage, GenericImplantTemplateStorage, ImplantAssemblyTemplateStorage, ImplantTemplateGroupStorage, CTDefinedProcedureProtocolStorage, ProtocolApprovalStorage, XADefinedProcedureProtocolStorage, InventoryStorage,),
-    'PrintManagementPresentationContexts': (BasicFilmSession, BasicFilmBox, BasicGrayscaleImageBox, BasicColorImageBox, PrintJob, BasicAnnotationBox, Printer, PrinterConfigurationRetrieval, PresentationLUT, BasicGrayscalePrintManagementMeta, BasicColorPrintManagementMeta,),
+    'NonPatientObjectPresentationContexts': (CTDefinedProcedureProtocolStorage, ProtocolApprovalStorage, XADefinedProcedureProtocolStorage, InventoryStorage, HangingProtocolStorage, ColorPaletteStorage, GenericImplantTemplateStorage, ImplantAssemblyTemplateStorage, ImplantTemplateGroupStorage,),
+    'PrintManagementPresentationContexts': (BasicFilmSession, PrintJob, BasicAnnotationBox, Printer, PrinterConfigurationRetrieval, BasicColorPrintManagementMeta, BasicFilmBox, PresentationLUT, BasicGrayscaleImageBox, BasicColorImageBox, BasicGrayscalePrintManagementMeta,),
     'ProcedureStepPresentationContexts': (ModalityPerformedProcedureStep, ModalityPerformedProcedureStepRetrieve, ModalityPerformedProcedureStepNotification,),
     'ProtocolApprovalPresentationContexts': (ProtocolApprovalInformationModelFind, ProtocolApprovalInformationModelMove, ProtocolApprovalInformationModelGet,),
-    'QueryRetrievePresentationContexts': (PatientRootQueryRetrieveInformationModelFind, PatientRootQueryRetrieveInformationModelMove, PatientRootQueryRetrieveInformationModelGet, StudyRootQueryRetrieveInformationModelFind, StudyRootQueryRetrieveInformationModelMove, StudyRootQueryRetrieveInformationModelGet, PatientStudyOnlyQueryRetrieveInformationModelFind, PatientStudyOnlyQueryRetrieveInformationModelMove, PatientStudyOnlyQueryRetrieveInformationModelGet, CompositeInstanceRootRetrieveMove, CompositeInstanceRootRetrieveGet, CompositeInstanceRetrieveWithoutBulkDataGet, RepositoryQuery,),
+    'QueryRetrievePresentationContexts': (RepositoryQuery, PatientRootQueryRetrieveInformationModelFind, PatientRootQueryRetrieveInformationModelMove, PatientRootQueryRetrieveInformationModelGet, StudyRootQueryRetrieveInformationModelFind, StudyRootQueryRetrieveInformationModelMove, StudyRootQueryRetrieveInformationModelGet, PatientStudyOnlyQueryRetrieveInformationModelFind, PatientStudyOnlyQueryRetrieveInformationModelMove, PatientStudyOnlyQueryRetrieveInformationModelGet, CompositeInstanceRootRetrieveMove, CompositeInstanceRootRetrieveGet, CompositeInstanceRetrieveWithoutBulkDataGet,),
     'RelevantPatientInformationPresentationContexts': (GeneralRelevantPatientInformationQuery, BreastImagingRelevantPatientInformationQuery, CardiacRelevantPatientInformationQuery,),
     'RTMachineVerificationPresentationContexts': (RTConventionalMachineVerification, RTIonMachineVerification,),
     'StorageCommitmentPresentationContexts': (StorageCommitmentPushModel,),

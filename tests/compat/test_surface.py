@@ -1,0 +1,173 @@
+"""pynetdicom 3.0's public names, at the same paths in dicomnet, with the same values,
+signatures and defaults (pynetdicom itself is the reference, imported here as a test peer)."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import subprocess
+import sys
+
+import pytest
+
+import dicomnet
+from dicomnet import presentation
+from dicomnet import sop_class as ours
+
+pynetdicom = pytest.importorskip("pynetdicom")
+from pynetdicom import sop_class as theirs  # noqa: E402
+
+#: Names of pynetdicom's __all__ that are about pynetdicom itself, not its API.
+NOT_OURS = {
+    "PYNETDICOM_UID_PREFIX",
+    "PYNETDICOM_IMPLEMENTATION_VERSION",
+    "PYNETDICOM_IMPLEMENTATION_UID",
+}
+
+
+def test_every_top_level_name_is_here() -> None:
+    wanted = [n for n in pynetdicom.__all__ if n not in NOT_OURS]
+    missing = [n for n in wanted if not hasattr(dicomnet, n)]
+    assert missing == []
+    assert set(wanted) <= set(dicomnet.__all__)
+
+
+def test_context_list_names_agree_with_the_presentation_module() -> None:
+    lists = [n for n in dicomnet.__all__ if n.endswith("PresentationContexts")]
+    assert sorted(lists) == presentation.context_list_names()
+
+
+@pytest.mark.parametrize(
+    "name", sorted(n for n in pynetdicom.__all__ if n.endswith("PresentationContexts"))
+)
+def test_context_lists(name: str) -> None:
+    mine = [cx.abstract_syntax for cx in getattr(dicomnet, name)]
+    reference = [cx.abstract_syntax for cx in getattr(pynetdicom, name)]
+    if name == "AllStoragePresentationContexts":
+        # ours also has the retired storage classes pydicom knows: acceptors receive them
+        assert set(reference) <= set(mine)
+    elif name == "StoragePresentationContexts":
+        # both: 120 storage classes, room for 8 more contexts; ours are the first 120
+        # non-retired ones by UID
+        assert len(mine) == len(reference) == 120
+        assert set(mine) <= {str(s) for s in ours.AllStorageClasses}
+    else:
+        assert mine == reference
+    first = getattr(dicomnet, name)[0]
+    assert first.transfer_syntax == list(pynetdicom.DEFAULT_TRANSFER_SYNTAXES)
+
+
+def test_context_lists_are_fresh_each_time() -> None:
+    first = dicomnet.StoragePresentationContexts
+    first[0].scp_role = True
+    again = dicomnet.StoragePresentationContexts
+    assert again is not first and again[0].scp_role is None
+
+
+def test_every_sop_class_name_is_here_with_the_same_uid() -> None:
+    names = {k: str(v) for k, v in vars(theirs).items() if isinstance(v, theirs.SOPClass)}
+    assert len(names) > 200
+    wrong = {k: v for k, v in names.items() if str(getattr(ours, k, None)) != v}
+    assert wrong == {}
+    # pynetdicom's own spellings are aliases of the DICOM keywords
+    assert ours.ModalityWorklistInformationFind is ours.ModalityWorklistInformationModelFind
+
+
+def test_well_known_instances() -> None:
+    for name in ("DisplaySystemInstance", "PrinterInstance", "StorageCommitmentPushModelInstance"):
+        assert getattr(ours, name) == getattr(theirs, name)
+
+
+def test_transfer_syntax_lists() -> None:
+    assert list(pynetdicom.DEFAULT_TRANSFER_SYNTAXES) == dicomnet.DEFAULT_TRANSFER_SYNTAXES
+    assert set(pynetdicom.ALL_TRANSFER_SYNTAXES) <= set(dicomnet.ALL_TRANSFER_SYNTAXES)
+    assert dicomnet.ALL_TRANSFER_SYNTAXES[:4] == dicomnet.DEFAULT_TRANSFER_SYNTAXES
+
+
+@pytest.mark.parametrize("name", ["build_role", "build_context", "register_uid", "debug_logger"])
+def test_signatures_and_defaults(name: str) -> None:
+    mine = inspect.signature(getattr(dicomnet, name)).parameters
+    reference = inspect.signature(getattr(pynetdicom, name)).parameters
+    assert list(mine) == list(reference)
+    assert [p.default for p in mine.values()] == [p.default for p in reference.values()]
+
+
+def test_build_role_proposes_what_pynetdicom_proposes() -> None:
+    uid = ours.CTImageStorage
+    for kwargs in (
+        {},
+        {"scp_role": True},
+        {"scu_role": True},
+        {"scu_role": True, "scp_role": True},
+    ):
+        mine = dicomnet.build_role(uid, **kwargs)
+        reference = pynetdicom.build_role(uid, **kwargs)
+        assert (mine.sop_class_uid, mine.scu_role, mine.scp_role) == (
+            reference.sop_class_uid,
+            reference.scu_role,
+            reference.scp_role,
+        )
+
+
+def test_debug_logger_prints_level_letters_on_stderr() -> None:
+    script = (
+        "import logging\n"
+        "from dicomnet import debug_logger\n"
+        "debug_logger(); debug_logger()\n"
+        "logging.getLogger('dicomnet.assoc').debug('detail')\n"
+        "logging.getLogger('dicomnet').info('Association Accepted')\n"
+        "logging.getLogger('dicomnet').error('bad')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout == ""
+    assert done.stderr.splitlines() == ["D: detail", "I: Association Accepted", "E: bad"]
+
+
+def test_debug_logger_sets_the_dicomnet_logger() -> None:
+    logger = logging.getLogger("dicomnet")
+    before = (logger.level, list(logger.handlers))
+    try:
+        dicomnet.debug_logger()
+        assert logger.level == logging.DEBUG
+        assert len([h for h in logger.handlers if isinstance(h, logging.StreamHandler)]) >= 1
+    finally:
+        logger.setLevel(before[0])
+        logger.handlers = before[1]
+
+
+REGISTER = """
+import dicomnet
+from dicomnet.service_class import StorageServiceClass
+
+uid = "1.2.246.352.70.1.70"
+dicomnet.register_uid(uid, "FooStorage", StorageServiceClass)
+from dicomnet.sop_class import FooStorage, uid_name
+
+assert FooStorage == uid and uid_name(uid) == "FooStorage"
+assert uid in [cx.abstract_syntax for cx in dicomnet.AllStoragePresentationContexts]
+for args, wanted in (
+    (("1.2.246.352.70.1.71", "FooFind", "QueryRetrieveServiceClass"), "dimse_msg_type"),
+    (("1.2.246.352.70.1.72", "class", StorageServiceClass), "keyword"),
+    (("1.2.x", "BarStorage", StorageServiceClass), "not a valid UID"),
+):
+    try:
+        dicomnet.register_uid(*args)
+    except ValueError as exc:
+        assert wanted in str(exc), exc
+    else:
+        raise AssertionError(args)
+dicomnet.register_uid("1.2.246.352.70.1.73", "FooMove", "QueryRetrieveServiceClass", "C-MOVE")
+from dicomnet.sop_class import QueryRetrieveClasses
+assert "1.2.246.352.70.1.73" in QueryRetrieveClasses
+print("ok")
+"""
+
+
+def test_register_uid() -> None:
+    """In a fresh interpreter: registering changes the SOP class tables of the process."""
+    done = subprocess.run(
+        [sys.executable, "-c", REGISTER], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and done.stdout == "ok\n", done.stderr
