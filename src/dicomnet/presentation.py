@@ -169,6 +169,8 @@ def __getattr__(name: str) -> list[PresentationContext]:
     (``QueryRetrievePresentationContexts``, ``BasicWorklistManagementPresentationContexts``
     alias ``ModalityWorklistPresentationContexts``, ``PrintManagementPresentationContexts``,
     ...) hold the same SOP classes as pynetdicom's."""
+    if not name.endswith("PresentationContexts"):  # e.g. a probe for __path__: stay cheap
+        raise AttributeError(f"module 'dicomnet.presentation' has no attribute {name!r}")
     from dicomnet import sop_class
     from dicomnet._sop_class_generated import CONTEXT_LISTS
 
