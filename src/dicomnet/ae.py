@@ -121,15 +121,22 @@ class AE:
             PresentationContext(abstract_syntax, syntaxes, scu_role=scu_role, scp_role=scp_role)
         )
 
-    def remove_requested_context(self, abstract_syntax: str) -> None:
-        self.requested_contexts = [
-            cx for cx in self.requested_contexts if cx.abstract_syntax != str(abstract_syntax)
-        ]
+    def remove_requested_context(
+        self, abstract_syntax: str, transfer_syntax: str | Sequence[str] | None = None
+    ) -> None:
+        """Stop proposing ``abstract_syntax``; with ``transfer_syntax``, only those syntaxes
+        (the context goes when none is left), as pynetdicom's."""
+        self.requested_contexts = _without(
+            self.requested_contexts, abstract_syntax, transfer_syntax
+        )
 
-    def remove_supported_context(self, abstract_syntax: str) -> None:
-        self.supported_contexts = [
-            cx for cx in self.supported_contexts if cx.abstract_syntax != str(abstract_syntax)
-        ]
+    def remove_supported_context(
+        self, abstract_syntax: str, transfer_syntax: str | Sequence[str] | None = None
+    ) -> None:
+        """Stop accepting ``abstract_syntax`` (or only the given transfer syntaxes of it)."""
+        self.supported_contexts = _without(
+            self.supported_contexts, abstract_syntax, transfer_syntax
+        )
 
     def supported_context_specs(self) -> list[ContextSpec]:
         return [
@@ -296,6 +303,27 @@ def _apply_roles(specs: list[ContextSpec], ext_neg: Iterable[Any]) -> list[Conte
     for uid in roles.keys() - used:
         LOGGER.warning("role selection for %s, which no requested context proposes", uid)
     return result
+
+
+def _without(
+    contexts: list[PresentationContext],
+    abstract_syntax: str,
+    transfer_syntax: str | Sequence[str] | None,
+) -> list[PresentationContext]:
+    """``contexts`` without ``abstract_syntax`` (None), or without those transfer syntaxes of
+    it; a context left with no transfer syntax is dropped."""
+    uid = str(abstract_syntax)
+    if transfer_syntax is None:
+        return [cx for cx in contexts if cx.abstract_syntax != uid]
+    gone = set(_syntaxes(transfer_syntax))
+    kept = []
+    for cx in contexts:
+        if cx.abstract_syntax == uid:
+            cx.transfer_syntax = [ts for ts in cx.transfer_syntax if ts not in gone]
+            if not cx.transfer_syntax:
+                continue
+        kept.append(cx)
+    return kept
 
 
 def _syntaxes(

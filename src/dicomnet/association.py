@@ -379,6 +379,10 @@ class Association(AssociationCore):
             )
         )
 
+    def get_events(self) -> list[evt.EventType]:
+        """The events with at least one handler bound on this association (pynetdicom's)."""
+        return [event for event, handlers in self._handlers.bound().items() if handlers]
+
     # --- Query/Retrieve (see dicomnet._qr_scu) ------------------------------------------------
 
     def send_c_find(

@@ -1,0 +1,120 @@
+"""Library calls that behave as pynetdicom's: context removal by transfer syntax, the
+negotiation items of ``dicomnet.pdu_primitives`` (and pynetdicom's own objects) in
+``ext_neg``, ``Association.get_events``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from dicomnet import AE, evt
+from dicomnet.pdu_primitives import (
+    AsynchronousOperationsWindowNegotiation,
+    SCP_SCU_RoleSelectionNegotiation,
+    UserIdentityNegotiation,
+)
+from dicomnet.sop_class import CTImageStorage, MRImageStorage, Verification
+from tests.events import HOST, running_server, scp_ae, scu_ae
+
+EXPLICIT = "1.2.840.10008.1.2.1"
+IMPLICIT = "1.2.840.10008.1.2"
+
+
+def test_remove_requested_context_by_transfer_syntax() -> None:
+    ae = AE()
+    ae.add_requested_context(CTImageStorage, [IMPLICIT, EXPLICIT])
+    ae.add_requested_context(MRImageStorage)
+    ae.remove_requested_context(CTImageStorage, EXPLICIT)
+    first = ae.requested_contexts[0]
+    assert (first.abstract_syntax, first.transfer_syntax) == (CTImageStorage, [IMPLICIT])
+    ae.remove_requested_context(CTImageStorage, [IMPLICIT])
+    assert [cx.abstract_syntax for cx in ae.requested_contexts] == [MRImageStorage]
+    ae.remove_requested_context(MRImageStorage)
+    assert ae.requested_contexts == []
+
+
+def test_remove_supported_context_by_transfer_syntax() -> None:
+    ae = AE()
+    ae.add_supported_context(CTImageStorage, [EXPLICIT, IMPLICIT])
+    ae.remove_supported_context(CTImageStorage, IMPLICIT)
+    assert ae.supported_contexts[0].transfer_syntax == [EXPLICIT]
+    ae.remove_supported_context(CTImageStorage)
+    assert ae.supported_contexts == []
+
+
+def identity(password: bytes) -> UserIdentityNegotiation:
+    item = UserIdentityNegotiation()
+    item.user_identity_type = 2
+    item.primary_field = b"alice"
+    item.secondary_field = password
+    return item
+
+
+def check_alice(event: Any) -> tuple[bool, None]:
+    return (event.primary_field, event.secondary_field) == (b"alice", b"secret"), None
+
+
+@pytest.mark.parametrize(("password", "established"), [(b"secret", True), (b"guess", False)])
+def test_user_identity_negotiation_in_ext_neg(password: bytes, established: bool) -> None:
+    with running_server(scp_ae(), [(evt.EVT_USER_ID, check_alice)]) as server:
+        assoc = scu_ae().associate(HOST, server.server_address[1], ext_neg=[identity(password)])
+        assert assoc.is_established is established
+        assert assoc.is_rejected is not established
+        if established:
+            assoc.release()
+
+
+def test_pynetdicom_negotiation_objects_are_understood() -> None:
+    """pynetdicom's own UserIdentityNegotiation (same attributes) works in our ext_neg."""
+    primitives = pytest.importorskip("pynetdicom.pdu_primitives")
+    item = primitives.UserIdentityNegotiation()
+    item.user_identity_type = 2
+    item.primary_field = b"alice"
+    item.secondary_field = b"secret"
+    with running_server(scp_ae(), [(evt.EVT_USER_ID, check_alice)]) as server:
+        assoc = scu_ae().associate(HOST, server.server_address[1], ext_neg=[item])
+        assert assoc.is_established
+        assoc.release()
+
+
+def test_role_and_async_items_in_ext_neg() -> None:
+    role = SCP_SCU_RoleSelectionNegotiation()
+    role.sop_class_uid = CTImageStorage
+    role.scp_role = True
+    window = AsynchronousOperationsWindowNegotiation()
+    ae = scp_ae()
+    ae.add_supported_context(CTImageStorage, scu_role=True, scp_role=True)
+    with running_server(ae) as server:
+        assoc = scu_ae().associate(HOST, server.server_address[1], ext_neg=[role, window])
+        try:
+            assert assoc.is_established
+            ct = [cx for cx in assoc.accepted_contexts if cx.abstract_syntax == CTImageStorage]
+            assert [(cx.as_scu, cx.as_scp) for cx in ct] == [(False, True)]
+        finally:
+            assoc.release()
+
+
+def test_user_identity_needs_a_primary_field() -> None:
+    item = UserIdentityNegotiation()
+    item.user_identity_type = 2
+    with pytest.raises(ValueError, match="primary_field"):
+        item.to_item()
+    assert "secret" not in repr(identity(b"secret"))
+
+
+def test_get_events() -> None:
+    def on_echo(event: Any) -> int:
+        return 0
+
+    ae = scu_ae()
+    with running_server(scp_ae()) as server:
+        assoc = ae.associate(
+            HOST, server.server_address[1], evt_handlers=[(evt.EVT_C_ECHO, on_echo)]
+        )
+        try:
+            assert evt.EVT_C_ECHO in assoc.get_events()
+            assert evt.EVT_C_STORE not in assoc.get_events()
+        finally:
+            assoc.release()
+    assert Verification in [cx.abstract_syntax for cx in ae.requested_contexts]
