@@ -26,7 +26,7 @@ from dicomnet._record import record
 
 if TYPE_CHECKING:
     from dicomnet.dataset import ReceivedDataset
-    from dicomnet.presentation import PresentationContext
+    from dicomnet.presentation import PresentationContextTuple
 
 LOGGER = logging.getLogger("dicomnet.events")
 
@@ -270,10 +270,17 @@ class Event:
         return check()
 
     @property
-    def context(self) -> PresentationContext:
+    def context(self) -> PresentationContextTuple:
+        """The presentation context of the request, as pynetdicom gives it: a named tuple
+        ``(context_id, abstract_syntax, transfer_syntax)``; ``transfer_syntax`` is the one
+        UID in use."""
+        from dicomnet.presentation import PresentationContext
+
         context = self._attrs.get("context")
         if context is None:
             raise AttributeError(f"{self.event.name} events have no 'context'")
+        if isinstance(context, PresentationContext):
+            return context.as_tuple
         return context  # type: ignore[no-any-return]
 
     # --- association acceptance ------------------------------------------------------------

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from dicomnet.ul.items import PresentationContextRQ
@@ -24,6 +24,15 @@ def uid_name(uid: str) -> str:
     from dicomnet.sop_class import uid_name as name
 
     return name(uid)
+
+
+class PresentationContextTuple(NamedTuple):
+    """An accepted context as handlers see it (``event.context``, as pynetdicom's): its ID,
+    abstract syntax and the one transfer syntax in use."""
+
+    context_id: int
+    abstract_syntax: str
+    transfer_syntax: str
 
 
 class PresentationContext:
@@ -66,6 +75,14 @@ class PresentationContext:
     @property
     def status(self) -> str:
         return RESULT_NAMES.get(self.result, "Pending") if self.result is not None else "Pending"
+
+    @property
+    def as_tuple(self) -> PresentationContextTuple:
+        """``(context_id, abstract_syntax, transfer_syntax)`` with the first (for an accepted
+        context: the accepted) transfer syntax."""
+        return PresentationContextTuple(
+            self.context_id or 0, self.abstract_syntax, self.transfer_syntax[0]
+        )
 
     def add_transfer_syntax(self, syntax: str) -> None:
         if str(syntax) not in self.transfer_syntax:

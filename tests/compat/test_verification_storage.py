@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from pydicom.uid import CTImageStorage
 
 from tests.compat.harness import FLAVOURS, run_program, serve
 from tests.helpers import (
@@ -18,6 +19,7 @@ from tests.helpers import (
     free_port,
     run_dcmtk,
     sop_instance_of,
+    transfer_syntax_of,
     write_ct_files,
 )
 
@@ -75,7 +77,7 @@ def test_verification_scp_with_dcmtk_echoscu(tmp_path: Path) -> None:
         assert outcome.lines == ["C-ECHO from ECHOSCU message 1"], outcome.explain()
 
 
-@pytest.mark.parametrize("program", ["storage_scp", "storage_scp_encoded"])
+@pytest.mark.parametrize("program", ["storage_scp", "storage_scp_encoded", "storage_scp_context"])
 def test_storage_scp_with_dcmtk_storescu(program: str, tmp_path: Path) -> None:
     """DCMTK storescu sends 3 CT files (Explicit and Implicit VR LE, as they are); each program
     keeps all 3. The encoded_dataset() one keeps the data set bytes exactly as sent."""
@@ -94,8 +96,12 @@ def test_storage_scp_with_dcmtk_storescu(program: str, tmp_path: Path) -> None:
         assert sorted(p.name for p in received) == sorted(originals), outcome.explain()
         for path in received:
             assert sop_instance_of(path) == path.name
+            # DCMTK storescu sends each file in its own transfer syntax (no conversion)
+            assert transfer_syntax_of(path) == transfer_syntax_of(originals[path.name])
             if program == "storage_scp_encoded":
                 assert dataset_bytes(path) == dataset_bytes(originals[path.name])
+        if program == "storage_scp_context":
+            assert outcome.lines == [f"context 1 {CTImageStorage}"] * 3, outcome.explain()
         if program == "storage_scp":
             assert sorted(outcome.lines) == sorted(
                 f"stored {uid} from STORESCU" for uid in originals

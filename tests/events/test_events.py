@@ -367,7 +367,7 @@ def test_c_echo_event(talk: Conversation) -> None:
     assert isinstance(echo.request, C_ECHO_RQ)
     assert echo.message_id == 7 == echo.request.MessageID
     assert echo.context.abstract_syntax == Verification
-    assert echo.context.transfer_syntax[0] in UncompressedTransferSyntaxes
+    assert echo.context.transfer_syntax in UncompressedTransferSyntaxes
     assert isinstance(echo.timestamp, datetime)
     assert echo.assoc.is_acceptor
     assert echo.assoc.requestor.ae_title.strip() == "EVTSCU"
@@ -378,7 +378,8 @@ def test_c_store_event_request_and_context(talk: Conversation) -> None:
     assert isinstance(seen.request, C_STORE_RQ)
     assert seen.message_id == seen.request.MessageID == 8
     assert seen.context.abstract_syntax == CTImageStorage
-    assert seen.context.transfer_syntax == ["1.2.840.10008.1.2.1"]
+    assert seen.context.transfer_syntax == "1.2.840.10008.1.2.1"
+    assert seen.context == (seen.context.context_id, CTImageStorage, "1.2.840.10008.1.2.1")
 
 
 def test_c_store_dataset_equals_what_was_sent(talk: Conversation) -> None:

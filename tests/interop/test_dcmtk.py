@@ -51,7 +51,7 @@ class StoreRecorder:
         target.write_bytes(event.encoded_dataset())
         with self.lock:
             self.files[uid] = target
-            self.syntaxes[uid] = str(event.context.transfer_syntax[0])
+            self.syntaxes[uid] = str(event.context.transfer_syntax)
             self.from_path[uid] = Path(event.dataset_path).read_bytes()
             self.datasets[uid] = event.dataset
             self.calling_ae_titles.append(event.assoc.requestor.ae_title.strip())

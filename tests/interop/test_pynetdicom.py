@@ -101,7 +101,7 @@ def test_pynetdicom_store_to_our_scp_byte_for_byte(
         uid = str(event.request.AffectedSOPInstanceUID)
         with lock:
             received[uid] = (
-                str(event.context.transfer_syntax[0]),
+                str(event.context.transfer_syntax),
                 event.encoded_dataset(include_meta=False),
                 event.encoded_dataset(),
             )

@@ -124,7 +124,7 @@ class StorageHandler:
         values = {
             "SOPInstanceUID": str(request.AffectedSOPInstanceUID),
             "SOPClassUID": str(request.AffectedSOPClassUID),
-            "TransferSyntaxUID": str(event.context.transfer_syntax[0]),
+            "TransferSyntaxUID": str(event.context.transfer_syntax),
             "CallingAET": str(
                 event.assoc.requestor.ae_title
                 if event.assoc.is_acceptor
