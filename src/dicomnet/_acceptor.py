@@ -138,7 +138,12 @@ def _async_ops(assoc: Association, proposed: AsyncOpsWindow | None) -> AsyncOpsW
     if proposed is None:
         return None
     called, answer = _intervene(
-        assoc, evt.EVT_ASYNC_OPS, invoked=proposed.max_invoked, performed=proposed.max_performed
+        assoc,
+        evt.EVT_ASYNC_OPS,
+        invoked=proposed.max_invoked,
+        performed=proposed.max_performed,
+        nr_invoked=proposed.max_invoked,  # pynetdicom's names
+        nr_performed=proposed.max_performed,
     )
     if not called:
         return negotiate_async_ops(proposed)
