@@ -24,7 +24,7 @@ from dicomnet.sop_class import (
 )
 from tests.helpers import dataset_bytes, transfer_syntax_of
 from tests.qr.archive import Archive, Receiver, get_handler, series_uid, study_uid
-from tests.qr.conftest import QRServerFactory, scu_ae
+from tests.qr.conftest import STORAGE, QRServerFactory, qr_scp_ae, scu_ae
 
 Associate = Callable[..., Association]
 
@@ -169,6 +169,37 @@ def test_without_the_scp_role_every_sub_operation_fails(
     assert final.Status == 0xA702 and counts(final) == (None, 0, 2, 0)
     assert failed is not None and len(failed.FailedSOPInstanceUIDList) == 2
     assert receiver.files == {}
+
+
+def test_warning_without_a_proposed_scp_role(
+    qr_server: QRServerFactory, associate: Associate, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = qr_server()
+    assoc = associate(server.server_address[1], roles=False)
+    with caplog.at_level(logging.WARNING, logger="dicomnet"):
+        run(assoc.send_c_get(retrieve("STUDY", StudyInstanceUID=study_uid(3)), "S"))
+    assert "propose the SCP role for the storage classes" in caplog.text
+
+
+def test_warning_when_the_peer_refuses_the_proposed_scp_role(
+    qr_server: QRServerFactory, associate: Associate, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The role WAS proposed (as pynetdicom's example does): the warning says the peer
+    refused it, instead of telling the user to do what they did."""
+    scp = qr_scp_ae()
+    for uid in STORAGE:
+        scp.remove_supported_context(uid)
+        scp.add_supported_context(uid)  # no role selection: the requestor's SCP role refused
+    server = qr_server(ae=scp)
+    assoc = associate(server.server_address[1], roles=True)
+    assert not any(cx.as_scp for cx in assoc.accepted_contexts)
+    with caplog.at_level(logging.WARNING, logger="dicomnet"):
+        final, _ = run(assoc.send_c_get(retrieve("STUDY", StudyInstanceUID=study_uid(3)), "S"))[-1]
+    assert final.Status == 0xA702
+    ours = " ".join(r.getMessage() for r in caplog.records if r.name == "dicomnet.assoc")
+    assert "the peer refused the SCP role we proposed" in ours
+    assert "CT Image Storage: role refused" in ours
+    assert "propose the SCP role for" not in ours
 
 
 def test_role_selection_reaches_the_contexts(qr_server: QRServerFactory) -> None:
