@@ -248,6 +248,7 @@ def test_ready_made_context_lists() -> None:
 
     storage = presentation.StoragePresentationContexts
     assert len(storage) == 120 and CTImageStorage in [cx.abstract_syntax for cx in storage]
+    assert {cx.abstract_syntax for cx in storage} <= set(AllStorageClasses)
     assert all(cx.transfer_syntax[0] == "1.2.840.10008.1.2" for cx in storage)
     everything = presentation.AllStoragePresentationContexts
     assert [cx.abstract_syntax for cx in everything] == list(AllStorageClasses)

@@ -169,18 +169,14 @@ def context_list_names() -> list[str]:
     return sorted({*CONTEXT_LISTS, *_DYNAMIC_LISTS})
 
 
-_DYNAMIC_LISTS = (
-    "VerificationPresentationContexts",
-    "StoragePresentationContexts",
-    "AllStoragePresentationContexts",
-)
+_DYNAMIC_LISTS = ("VerificationPresentationContexts", "AllStoragePresentationContexts")
 
 
 def __getattr__(name: str) -> list[PresentationContext]:
     """pynetdicom's ready-made context lists, as fresh lists of contexts with the default
     transfer syntaxes each time (changing one cannot change the next user's).
 
-    ``StoragePresentationContexts`` is the first 120 non-retired storage classes (leaving room
+    ``StoragePresentationContexts`` is pynetdicom's choice of 120 storage classes (leaving room
     for other contexts within the 128 of one association), ``AllStoragePresentationContexts``
     every storage class (for acceptors; registered ones too); the others
     (``QueryRetrievePresentationContexts``, ``BasicWorklistManagementPresentationContexts``
@@ -194,8 +190,6 @@ def __getattr__(name: str) -> list[PresentationContext]:
     classes: tuple[str, ...]
     if name == "VerificationPresentationContexts":
         classes = (sop_class.Verification,)
-    elif name == "StoragePresentationContexts":
-        classes = sop_class.StorageClasses[:120]
     elif name == "AllStoragePresentationContexts":
         classes = sop_class.AllStorageClasses
     elif name in CONTEXT_LISTS:
