@@ -210,17 +210,20 @@ class AE:
 
     # --- serving --------------------------------------------------------------------------
 
-    def start_server(
+    def make_server(
         self,
         address: tuple[str, int],
-        block: bool = True,
-        ssl_context: ssl.SSLContext | None = None,
-        evt_handlers: Iterable[Any] | None = None,
         ae_title: str | None = None,
         contexts: Iterable[PresentationContext] | None = None,
-    ) -> AssociationServer | None:
-        """Listen on ``address``; blocking (returns None after shutdown) or not (returns the
-        running :class:`AssociationServer`)."""
+        ssl_context: ssl.SSLContext | None = None,
+        evt_handlers: Iterable[Any] | None = None,
+        server_class: type[AssociationServer] | None = None,
+        **kwargs: Any,
+    ) -> AssociationServer:
+        """A server listening on ``address`` but not yet serving (pynetdicom's): call its
+        ``serve_forever()`` (in a thread of yours) or ``start()``, and ``shutdown()`` at the
+        end. ``server_class`` may be a subclass of :class:`AssociationServer`; ``kwargs`` go
+        to it."""
         if ae_title is not None:
             self.ae_title = ae_title
         if contexts is not None:
@@ -232,10 +235,31 @@ class AE:
             raise ValueError("no supported presentation contexts (use add_supported_context)")
         from dicomnet.transport.server import AssociationServer  # not needed by an SCU
 
-        server = AssociationServer(
-            self, address, HandlerRegistry(evt_handlers or ()), ssl_context=ssl_context
+        cls = server_class or AssociationServer
+        server = cls(
+            self, address, HandlerRegistry(evt_handlers or ()), ssl_context=ssl_context, **kwargs
         )
         self._servers.append(server)
+        return server
+
+    def start_server(
+        self,
+        address: tuple[str, int],
+        block: bool = True,
+        ssl_context: ssl.SSLContext | None = None,
+        evt_handlers: Iterable[Any] | None = None,
+        ae_title: str | None = None,
+        contexts: Iterable[PresentationContext] | None = None,
+    ) -> AssociationServer | None:
+        """Listen on ``address``; blocking (returns None after shutdown) or not (returns the
+        running :class:`AssociationServer`)."""
+        server = self.make_server(
+            address,
+            ae_title=ae_title,
+            contexts=contexts,
+            ssl_context=ssl_context,
+            evt_handlers=evt_handlers,
+        )
         if not block:
             server.start()
             return server

@@ -4,6 +4,7 @@ negotiation items of ``dicomnet.pdu_primitives`` (and pynetdicom's own objects) 
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import pytest
@@ -118,3 +119,20 @@ def test_get_events() -> None:
         finally:
             assoc.release()
     assert Verification in [cx.abstract_syntax for cx in ae.requested_contexts]
+
+
+def test_make_server_listens_and_serves_when_told() -> None:
+    ae = scp_ae()
+    server = ae.make_server((HOST, 0), evt_handlers=[(evt.EVT_C_ECHO, lambda event: 0x0000)])
+    try:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        assoc = scu_ae().associate(HOST, server.server_address[1])
+        assert assoc.is_established
+        status = assoc.send_c_echo()
+        assoc.release()
+        assert status.Status == 0x0000
+    finally:
+        server.shutdown()
+    thread.join(10)
+    assert not thread.is_alive()
