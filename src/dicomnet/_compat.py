@@ -44,10 +44,22 @@ class _DebugHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """The one handler :func:`debug_logger` installs (so calling it twice logs once)."""
 
 
+#: Set by :func:`debug_logger`: AEs then add :mod:`dicomnet._trace`'s handlers to what they make.
+_tracing = False
+
+
+def tracing() -> bool:
+    return _tracing
+
+
 def debug_logger() -> None:
     """Log everything dicomnet does to stderr, as pynetdicom's ``debug_logger()`` does: the
     ``dicomnet`` logger at DEBUG with one stream handler and a one-letter level prefix
-    (``I: Association Accepted``). Calling it again replaces the handler it added."""
+    (``I: Association Accepted``). The associations and servers AEs make from then on also
+    report their steps, DIMSE messages and PDUs. Calling it again replaces the handler it
+    added."""
+    global _tracing
+    _tracing = True
     logger = logging.getLogger("dicomnet")
     for handler in list(logger.handlers):
         if isinstance(handler, _DebugHandler):

@@ -191,7 +191,7 @@ class AE:
         if tls_args is not None:
             ssl_context = ssl_context or tls_args[0]
             server_hostname = tls_args[1]  # the name to check the certificate against
-        assoc = Association(self, "requestor", HandlerRegistry(evt_handlers or ()))
+        assoc = Association(self, "requestor", HandlerRegistry(_traced(evt_handlers)))
         if max_pdu is not None:
             assoc.local_max_pdu = max_pdu
             assoc._reader = type(assoc._reader)(max_pdata_length=max_pdu)
@@ -237,7 +237,7 @@ class AE:
 
         cls = server_class or AssociationServer
         server = cls(
-            self, address, HandlerRegistry(evt_handlers or ()), ssl_context=ssl_context, **kwargs
+            self, address, HandlerRegistry(_traced(evt_handlers)), ssl_context=ssl_context, **kwargs
         )
         self._servers.append(server)
         return server
@@ -277,6 +277,18 @@ class AE:
 
 #: ``ext_neg`` items other than role selection: sent in the A-ASSOCIATE-RQ as they are.
 _EXTENDED_ITEMS = (AsyncOpsWindow, SOPClassExtended, SOPClassCommonExtended)
+
+
+def _traced(evt_handlers: Iterable[Any] | None) -> list[Any]:
+    """The handlers given, and after :func:`dicomnet.debug_logger` the tracing ones."""
+    from dicomnet import _compat
+
+    handlers = list(evt_handlers or ())
+    if _compat.tracing():
+        from dicomnet._trace import trace_handlers
+
+        handlers += trace_handlers()
+    return handlers
 
 
 def _item_of(entry: Any) -> Any:

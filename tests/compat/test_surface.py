@@ -166,3 +166,45 @@ def test_register_uid() -> None:
         [sys.executable, "-c", REGISTER], capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0 and done.stdout == "ok\n", done.stderr
+
+
+TRACED = """
+from dicomnet import AE, debug_logger
+from dicomnet.sop_class import Verification
+
+debug_logger()
+scp = AE("SCP")
+scp.add_supported_context(Verification)
+server = scp.start_server(("127.0.0.1", 0), block=False)
+ae = AE()
+ae.add_requested_context(Verification)
+assoc = ae.associate("127.0.0.1", server.server_address[1], ae_title="SCP")
+print(hex(assoc.send_c_echo().Status))
+assoc.release()
+server.shutdown()
+"""
+
+
+def test_debug_logger_traces_associations() -> None:
+    """After debug_logger(), the associations an AE makes report their steps (INFO) and PDUs
+    (DEBUG), as pynetdicom's do; before it, nothing."""
+    done = subprocess.run(
+        [sys.executable, "-c", TRACED], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout == "0x0\n"
+    lines = done.stderr.splitlines()
+    for wanted in (
+        "I: Requesting Association with SCP at 127.0.0.1:",
+        "I: Association Received from DICOMNET",
+        "I: Association Accepted (1 presentation context(s) accepted)",
+        "I: Sending C-ECHO-RQ: MessageID 1",
+        "I: Received C-ECHO-RSP: MessageIDBeingRespondedTo 1, Status 0x0000",
+        "D: Sent P-DATA-TF: context 1 command (last), ",
+        "I: Association Released",
+    ):
+        assert any(line.startswith(wanted) for line in lines), (wanted, done.stderr)
+    quiet = TRACED.replace("debug_logger()\n", "")
+    done = subprocess.run(
+        [sys.executable, "-c", quiet], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert (done.stdout, done.stderr) == ("0x0\n", "")
