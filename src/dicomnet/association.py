@@ -387,14 +387,15 @@ class Association(AssociationCore):
 
     def send_c_find(
         self,
-        identifier: Any,
+        dataset: Any,
         query_model: Any,
         msg_id: int | None = None,
         priority: int = PRIORITY_MEDIUM,
         relational: bool = False,
         validate: bool = False,
     ) -> Any:
-        """C-FIND: an iterator of ``(status, identifier)`` pairs as the responses arrive.
+        """C-FIND of the identifier ``dataset`` (pynetdicom's parameter name): an iterator of
+        ``(status, identifier)`` pairs as the responses arrive.
 
         ``query_model``: the FIND SOP class UID, or "P", "S", "O", "W". The identifier is sent
         as built, as pynetdicom does; :func:`dicomnet.qr.validate_identifier`'s objections
@@ -406,7 +407,7 @@ class Association(AssociationCore):
 
         return send_c_find(
             self,
-            identifier,
+            dataset,
             query_model,
             msg_id=msg_id,
             priority=priority,
@@ -416,7 +417,7 @@ class Association(AssociationCore):
 
     def send_c_get(
         self,
-        identifier: Any,
+        dataset: Any,
         query_model: Any,
         msg_id: int | None = None,
         priority: int = PRIORITY_MEDIUM,
@@ -429,12 +430,12 @@ class Association(AssociationCore):
         from dicomnet._qr_scu import send_c_get
 
         return send_c_get(
-            self, identifier, query_model, msg_id=msg_id, priority=priority, validate=validate
+            self, dataset, query_model, msg_id=msg_id, priority=priority, validate=validate
         )
 
     def send_c_move(
         self,
-        identifier: Any,
+        dataset: Any,
         move_aet: str,
         query_model: Any,
         msg_id: int | None = None,
@@ -447,7 +448,7 @@ class Association(AssociationCore):
 
         return send_c_move(
             self,
-            identifier,
+            dataset,
             move_aet,
             query_model,
             msg_id=msg_id,
@@ -455,11 +456,19 @@ class Association(AssociationCore):
             validate=validate,
         )
 
-    def send_c_cancel(self, msg_id: int, context_id: int | None = None) -> None:
+    def send_c_cancel(
+        self, msg_id: int, context_id: int | None = None, query_model: Any = None
+    ) -> None:
         """C-CANCEL the C-FIND/GET/MOVE with Message ID ``msg_id`` (no response comes; the
-        operation's iterator ends with a Cancel status)."""
+        operation's iterator ends with a Cancel status). The context is the request's own,
+        or ``context_id``, or (pynetdicom's way) the one accepted for ``query_model``."""
         from dicomnet._qr_scu import send_c_cancel
 
+        if context_id is None and query_model is not None:
+            cx = self._find_scu_context(str(query_model))
+            if cx is None:
+                raise ValueError(f"no accepted presentation context for {query_model}")
+            context_id = cx.context_id
         send_c_cancel(self, msg_id, context_id)
 
     # --- DIMSE-N (see dicomnet._n_scu) -------------------------------------------------------

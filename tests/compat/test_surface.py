@@ -208,3 +208,71 @@ def test_debug_logger_traces_associations() -> None:
         [sys.executable, "-c", quiet], capture_output=True, text=True, timeout=60, check=True
     )
     assert (done.stdout, done.stderr) == ("0x0\n", "")
+
+
+#: Defaults we differ on, on purpose (README, "Coming from pynetdicom"): numbered message IDs,
+#: medium priority; max_pdu None means the AE's maximum_pdu_size (16382 by default, as theirs).
+DIFFERENT_DEFAULTS = {"msg_id", "priority", "max_pdu"}
+
+METHODS = [
+    ("AE", name)
+    for name in (
+        "associate",
+        "start_server",
+        "make_server",
+        "add_requested_context",
+        "add_supported_context",
+        "remove_requested_context",
+        "remove_supported_context",
+        "shutdown",
+    )
+] + [
+    ("Association", name)
+    for name in (
+        "send_c_echo",
+        "send_c_store",
+        "send_c_find",
+        "send_c_get",
+        "send_c_move",
+        "send_c_cancel",
+        "send_n_action",
+        "send_n_create",
+        "send_n_delete",
+        "send_n_event_report",
+        "send_n_get",
+        "send_n_set",
+        "release",
+        "bind",
+        "unbind",
+        "get_events",
+        "get_handlers",
+    )
+]
+
+
+@pytest.mark.parametrize(("cls", "name"), METHODS)
+def test_method_parameters(cls: str, name: str) -> None:
+    """Their parameters, in their order and with their defaults, lead ours (we may add more
+    after them): positional and keyword calls written for pynetdicom work."""
+    import dicomnet.association
+
+    mine_cls = dicomnet.AE if cls == "AE" else dicomnet.association.Association
+    theirs_cls = pynetdicom.AE if cls == "AE" else pynetdicom.association.Association
+    mine = list(inspect.signature(getattr(mine_cls, name)).parameters.values())
+    reference = list(inspect.signature(getattr(theirs_cls, name)).parameters.values())
+    reference = [p for p in reference if p.kind is not p.VAR_KEYWORD]
+    assert [p.name for p in mine[: len(reference)]] == [p.name for p in reference]
+    for ours_p, theirs_p in zip(mine, reference, strict=False):
+        if ours_p.name not in DIFFERENT_DEFAULTS:
+            assert (ours_p.default is ours_p.empty) == (theirs_p.default is theirs_p.empty), (
+                ours_p.name
+            )
+            if theirs_p.default is not theirs_p.empty and not isinstance(
+                theirs_p.default, str | int | bool | type(None)
+            ):
+                continue
+            assert ours_p.default == theirs_p.default or theirs_p.default is theirs_p.empty, (
+                ours_p.name,
+                ours_p.default,
+                theirs_p.default,
+            )

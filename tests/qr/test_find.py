@@ -211,9 +211,13 @@ def test_pending_responses_carry_the_identifier_final_ones_not(
 # --- C-CANCEL ---------------------------------------------------------------------------------
 
 
-def test_cancel_mid_query(qr_server: QRServerFactory, associate: Associate) -> None:
+@pytest.mark.parametrize("by_query_model", [False, True])
+def test_cancel_mid_query(
+    qr_server: QRServerFactory, associate: Associate, by_query_model: bool
+) -> None:
     """Our SCU cancels after 3 matches; the handler (1000 matches) sees ``is_cancelled`` and the
-    operation ends with 0xFE00 long before its end; the association goes on."""
+    operation ends with 0xFE00 long before its end; the association goes on. The C-CANCEL's
+    context is found from the Message ID, or (pynetdicom's call) from ``query_model``."""
     cancel_sent = threading.Event()
     seen_cancel = threading.Event()
     closed = threading.Event()
@@ -245,7 +249,11 @@ def test_cancel_mid_query(qr_server: QRServerFactory, associate: Associate) -> N
     for status, identifier in responses:
         statuses.append(int(status.Status))
         if len(statuses) == 3:
-            assoc.send_c_cancel(42)
+            if by_query_model:
+                model = "1.2.840.10008.5.1.4.1.2.1.1"  # Patient Root FIND
+                assoc.send_c_cancel(42, query_model=model)
+            else:
+                assoc.send_c_cancel(42)
             cancel_sent.set()
         if status.Status == 0xFF00:
             assert identifier is not None
@@ -452,3 +460,5 @@ def test_no_accepted_context_raises(qr_server: QRServerFactory) -> None:
 def test_cancel_needs_a_request_in_progress(assoc: Association) -> None:
     with pytest.raises(ValueError, match="Message ID 999 is in progress"):
         assoc.send_c_cancel(999)
+    with pytest.raises(ValueError, match="no accepted presentation context for 1.2.3"):
+        assoc.send_c_cancel(999, query_model="1.2.3")
