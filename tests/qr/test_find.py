@@ -460,5 +460,5 @@ def test_no_accepted_context_raises(qr_server: QRServerFactory) -> None:
 def test_cancel_needs_a_request_in_progress(assoc: Association) -> None:
     with pytest.raises(ValueError, match="Message ID 999 is in progress"):
         assoc.send_c_cancel(999)
-    with pytest.raises(ValueError, match="no accepted presentation context for 1.2.3"):
+    with pytest.raises(ValueError, match=r"no accepted presentation context for 1\.2\.3"):
         assoc.send_c_cancel(999, query_model="1.2.3")
