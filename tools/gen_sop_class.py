@@ -388,7 +388,13 @@ def render() -> str:
     out.append("}")
     out.append("")
     out.append("__all__ = [")
-    out.extend(f"    {n!r}," for n in names)
+    line = "   "
+    for n in names:  # several names a line: the file stays well under 800 lines
+        if len(line) + len(repr(n)) + 2 > 99:
+            out.append(line)
+            line = "   "
+        line += f" {n!r},"
+    out.append(line)
     out.append("]")
     return "\n".join(out) + "\n"
 
