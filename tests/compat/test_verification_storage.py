@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from pydicom import dcmread
 from pydicom.uid import CTImageStorage
 
 from tests.compat.harness import FLAVOURS, run_program, serve
@@ -52,18 +53,28 @@ def test_verification_scu_without_a_peer(tmp_path: Path) -> None:
         )
 
 
+@pytest.mark.parametrize("program", ["storage_scu", "storage_scu_path"])
 def test_storage_scu_against_dcmtk_storescp(
-    dcmtk_storescp: StorescpFactory, tmp_path: Path
+    program: str, dcmtk_storescp: StorescpFactory, tmp_path: Path
 ) -> None:
+    """3 CT files (Explicit, Implicit, Explicit VR LE) sent as decoded data sets over an
+    Implicit VR context, or by path over one context per transfer syntax: the same data sets
+    arrive (by path: in their own transfer syntax, byte for byte)."""
     files = write_ct_files(tmp_path / "ct", 3)
-    wanted = sorted(sop_instance_of(p) for p in files)
+    originals = {sop_instance_of(p): p for p in files}
     for flavour in FLAVOURS:
         peer = dcmtk_storescp(output_dir=tmp_path / f"received-{flavour}")
         env = {"PEER_PORT": str(peer.port), "FILES": os.pathsep.join(map(str, files))}
-        outcome = run_program("storage_scu", flavour, tmp_path / flavour, env)
+        outcome = run_program(program, flavour, tmp_path / flavour, env)
         assert outcome.returncode == 0, outcome.explain()
         assert outcome.lines == ["C-STORE request status: 0x0000"] * 3, outcome.explain()
-        assert sorted(sop_instance_of(p) for p in peer.files()) == wanted, peer.log()
+        received = {sop_instance_of(p): p for p in peer.files()}
+        assert sorted(received) == sorted(originals), peer.log()
+        for uid, path in received.items():
+            assert dcmread(path) == dcmread(originals[uid])
+            if program == "storage_scu_path":
+                assert transfer_syntax_of(path) == transfer_syntax_of(originals[uid])
+                assert dataset_bytes(path) == dataset_bytes(originals[uid])
 
 
 def test_verification_scp_with_dcmtk_echoscu(tmp_path: Path) -> None:
