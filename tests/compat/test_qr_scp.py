@@ -88,3 +88,32 @@ def test_move_scp_with_dcmtk_movescu(
         assert sorted(sop_instance_of(p) for p in destination.files()) == wanted, (
             outcome.explain() + destination.log()
         )
+
+
+def test_move_chain_from_dcmtk_through_two_programs(
+    archive_files: list[Path], tmp_path: Path
+) -> None:
+    """DCMTK movescu -> the Move SCP program -> the Storage SCP program (both with the same
+    import): the instances end up as files written by the second program."""
+    wanted = sorted(sop_instance_of(p) for p in archive_files)
+    for flavour in FLAVOURS:
+        store_dir = tmp_path / f"store-{flavour}"
+        store, store_port = serve("storage_scp", flavour, store_dir)
+        env = {"ARCHIVE": str(archive_files[0].parent), "DEST_PORT": str(store_port)}
+        try:
+            scp, port = serve("qr_move_scp", flavour, tmp_path / flavour, env)
+            try:
+                done = run_dcmtk(
+                    MOVESCU, "-P", "-aem", "STORESCP",
+                    "-k", "QueryRetrieveLevel=PATIENT", "-k", f"PatientID={PATIENT_ID}",
+                    "127.0.0.1", str(port),
+                )  # fmt: skip
+                assert done.returncode == 0, done.stdout + done.stderr
+            finally:
+                moved = scp.stop()
+        finally:
+            stored = store.stop()
+        assert sorted(p.name for p in files_in(store_dir)) == wanted, (
+            moved.explain() + stored.explain()
+        )
+        assert len(stored.lines) == len(wanted), stored.explain()
