@@ -191,6 +191,12 @@ class AE:
         if tls_args is not None:
             ssl_context = ssl_context or tls_args[0]
             server_hostname = tls_args[1]  # the name to check the certificate against
+        if user_identity is not None and ssl_context is None and user_identity.identity_type != 1:
+            LOGGER.warning(
+                "sending user identity credentials (type %d) without TLS: anyone on the "
+                "network path can read them (use ssl_context= or tls_args=)",
+                user_identity.identity_type,
+            )
         assoc = Association(self, "requestor", HandlerRegistry(_traced(evt_handlers)))
         if max_pdu is not None:
             assoc.local_max_pdu = max_pdu

@@ -4,6 +4,7 @@ negotiation items of ``dicomnet.pdu_primitives`` (and pynetdicom's own objects) 
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -136,3 +137,19 @@ def test_make_server_listens_and_serves_when_told() -> None:
         server.shutdown()
     thread.join(10)
     assert not thread.is_alive()
+
+
+def test_credentials_without_tls_are_sent_with_a_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """As pynetdicom, the passcode is sent (the call works); unlike it, we say it went in
+    clear text. The warning never contains the secret."""
+    with (
+        running_server(scp_ae(), [(evt.EVT_USER_ID, check_alice)]) as server,
+        caplog.at_level(logging.WARNING, logger="dicomnet"),
+    ):
+        assoc = scu_ae().associate(HOST, server.server_address[1], ext_neg=[identity(b"secret")])
+        assert assoc.is_established
+        assoc.release()
+    assert "without TLS" in caplog.text
+    assert "secret" not in caplog.text and "alice" not in caplog.text
