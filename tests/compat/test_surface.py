@@ -120,13 +120,18 @@ def test_debug_logger_prints_level_letters_on_stderr() -> None:
     assert done.stderr.splitlines() == ["D: detail", "I: Association Accepted", "E: bad"]
 
 
-def test_debug_logger_sets_the_dicomnet_logger() -> None:
+def test_debug_logger_sets_the_dicomnet_logger(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dicomnet import _compat
+
+    # debug_logger() is process-wide: undo all of it for the tests that follow
+    monkeypatch.setattr(_compat, "_tracing", _compat._tracing)
     logger = logging.getLogger("dicomnet")
     before = (logger.level, list(logger.handlers))
     try:
         dicomnet.debug_logger()
         assert logger.level == logging.DEBUG
         assert len([h for h in logger.handlers if isinstance(h, logging.StreamHandler)]) >= 1
+        assert _compat.tracing()
     finally:
         logger.setLevel(before[0])
         logger.handlers = before[1]
