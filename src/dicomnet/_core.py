@@ -557,8 +557,11 @@ class AssociationCore:
         return self._pending.popleft()
 
     def _answer_release(self) -> None:
-        """Sta8, every earlier request answered: send the A-RELEASE-RP (AR-4, Sta13)."""
+        """Sta8, every earlier request answered: send the A-RELEASE-RP (AR-4, Sta13). Nothing
+        if the association was aborted meanwhile (e.g. a PDU after the A-RELEASE-RQ: AA-8)."""
         self._release_requested = False
+        if self._fsm.state is not State.STA8:
+            return
         try:
             self._after(self._step(Event.EVT14))
         except TransportLost:

@@ -223,4 +223,20 @@ def test_pdata_after_release_rq_is_an_unexpected_pdu(start_server: StartServer) 
         answer = peer.read_pdu()
         assert isinstance(answer, Abort), answer
         assert (answer.source, answer.reason) == (2, 2)  # provider, unexpected PDU
-        assert peer.wait_closed(5.0)
+
+
+def test_a_second_release_rq_aborts_without_answering_the_first(
+    start_server: StartServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two A-RELEASE-RQs in one read (fuzz seeds 152, 227): the second is an unexpected PDU in
+    Sta8 (AA-8), so the association is aborted and the first is never answered (it raised
+    "Evt14 not allowed in Sta13" when the deferred A-RELEASE-RP was sent after the abort)."""
+    server = start_server([])
+    caplog.set_level(logging.WARNING)
+    with RawPeer(HOST, server.server_address[1]) as peer:
+        peer.associate(associate_rq(contexts=((1, VERIFICATION, (IMPLICIT_LE,)),)))
+        peer.send(encode_pdu(ReleaseRQ()) * 2)
+        answer = peer.read_pdu()
+        assert isinstance(answer, Abort), answer
+        assert (answer.source, answer.reason) == (2, 2)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -12,7 +12,8 @@ from collections.abc import Callable
 import pytest
 from pydicom import dcmread
 
-from tests.fuzz import wire
+from tests.fuzz import fuzzer, wire
+from tests.fuzz.cases import build_case
 from tests.fuzz.harness import (
     Server,
     echo_ok,
@@ -25,6 +26,13 @@ from tests.fuzz.harness import (
 )
 
 UID = wire.UID_ROOT + ".100"
+
+#: Seeds of tests/fuzz/cases.py that found a bug (kept as they were when found).
+SEEDS = {
+    152: "A-RELEASE-RQ then another PDU in one read: the deferred A-RELEASE-RP was sent in Sta13",
+    227: "the same, chunked delivery",
+    245: "a repeated PDU after the A-RELEASE-RQ, peer maximum length 1",
+}
 
 
 def _assert_clean(server: Server, since: int) -> None:
@@ -149,6 +157,7 @@ def test_overlong_sop_instance_uid_is_refused_without_echoing_it(
     _assert_clean(server, since)
 
 
+@pytest.mark.filterwarnings("ignore:Invalid value for VR UI:UserWarning")  # building the data set
 @pytest.mark.parametrize(
     "uid",
     ["1.2\x00.3", "1.2\\3", "1.2.\x1b[31m3", "1.2.3\xe9"],
@@ -212,3 +221,12 @@ def test_server_still_checks_our_own_maximum(storescp_server: Server) -> None:
     assert reply.sequence() == ["AC", "ABORT"], reply
     assert _files_for(server, uid) == []
     _assert_clean(server, since)
+
+
+# --- seeds of our own fuzzer -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", sorted(SEEDS))
+def test_fuzz_seed(seed: int, fresh_server: Callable[..., Server]) -> None:
+    report = fuzzer.run(fresh_server(), [seed])
+    assert report.unexpected == [], f"{build_case(seed).describe()}\n{report.summary()}"

@@ -33,9 +33,13 @@ RELEASE_RQ = 0x05
 RELEASE_RP = 0x06
 ABORT = 0x07
 
-# Explicit VR with a 4-byte length (PS3.5 7.1.2).
-LONG_VRS = frozenset(
-    {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
+# Explicit VR with a 2-byte length (PS3.5 7.1.2); every other VR, an unknown one included,
+# has 2 reserved bytes and a 4-byte length.
+SHORT_VRS = frozenset(
+    vr.encode() for vr in "AE AS AT CS DA DS DT FL FD IS LO LT PN SH SL SS ST TM UI UL US".split()
+)
+KNOWN_VRS = SHORT_VRS | frozenset(
+    vr.encode() for vr in "OB OD OF OL OV OW SQ SV UC UN UR UT UV".split()
 )
 UNDEFINED = 0xFFFFFFFF
 ITEM = (0xFFFE, 0xE000)
@@ -273,7 +277,7 @@ def walk(data: bytes, implicit: bool) -> list[Element]:
 
 
 _SEQUENCE_TAGS = frozenset({(0x0008, 0x1140), (0x0008, 0x2218), (0x0040, 0xA170)})
-_MAX_DEPTH = 32
+_MAX_DEPTH = 1200
 
 
 def _header(data: bytes, pos: int, end: int) -> tuple[tuple[int, int], int]:
@@ -311,9 +315,9 @@ def _elements(
             is_sequence = tag in _SEQUENCE_TAGS or length == UNDEFINED
         else:
             vr = data[pos + 4 : pos + 6]
-            if not (vr.isalpha() and vr.isupper()):
-                raise StructureError(f"bad VR {vr!r} at {pos}")
-            if vr in LONG_VRS:
+            if vr not in KNOWN_VRS:
+                raise StructureError(f"unknown VR {vr!r} at {pos}")
+            if vr not in SHORT_VRS:
                 if end - pos < 12:
                     raise StructureError(f"truncated element header at {pos}")
                 (length,) = struct.unpack_from("<I", data, pos + 8)
