@@ -36,10 +36,11 @@ ABORT = 0x07
 # Explicit VR with a 2-byte length (PS3.5 7.1.2); every other VR, an unknown one included,
 # has 2 reserved bytes and a 4-byte length.
 SHORT_VRS = frozenset(
-    vr.encode() for vr in "AE AS AT CS DA DS DT FL FD IS LO LT PN SH SL SS ST TM UI UL US".split()
+    {b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FL", b"FD", b"IS", b"LO", b"LT", b"PN"}
+    | {b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US"}
 )
 KNOWN_VRS = SHORT_VRS | frozenset(
-    vr.encode() for vr in "OB OD OF OL OV OW SQ SV UC UN UR UT UV".split()
+    {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
 )
 UNDEFINED = 0xFFFFFFFF
 ITEM = (0xFFFE, 0xE000)
