@@ -140,7 +140,6 @@ class Response:
 class Reply:
     """Everything the server sent back for one stream."""
 
-    pdu_types: list[int] = field(default_factory=list)
     responses: list[Response] = field(default_factory=list)
     closed: bool = False  # the server closed the connection (rather than our deadline passing)
     garbled: str = ""  # what our own parse could not make sense of (a finding by itself)
@@ -234,7 +233,6 @@ def _parse(data: bytes, reply: Reply) -> None:
         if len(raw) < 6 or len(raw) != 6 + struct.unpack_from(">I", raw, 2)[0]:
             reply.garbled = f"truncated PDU from the server: {raw[:16].hex()}"
             return
-        reply.pdu_types.append(raw[0])
         if raw[0] != wire.P_DATA_TF:
             reply.events.append(_PDU_NAMES.get(raw[0], f"PDU 0x{raw[0]:02X}"))
             continue
@@ -275,10 +273,9 @@ def _response(elements: dict[int, bytes]) -> Response:
 # --- whole exchanges ----------------------------------------------------------------------
 
 
-def rq_stream(
-    rq: wire.AssociateRQ | None = None,
-) -> wire.AssociateRQ:
-    """The A-ASSOCIATE-RQ of a normal exchange: Verification, CT in each syntax."""
+def rq_stream(rq: wire.AssociateRQ | None = None) -> wire.AssociateRQ:
+    """``rq`` (default: a plain one) proposing, unless it has contexts already, Verification
+    (ID 1) and CT Image Storage in Explicit (ID 3) and Implicit VR Little Endian (ID 5)."""
     if rq is None:
         rq = wire.AssociateRQ()
     if not rq.contexts:

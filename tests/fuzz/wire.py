@@ -279,6 +279,9 @@ def walk(data: bytes, implicit: bool) -> list[Element]:
 
 _SEQUENCE_TAGS = frozenset({(0x0008, 0x1140), (0x0008, 0x2218), (0x0040, 0xA170)})
 _MAX_DEPTH = 1200
+# Command (0000) and file meta (0002) groups and the reserved groups 1, 3, 5, 7 and FFFF have no
+# place in a data set (PS3.5 7.1, 7.8).
+_NOT_IN_DATA_SETS = frozenset({0x0000, 0x0001, 0x0002, 0x0003, 0x0005, 0x0007, 0xFFFF})
 
 
 def _header(data: bytes, pos: int, end: int) -> tuple[tuple[int, int], int]:
@@ -310,6 +313,8 @@ def _elements(
                     raise StructureError(f"item delimiter with length {length} at {pos}")
                 return pos + 8
             raise StructureError(f"unexpected ({tag[0]:04X},{tag[1]:04X}) at {pos}")
+        if tag[0] in _NOT_IN_DATA_SETS:
+            raise StructureError(f"group {tag[0]:04X} element ({tag[0]:04X},{tag[1]:04X}) at {pos}")
         if implicit:
             vr = None
             length_offset, length_size, value = pos + 4, 4, pos + 8
