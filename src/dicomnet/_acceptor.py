@@ -33,7 +33,11 @@ from dicomnet.ul.items import (
     UserIdentityAC,
     UserInformation,
 )
-from dicomnet.ul.negotiation import negotiate_as_acceptor, negotiate_async_ops
+from dicomnet.ul.negotiation import (
+    negotiate_as_acceptor,
+    negotiate_async_ops,
+    peer_max_pdu_for_sending,
+)
 from dicomnet.ul.pdu import AssociateAC, AssociateRJ, AssociateRQ
 
 if TYPE_CHECKING:
@@ -253,7 +257,7 @@ def negotiate_incoming(assoc: Association, rq: AssociateRQ) -> bool:
         ),
     )
     assoc.acceptor.primitive = ac
-    assoc._peer_max_pdu = info.max_length
+    assoc._peer_max_pdu = peer_max_pdu_for_sending(info.max_length)
     assoc._step(Event.EVT7, ac)
     assoc.is_established = True
     assoc._notify(evt.EVT_ACCEPTED)

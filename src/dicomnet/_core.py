@@ -116,6 +116,11 @@ class AssociationCore:
         self._reader = PDUReader(max_pdata_length=self.local_max_pdu)
         self._assembler: MessageAssembler[Any] = MessageAssembler(self._sink_for)
         self._pending: deque[MessageComplete[Any]] = deque()
+        # PDUs read but not yet handed to the state machine (those that came with the
+        # A-ASSOCIATE-RQ wait here for the association to be established): no byte read is lost.
+        self._inbox: deque[PDU] = deque()
+        # An A-RELEASE-RQ received (Sta8) is answered once every request before it is.
+        self._release_requested = False
         self._artim: float | None = None
         self._pdu_started: float | None = None
         self._peer_max_pdu = 0
@@ -312,15 +317,34 @@ class AssociationCore:
         return wait
 
     def _pump(self, wait: float | None) -> bool:
-        """Read once and process what arrived. False once the association has ended."""
+        """Process the PDUs already read, or read once and process what arrived. False once the
+        association has ended."""
         conn = self._conn
         if conn is None or self._ended():
             return False
+        if not self._inbox and not self._read(conn, wait):
+            return not self._ended()
+        try:
+            while self._inbox:
+                self._on_pdu(self._inbox.popleft())
+                if self._ended():
+                    break
+        except RemoteProtocolError as exc:
+            self._on_bad_pdu(exc)
+            return False
+        except TransportLost:
+            self._on_connection_closed()
+            return False
+        return not self._ended()
+
+    def _read(self, conn: Connection, wait: float | None) -> bool:
+        """Read once into the inbox; False when nothing is to be processed (a timeout, the
+        connection closed or a framing error, each already dealt with)."""
         try:
             data = conn.recv(self._deadline(wait))
         except Deadline:
             self._on_timeout()
-            return not self._ended()
+            return False
         except OSError as exc:
             LOGGER.debug("connection failed: %s", exc)
             # e.g. a TLS alert: the server refused our certificate (TLS 1.3 reports it late)
@@ -337,18 +361,8 @@ class AssociationCore:
             return False
         if pdus:  # the progress deadline runs per PDU, not per read (a trickle cannot stretch it)
             self._pdu_started = None
-        try:
-            for pdu in pdus:
-                self._on_pdu(pdu)
-                if self._ended():
-                    break
-        except RemoteProtocolError as exc:
-            self._on_bad_pdu(exc)
-            return False
-        except TransportLost:
-            self._on_connection_closed()
-            return False
-        return not self._ended()
+        self._inbox.extend(pdus)
+        return True
 
     def _on_pdu(self, pdu: PDU) -> None:
         self._notify(evt.EVT_PDU_RECV, pdu=pdu)
@@ -381,9 +395,13 @@ class AssociationCore:
         for ind in indications:
             kind = ind.kind
             if kind is Indication.RELEASE_IND:
-                self._after(self._step(Event.EVT14))
-                if self._fsm.state is State.STA13:  # acceptor: A-RELEASE-RP sent
-                    self._released()
+                if self._fsm.state is State.STA8:
+                    # Requests that arrived before the A-RELEASE-RQ are answered first (P-DATA
+                    # may still be sent in Sta8): _next_message answers it when none is left.
+                    self._release_requested = True
+                elif self._fsm.state is State.STA9:  # collision, requestor: AR-9, then Sta11
+                    self._after(self._step(Event.EVT14))
+                # Sta10 (collision, acceptor): we answer after the peer's A-RELEASE-RP (Sta12).
             elif kind is Indication.RELEASE_CONF:
                 if self._fsm.state is State.STA12:
                     self._after(self._step(Event.EVT14))
@@ -532,9 +550,24 @@ class AssociationCore:
         ``wait_seconds`` passed with nothing (the association is then aborted)."""
         wait = deadline_in(wait_seconds)
         while not self._pending:
+            if self._release_requested:
+                self._answer_release()
             if not self._pump(wait):
                 return self._pending.popleft() if self._pending else None
         return self._pending.popleft()
+
+    def _answer_release(self) -> None:
+        """Sta8, every earlier request answered: send the A-RELEASE-RP (AR-4, Sta13). Nothing
+        if the association was aborted meanwhile (e.g. a PDU after the A-RELEASE-RQ: AA-8)."""
+        self._release_requested = False
+        if self._fsm.state is not State.STA8:
+            return
+        try:
+            self._after(self._step(Event.EVT14))
+        except TransportLost:
+            self._on_connection_closed()
+            return
+        self._released()
 
     # --- C-CANCEL (SCP side of C-FIND, C-GET, C-MOVE) ------------------------------------------
 
@@ -683,11 +716,13 @@ class AssociationCore:
             except RemoteProtocolError as exc:
                 reject_malformed(self, exc)
                 return None
-            for pdu in pdus:
+            for index, pdu in enumerate(pdus):
                 self._notify(evt.EVT_PDU_RECV, pdu=pdu)
                 if isinstance(pdu, AssociateRQ):
                     self._notify(evt.EVT_ACSE_RECV, primitive=pdu)
                     self._step(Event.EVT6, pdu)
+                    # What came with it (a pipelining peer) is handled once we have answered.
+                    self._inbox.extend(pdus[index + 1 :])
                     return pdu
                 # anything else in Sta2: AA-1 / AA-2 per the table, then we are done
                 self._after(self._step(event_for_pdu(pdu), pdu))

@@ -17,7 +17,7 @@ from dicomnet.ul.items import (
     SOPClassExtended,
     UserIdentityRQ,
 )
-from dicomnet.ul.negotiation import ContextSpec
+from dicomnet.ul.negotiation import MIN_PEER_MAX_LENGTH, ContextSpec
 
 if TYPE_CHECKING:
     import ssl
@@ -76,9 +76,7 @@ class AE:
 
     @maximum_pdu_size.setter
     def maximum_pdu_size(self, value: int) -> None:
-        if value != 0 and not 8 <= value <= 0xFFFFFFFF:
-            raise ValueError("maximum_pdu_size must be 0 (no limit) or 8..4294967295")
-        self._maximum_pdu_size = int(value)
+        self._maximum_pdu_size = _check_max_pdu(value)
 
     @property
     def active_associations(self) -> list[Association]:
@@ -180,6 +178,7 @@ class AE:
             server_hostname = tls_args[1]  # the name to check the certificate against
         assoc = Association(self, "requestor", HandlerRegistry(evt_handlers or ()))
         if max_pdu is not None:
+            max_pdu = _check_max_pdu(max_pdu)
             assoc.local_max_pdu = max_pdu
             assoc._reader = type(assoc._reader)(max_pdata_length=max_pdu)
         assoc._request(
@@ -284,3 +283,13 @@ def _syntaxes(
     if isinstance(transfer_syntax, str):
         return [transfer_syntax]
     return [str(t) for t in transfer_syntax]
+
+
+def _check_max_pdu(value: int) -> int:
+    """A maximum PDU length we may advertise: 0 (no limit) or at least the minimum we honour
+    from peers (:data:`dicomnet.ul.negotiation.MIN_PEER_MAX_LENGTH`)."""
+    if value != 0 and not MIN_PEER_MAX_LENGTH <= value <= 0xFFFFFFFF:
+        raise ValueError(
+            f"maximum PDU size must be 0 (no limit) or {MIN_PEER_MAX_LENGTH}..4294967295"
+        )
+    return int(value)

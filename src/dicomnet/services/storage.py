@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from dicomnet import events as evt
 from dicomnet.dimse.fragments import MessageComplete
 from dicomnet.dimse.messages import C_STORE_RQ, C_STORE_RSP
-from dicomnet.services._common import handler_status, scp_context
+from dicomnet.services._common import handler_status, scp_context, send_response
 
 if TYPE_CHECKING:
     from dicomnet._core import AssociationCore as Association
@@ -42,9 +42,6 @@ def serve(assoc: Association, done: MessageComplete[Any]) -> None:
         )
         if not bound:
             extra = {"ErrorComment": "no storage handler is bound"}
-    comment = extra.get("ErrorComment")
-    if isinstance(comment, str):
-        extra["ErrorComment"] = comment[:64]
     response = C_STORE_RSP(
         MessageIDBeingRespondedTo=request.MessageID,
         AffectedSOPClassUID=request.AffectedSOPClassUID,
@@ -52,4 +49,4 @@ def serve(assoc: Association, done: MessageComplete[Any]) -> None:
         Status=status,
         **extra,
     )
-    assoc._send_message(done.context_id, response)
+    send_response(assoc, done.context_id, response)
