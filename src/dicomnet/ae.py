@@ -50,7 +50,11 @@ class AE:
         #: Seconds for the TCP connect (and TLS handshake); None: the OS default.
         self.connection_timeout: float | None = 30.0
         self._maximum_pdu_size = DEFAULT_MAX_PDU
+        #: Associations served at once (A-ASSOCIATE-RJ, transient, local limit, beyond).
         self.maximum_associations = 10
+        #: Connections that have not associated (yet): TLS handshake, waiting for the
+        #: A-ASSOCIATE-RQ, being rejected. Beyond, the oldest of the busiest address is cut.
+        self.maximum_pending_connections = 32
         self.require_called_aet = False
         self.require_calling_aet: list[str] = []
         self.implementation_class_uid = IMPLEMENTATION_CLASS_UID
