@@ -641,6 +641,7 @@ class AssociationCore:
                 return
             if not negotiate_incoming(self, rq):
                 return
+            conn.expect_bulk()
             idle = self.network_timeout
             while True:
                 message = self._next_message(idle)

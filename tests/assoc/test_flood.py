@@ -115,3 +115,79 @@ def test_silent_connections_do_not_lock_out_tls_requestors(
         for _ in range(5):
             echo_within(port, 2.0, context)
         assert assoc_threads() <= 10 + 2 * 32
+
+
+# --- bounded threads and memory, measured in a separate server process -----------------------
+
+SCP_SCRIPT = r"""
+import sys
+from dicomnet import AE
+from dicomnet.sop_class import Verification
+ae = AE("FLOODSCP")
+ae.acse_timeout = 2.0
+ae.add_supported_context(Verification)
+server = ae.start_server(("127.0.0.1", 0), block=False)
+print(server.server_address[1], flush=True)
+sys.stdin.read()
+server.shutdown()
+"""
+
+
+def proc_status(pid: int) -> tuple[int, int]:
+    """(resident set size in bytes, thread count) of a process, from /proc."""
+    rss = threads = 0
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                rss = int(line.split()[1]) * 1024
+            elif line.startswith("Threads:"):
+                threads = int(line.split()[1])
+    return rss, threads
+
+
+@pytest.mark.slow
+def test_flood_threads_bounded_and_memory_returns(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    scp = subprocess.Popen(
+        [sys.executable, "-c", SCP_SCRIPT],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert scp.stdout is not None
+        port = int(scp.stdout.readline())
+        echo_within(port, 2.0)  # warm up: every module a connection needs is loaded
+        before = proc_status(scp.pid)
+        peak_rss, peak_threads = before
+        with Flood(HOST, port, 300, limit=3000) as flood:
+            assert flood.wait_ready(30)
+            deadline = time.monotonic() + 5
+            done = threading.Event()
+            while time.monotonic() < deadline:
+                rss, threads = proc_status(scp.pid)
+                peak_rss, peak_threads = max(peak_rss, rss), max(peak_threads, threads)
+                done.wait(0.1)  # sampling interval
+            took = echo_within(port, 2.0)
+        after = proc_status(scp.pid)
+        end = time.monotonic() + 10
+        while after[1] > before[1] and time.monotonic() < end:  # threads ending
+            done.wait(0.1)
+            after = proc_status(scp.pid)
+        print(
+            f"\nflood of {flood.opened} connections (300 at a time): "
+            f"RSS {before[0] / 2**20:.1f} -> peak {peak_rss / 2**20:.1f} -> "
+            f"{after[0] / 2**20:.1f} MiB; threads {before[1]} -> peak {peak_threads} -> "
+            f"{after[1]}; echo during the flood associated in {took * 1000:.0f} ms"
+        )
+        assert peak_threads <= before[1] + 10 + 2 * 32
+        assert after[1] <= before[1]
+        assert after[0] - before[0] < 20 * 2**20
+    finally:
+        if scp.stdin is not None:
+            scp.stdin.close()
+        scp.wait(10)
+        if scp.stdout is not None:
+            scp.stdout.close()
