@@ -6,9 +6,15 @@ and reads until its response arrives), the server's per-connection thread for an
 :meth:`Association.abort` may be called from another thread: it sends A-ABORT and interrupts the
 blocked read, so nothing ever polls or sleeps.
 
-Deadlines (all totals): ``acse_timeout`` for the association and release phases and as ARTIM;
-``dimse_timeout`` for a response to arrive and for each PDU to arrive once it has started (the
-progress deadline) and for each send; ``network_timeout`` for idleness between messages.
+Timeouts: ``acse_timeout`` is a total deadline for the association and release phases (ARTIM).
+Once associated, timeouts are about progress, never about a whole message, so that slow links
+carry large instances: ``network_timeout`` (an acceptor's idle timeout) and ``dimse_timeout``
+(waiting for a response) count from the last byte received; while a message is arriving the
+peer must send something at least every ``dimse_timeout`` seconds. Against a peer trickling
+bytes (slowloris), a message in progress must bring at least ``minimum_transfer_rate`` bytes
+per second over each ``transfer_rate_window`` seconds, and ``max_transfer_time`` (None by
+default) optionally bounds a whole message. Each send must make progress within
+``dimse_timeout``.
 """
 
 from __future__ import annotations
@@ -117,7 +123,13 @@ class AssociationCore:
         self._assembler: MessageAssembler[Any] = MessageAssembler(self._sink_for)
         self._pending: deque[MessageComplete[Any]] = deque()
         self._artim: float | None = None
-        self._pdu_started: float | None = None
+        self._last_recv = time.monotonic()  # when bytes last arrived
+        self._transfer_started: float | None = None  # a message (or PDU) is arriving
+        self._window_start = 0.0
+        self._window_bytes = 0
+        self.max_transfer_time: float | None = ae.max_transfer_time
+        self.minimum_transfer_rate: float = ae.minimum_transfer_rate
+        self.transfer_rate_window: float = ae.transfer_rate_window
         self._peer_max_pdu = 0
         self._message_id = 0
         self.acse_timeout: float | None = ae.acse_timeout
@@ -245,7 +257,7 @@ class AssociationCore:
             raise TransportLost("the connection is closed")
         data = encode_pdu(pdu)
         try:
-            conn.sendall(data, deadline_in(self.dimse_timeout))
+            conn.sendall(data, deadline_in(self.dimse_timeout), progress=self.dimse_timeout)
         except (OSError, Deadline) as exc:
             raise TransportLost(str(exc)) from exc
         self._notify(evt.EVT_PDU_SENT, pdu=pdu)
@@ -297,19 +309,50 @@ class AssociationCore:
     # --- reading ------------------------------------------------------------------------------
 
     def _deadline(self, wait: float | None) -> float | None:
-        """The deadline of the next read: the progress deadline while a PDU or message is
-        arriving, ARTIM in Sta2/Sta13, otherwise ``wait``."""
+        """The deadline of the next read: ARTIM in Sta2/Sta13; while a PDU or message is
+        arriving, the earliest of ``wait``, ``dimse_timeout`` after the last byte, the end of
+        the rate window and ``max_transfer_time``; otherwise ``wait``."""
         if self._fsm.state in (State.STA2, State.STA13) and self._artim is not None:
             return self._artim
-        if self._reader.in_progress or self._assembler.in_progress:
-            if self._pdu_started is None:
-                self._pdu_started = time.monotonic()
-            if self.dimse_timeout is None:
-                return wait
-            progress = self._pdu_started + self.dimse_timeout
-            return progress if wait is None else min(progress, wait)
-        self._pdu_started = None
-        return wait
+        if not (self._reader.in_progress or self._assembler.in_progress):
+            self._transfer_started = None
+            return wait
+        if self._transfer_started is None:
+            self._transfer_started = self._window_start = time.monotonic()
+            self._window_bytes = 0
+        deadlines = [wait]
+        if self.dimse_timeout is not None:
+            deadlines.append(self._last_recv + self.dimse_timeout)
+        if self.max_transfer_time is not None:
+            deadlines.append(self._transfer_started + self.max_transfer_time)
+        if self.minimum_transfer_rate > 0 and self.transfer_rate_window > 0:
+            deadlines.append(self._window_start + self.transfer_rate_window)
+        return min((d for d in deadlines if d is not None), default=None)
+
+    def _transfer_verdict(self) -> str | None:
+        """Why the message arriving must be given up (too slow, too long), or None. Starts a
+        new rate window when one has passed with enough bytes."""
+        if self._transfer_started is None:
+            return None
+        now = time.monotonic()
+        limit = self.max_transfer_time
+        if limit is not None and now >= self._transfer_started + limit:
+            return f"the message took longer than the maximum transfer time ({limit:g} s)"
+        rate, window = self.minimum_transfer_rate, self.transfer_rate_window
+        if rate > 0 and window > 0 and now >= self._window_start + window:
+            if self._window_bytes < rate * window:
+                return (
+                    f"the peer is too slow: {self._window_bytes} bytes in {window:g} s "
+                    f"(minimum {rate:g} bytes/s)"
+                )
+            self._window_start = now
+            self._window_bytes = 0
+        return None
+
+    def _too_slow(self, reason: str) -> None:
+        LOGGER.warning("%s: %s; aborting", self.peer.address or "peer", reason)
+        self.failure_reason = reason
+        self._local_abort(Abort(source=ABORT_SOURCE_USER))
 
     def _pump(self, wait: float | None) -> bool:
         """Read once and process what arrived. False once the association has ended."""
@@ -319,6 +362,13 @@ class AssociationCore:
         try:
             data = conn.recv(self._deadline(wait))
         except Deadline:
+            reason = self._transfer_verdict()
+            if reason is not None:
+                self._too_slow(reason)
+                return False
+            later = self._deadline(wait)
+            if later is not None and later > time.monotonic():
+                return True  # only a rate window ended, with enough bytes
             self._on_timeout()
             return not self._ended()
         except OSError as exc:
@@ -329,14 +379,19 @@ class AssociationCore:
         if not data:
             self._on_connection_closed()
             return False
+        self._last_recv = time.monotonic()
+        if self._transfer_started is not None:
+            self._window_bytes += len(data)
+            reason = self._transfer_verdict()
+            if reason is not None:
+                self._too_slow(reason)
+                return False
         self._notify(evt.EVT_DATA_RECV, data=data)
         try:
             pdus = self._reader.feed(data)
         except RemoteProtocolError as exc:
             self._on_bad_pdu(exc)
             return False
-        if pdus:  # the progress deadline runs per PDU, not per read (a trickle cannot stretch it)
-            self._pdu_started = None
         try:
             for pdu in pdus:
                 self._on_pdu(pdu)
@@ -440,7 +495,10 @@ class AssociationCore:
             ):
                 self._aborted()
             return
-        LOGGER.warning("%s: timed out waiting for the peer; aborting", self.peer.ae_title or "peer")
+        LOGGER.warning(
+            "%s: timed out: no data from the peer in time; aborting",
+            self.peer.address or self.peer.ae_title or "peer",
+        )
         self.failure_reason = "timed out waiting for the peer"
         self._local_abort(Abort(source=ABORT_SOURCE_USER))
 
@@ -523,15 +581,19 @@ class AssociationCore:
             if self._fsm.state not in _SEND_STATES:
                 raise LocalProtocolError(f"cannot send P-DATA in {self._fsm.state.name}")
             try:
-                conn.sendall(data, deadline_in(self.dimse_timeout))
+                conn.sendall(data, deadline_in(self.dimse_timeout), progress=self.dimse_timeout)
             except (OSError, Deadline) as exc:
                 raise TransportLost(str(exc)) from exc
 
     def _next_message(self, wait_seconds: float | None) -> MessageComplete[Any] | None:
         """The next complete DIMSE message, or None when the association ended or
         ``wait_seconds`` passed with nothing (the association is then aborted)."""
-        wait = deadline_in(wait_seconds)
+        started = time.monotonic()
         while not self._pending:
+            # "no bytes for wait_seconds": counted from the last byte received
+            wait = None
+            if wait_seconds is not None:
+                wait = max(started, self._last_recv) + wait_seconds
             if not self._pump(wait):
                 return self._pending.popleft() if self._pending else None
         return self._pending.popleft()

@@ -43,10 +43,17 @@ class AE:
         self.supported_contexts: list[PresentationContext] = []
         #: Seconds for the association and release phases, and ARTIM.
         self.acse_timeout: float | None = 30.0
-        #: Seconds for a response, for each PDU once started, and for each send.
+        #: Seconds without a byte while waiting for a response or receiving a message, and
+        #: without progress while sending.
         self.dimse_timeout: float | None = 30.0
-        #: Seconds an association may sit idle between messages.
+        #: Seconds an association may sit idle (no byte received).
         self.network_timeout: float | None = 60.0
+        #: Optional bound on receiving one whole message, in seconds (None: no bound).
+        self.max_transfer_time: float | None = None
+        #: Slowloris defence: a message arriving must bring at least this many bytes per
+        #: second, over each window of ``transfer_rate_window`` seconds (0: no minimum).
+        self.minimum_transfer_rate: float = 512.0
+        self.transfer_rate_window: float = 30.0
         #: Seconds for the TCP connect (and TLS handshake); None: the OS default.
         self.connection_timeout: float | None = 30.0
         self._maximum_pdu_size = DEFAULT_MAX_PDU

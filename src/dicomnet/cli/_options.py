@@ -89,7 +89,8 @@ DimseTimeout = Annotated[
     typer.Option(
         "--dimse-timeout",
         "-td",
-        help="Seconds to wait for a DIMSE response, and for each PDU once started.",
+        help="Seconds without a byte from the peer while waiting for a DIMSE response or "
+        "receiving a message (a slow but steady transfer is never cut).",
         min=0.001,
         rich_help_panel=PANEL_NET,
     ),

@@ -97,8 +97,22 @@ def storescp(
     dimse_timeout: o.DimseTimeout = 30.0,
     idle_timeout: Annotated[
         float,
-        typer.Option("--idle-timeout", min=0.001, help="Seconds an association may sit idle."),
+        typer.Option(
+            "--idle-timeout",
+            min=0.001,
+            help="Seconds without a byte from the peer before its association is aborted.",
+        ),
     ] = 60.0,
+    max_transfer_time: Annotated[
+        float | None,
+        typer.Option(
+            "--max-transfer-time",
+            min=0.001,
+            help="Seconds one message may take to arrive (default: no limit; a message must "
+            "always bring at least 512 bytes/s over each 30 s, against trickling peers).",
+            show_default=False,
+        ),
+    ] = None,
     max_pdu: o.MaxPDU = None,
     tls_cert: o.TlsCert = None,
     tls_key: o.TlsKey = None,
@@ -199,6 +213,7 @@ def storescp(
     ae.acse_timeout = acse_timeout
     ae.dimse_timeout = dimse_timeout
     ae.network_timeout = idle_timeout
+    ae.max_transfer_time = max_transfer_time
     ae.maximum_associations = max_associations
     ae.require_called_aet = require_called_aet
     ae.require_calling_aet = calling

@@ -152,8 +152,16 @@ class Connection:
             raise
         return bytes(self._view[:n])
 
-    def sendall(self, data: bytes | bytearray | memoryview, deadline: float | None) -> None:
-        """Send every byte before ``deadline`` (Deadline otherwise). Thread safe."""
+    def sendall(
+        self,
+        data: bytes | bytearray | memoryview,
+        deadline: float | None,
+        *,
+        progress: float | None = None,
+    ) -> None:
+        """Send every byte before ``deadline`` (Deadline otherwise). With ``progress``, the
+        deadline moves to ``progress`` seconds after each send that the peer took bytes from:
+        a slow but steady peer is never cut. Thread safe."""
         with self._send_lock:
             view = memoryview(data)
             while view:
@@ -163,6 +171,8 @@ class Connection:
                 except TimeoutError:
                     raise Deadline("the peer did not take our data in time") from None
                 view = view[sent:]
+                if progress is not None and sent:
+                    deadline = time.monotonic() + progress
 
     def shutdown_write(self) -> None:
         with contextlib.suppress(OSError):
