@@ -23,6 +23,7 @@ complete -c storescp -l dimse-timeout -o td -x -d 'Seconds without a byte from t
 complete -c storescp -l idle-timeout -x -d 'Seconds without a byte from the peer before its association is aborted'
 complete -c storescp -l max-transfer-time -x -d 'Seconds one message may take to arrive (default: no limit; a message must always bring at least 512 bytes/s over each 30 s, against trickling peers)'
 complete -c storescp -l max-pdu -o pdu -x -d 'Largest PDU we receive (0 = no limit)'
+complete -c storescp -l max-dataset-size -x -d 'Largest data set received (K, M, G suffixes; 0: no limit); beyond, the C-STORE gets 0xA700 and nothing is kept'
 complete -c storescp -l tls-cert -r -F -d 'Our certificate (PEM); enables TLS'
 complete -c storescp -l tls-key -r -F -d 'Our private key (PEM)'
 complete -c storescp -l tls-ca -r -F -d 'CA certificate(s) (PEM) to verify the peer; enables TLS'

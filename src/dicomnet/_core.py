@@ -287,6 +287,9 @@ class AssociationCore:
                 self.ae.implementation_version_name or "",
                 self.peer.ae_title,
                 directory=self.spool_directory,
+                max_size=self.ae.maximum_dataset_size,
+                max_inflated=self.ae.maximum_inflated_size,
+                max_ratio=self.ae.maximum_deflate_ratio,
             )
         return MemorySink()
 

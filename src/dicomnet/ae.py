@@ -66,6 +66,13 @@ class AE:
         self.require_calling_aet: list[str] = []
         self.implementation_class_uid = IMPLEMENTATION_CLASS_UID
         self.implementation_version_name: str | None = IMPLEMENTATION_VERSION_NAME
+        #: Largest received data set, in bytes (None: no limit); beyond, the C-STORE is
+        #: answered 0xA700 and nothing is kept (the association goes on).
+        self.maximum_dataset_size: int | None = 4 * 1024**3
+        #: A Deflated data set is refused when it inflates past this many bytes, or past
+        #: ``maximum_deflate_ratio`` times its size once more than 64 MiB have been inflated.
+        self.maximum_inflated_size: int | None = 4 * 1024**3
+        self.maximum_deflate_ratio: float | None = 100.0
         #: Where received data sets larger than a few MiB are spooled (None: the system temp).
         self.spool_directory: str | None = None
         self._servers: list[AssociationServer] = []

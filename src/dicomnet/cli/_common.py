@@ -154,3 +154,12 @@ def check_established(assoc: Any, peer: str, port: int) -> None:
         )
     reason = failure_text(assoc, "the association was aborted")
     raise CommandError(f"association with {peer}:{port} failed: {reason}", EXIT_ABORTED)
+
+
+def apply_size_limit(ae: Any, max_dataset_size: str) -> None:
+    """--max-dataset-size on a receiving AE (0: no limit)."""
+    from dicomnet.cli._options import parse_size
+
+    size = parse_size(max_dataset_size) or None
+    ae.maximum_dataset_size = size
+    ae.maximum_inflated_size = size

@@ -36,6 +36,32 @@ def _check_pdu(value: int | None) -> int | None:
     return value
 
 
+_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+def parse_size(value: str) -> int:
+    """A size in bytes from ``123``, ``64K``, ``512M``, ``4G`` (binary units; ``0``: no
+    limit); ValueError otherwise."""
+    text = value.strip().upper().removesuffix("B").removesuffix("I")
+    unit = text[-1:] if text[-1:] in _UNITS and not text[-1:].isdigit() else ""
+    number = text[: len(text) - len(unit)].strip()
+    try:
+        size = float(number) * _UNITS[unit]
+    except ValueError:
+        raise ValueError(f"{value!r} is not a size (e.g. 4G, 512M, 100K)") from None
+    if size < 0:
+        raise ValueError(f"{value!r} is negative")
+    return int(size)
+
+
+def _check_size(value: str) -> str:
+    try:
+        parse_size(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return value
+
+
 PANEL_NET = "Network"
 PANEL_TLS = "TLS"
 PANEL_OUT = "Output and logging"
@@ -130,6 +156,17 @@ TlsNoVerify = Annotated[
         "--tls-no-verify",
         help="Do not verify the peer's certificate (insecure).",
         rich_help_panel=PANEL_TLS,
+    ),
+]
+MaxDatasetSize = Annotated[
+    str,
+    typer.Option(
+        "--max-dataset-size",
+        help="Largest data set received (K, M, G suffixes; 0: no limit); beyond, the C-STORE "
+        "gets 0xA700 and nothing is kept. For Deflated data sets, also the most they may "
+        "inflate to (and at most 100 times their size past 64 MiB).",
+        callback=_check_size,
+        rich_help_panel=PANEL_NET,
     ),
 ]
 Format = Annotated[

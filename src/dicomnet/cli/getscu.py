@@ -17,6 +17,7 @@ from click.core import ParameterSource
 from dicomnet.cli import _options as o
 from dicomnet.cli._common import (
     Common,
+    apply_size_limit,
     check_established,
     scu_ae,
     start,
@@ -67,6 +68,7 @@ def getscu(
     connect_timeout: o.ConnectTimeout = 10.0,
     acse_timeout: o.AcseTimeout = 30.0,
     dimse_timeout: o.DimseTimeout = 60.0,
+    max_dataset_size: o.MaxDatasetSize = "4G",
     max_pdu: o.MaxPDU = None,
     tls_cert: o.TlsCert = None,
     tls_key: o.TlsKey = None,
@@ -115,6 +117,7 @@ def getscu(
     ssl_context = tls_client_context(tls_cert, tls_key, tls_ca, tls_no_verify)
 
     ae = scu_ae(calling_aet, connect_timeout, acse_timeout, dimse_timeout, max_pdu)
+    apply_size_limit(ae, max_dataset_size)
     ae.spool_directory = str(storage.output_dir)
     ae.add_requested_context(model, ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"])
     # One context per transfer syntax when they fit (two per class beside the Q/R one): the

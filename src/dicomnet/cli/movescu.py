@@ -17,6 +17,7 @@ from click.core import ParameterSource
 from dicomnet.cli import _options as o
 from dicomnet.cli._common import (
     Common,
+    apply_size_limit,
     check_established,
     scu_ae,
     start,
@@ -66,6 +67,7 @@ def movescu(
     connect_timeout: o.ConnectTimeout = 10.0,
     acse_timeout: o.AcseTimeout = 30.0,
     dimse_timeout: o.DimseTimeout = 600.0,
+    max_dataset_size: o.MaxDatasetSize = "4G",
     max_pdu: o.MaxPDU = None,
     tls_cert: o.TlsCert = None,
     tls_key: o.TlsKey = None,
@@ -121,6 +123,7 @@ def movescu(
         receiver = AE(destination)
         receiver.acse_timeout = acse_timeout
         receiver.dimse_timeout = dimse_timeout
+        apply_size_limit(receiver, max_dataset_size)
         receiver.spool_directory = str(storage.output_dir)
         receiver.add_supported_context(Verification)
         for sop_class in AllStorageClasses:

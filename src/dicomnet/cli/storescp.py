@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from dicomnet.cli import _options as o
-from dicomnet.cli._common import Common, start, tls_server_context
+from dicomnet.cli._common import Common, apply_size_limit, start, tls_server_context
 from dicomnet.cli._console import (
     EXIT_CONNECT,
     EXIT_USAGE,
@@ -114,6 +114,7 @@ def storescp(
         ),
     ] = None,
     max_pdu: o.MaxPDU = None,
+    max_dataset_size: o.MaxDatasetSize = "4G",
     tls_cert: o.TlsCert = None,
     tls_key: o.TlsKey = None,
     tls_ca: o.TlsCA = None,
@@ -214,6 +215,7 @@ def storescp(
     ae.dimse_timeout = dimse_timeout
     ae.network_timeout = idle_timeout
     ae.max_transfer_time = max_transfer_time
+    apply_size_limit(ae, max_dataset_size)
     ae.maximum_associations = max_associations
     ae.require_called_aet = require_called_aet
     ae.require_calling_aet = calling
