@@ -27,7 +27,7 @@ complete -c storescp -l max-dataset-size -x -d 'Largest data set received (K, M,
 complete -c storescp -l tls-cert -r -F -d 'Our certificate (PEM); enables TLS'
 complete -c storescp -l tls-key -r -F -d 'Our private key (PEM)'
 complete -c storescp -l tls-ca -r -F -d 'CA certificate(s) (PEM) to verify the peer; enables TLS'
-complete -c storescp -l tls-no-verify -d 'Do not verify the peer\'s certificate (insecure)'
+complete -c storescp -l tls-no-verify -d 'Do not verify the peer\'s certificate (insecure): neither its chain nor, for an SCU, its host name'
 complete -c storescp -l handler -x -d '[EVENT=]module:function[:arg1,arg2,...] — call your own handler; repeatable'
 complete -c storescp -l format -x -a 'auto table text json jsonl csv' -d 'Result format: table on a terminal, text otherwise by default; json, jsonl or csv for scripts'
 complete -c storescp -l no-color -d 'No colours (NO_COLOR is honoured too)'

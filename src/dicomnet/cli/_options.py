@@ -154,7 +154,18 @@ TlsNoVerify = Annotated[
     bool,
     typer.Option(
         "--tls-no-verify",
-        help="Do not verify the peer's certificate (insecure).",
+        help="Do not verify the peer's certificate (insecure): neither its chain nor, for an "
+        "SCU, its host name.",
+        rich_help_panel=PANEL_TLS,
+    ),
+]
+TlsServerName = Annotated[
+    str | None,
+    typer.Option(
+        "--tls-server-name",
+        help="The name the server's certificate must carry (default: PEER as given; an IP "
+        "address must be in the certificate's IP SANs). The host name is always checked "
+        "unless --tls-no-verify. Enables TLS.",
         rich_help_panel=PANEL_TLS,
     ),
 ]

@@ -21,6 +21,7 @@ from dicomnet.cli._common import (
     check_established,
     scu_ae,
     start,
+    tls_args,
     tls_client_context,
 )
 from dicomnet.cli._console import EXIT_INTERRUPTED, EXIT_USAGE, CommandError
@@ -74,6 +75,7 @@ def getscu(
     tls_key: o.TlsKey = None,
     tls_ca: o.TlsCA = None,
     tls_no_verify: o.TlsNoVerify = False,
+    tls_server_name: o.TlsServerName = None,
     handler: Annotated[list[str] | None, o.handler_option("each received C-STORE")] = None,
     no_color: o.NoColor = False,
     quiet: o.Quiet = False,
@@ -114,7 +116,7 @@ def getscu(
     except (OSError, TemplateError) as exc:
         raise CommandError(f"cannot store into {output_dir}: {exc}", EXIT_USAGE) from None
     classes = storage_classes(storage_class)
-    ssl_context = tls_client_context(tls_cert, tls_key, tls_ca, tls_no_verify)
+    ssl_context = tls_client_context(tls_cert, tls_key, tls_ca, tls_no_verify, tls_server_name)
 
     ae = scu_ae(calling_aet, connect_timeout, acse_timeout, dimse_timeout, max_pdu)
     apply_size_limit(ae, max_dataset_size)
@@ -139,6 +141,7 @@ def getscu(
         ae_title=called_aet,
         ext_neg=roles,
         ssl_context=ssl_context,
+        tls_args=tls_args(ssl_context, tls_server_name),
         evt_handlers=handlers,
     )
     check_established(assoc, peer, port)

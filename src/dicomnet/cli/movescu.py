@@ -21,6 +21,7 @@ from dicomnet.cli._common import (
     check_established,
     scu_ae,
     start,
+    tls_args,
     tls_client_context,
 )
 from dicomnet.cli._console import EXIT_CONNECT, EXIT_INTERRUPTED, EXIT_USAGE, CommandError
@@ -73,6 +74,7 @@ def movescu(
     tls_key: o.TlsKey = None,
     tls_ca: o.TlsCA = None,
     tls_no_verify: o.TlsNoVerify = False,
+    tls_server_name: o.TlsServerName = None,
     handler: Annotated[list[str] | None, o.handler_option("each received C-STORE")] = None,
     no_color: o.NoColor = False,
     quiet: o.Quiet = False,
@@ -109,7 +111,7 @@ def movescu(
         finish_identifier(identifier, level, explicit_level, model, "move")
     except KeyError_ as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
-    ssl_context = tls_client_context(tls_cert, tls_key, tls_ca, tls_no_verify)
+    ssl_context = tls_client_context(tls_cert, tls_key, tls_ca, tls_no_verify, tls_server_name)
     log_handlers = logging_handlers(common.level)
 
     server: Any = None
@@ -147,6 +149,7 @@ def movescu(
             port,
             ae_title=called_aet,
             ssl_context=ssl_context,
+            tls_args=tls_args(ssl_context, tls_server_name),
             evt_handlers=build_evt_handlers(log_handlers, []),
         )
         check_established(assoc, peer, port)
