@@ -47,6 +47,7 @@ complete -c dicomnet -n '__fish_seen_subcommand_from storescp' -l bind -x -d 'Ad
 complete -c dicomnet -n '__fish_seen_subcommand_from storescp' -l ae-title -o aet -x -d 'Our AE title'
 complete -c dicomnet -n '__fish_seen_subcommand_from storescp' -l require-called-aet -d 'Reject other called AE titles'
 complete -c dicomnet -n '__fish_seen_subcommand_from storescp' -l require-calling-aet -x -d 'Only accept these calling AE titles (repeatable)'
+complete -c dicomnet -n '__fish_seen_subcommand_from storescp' -l allow-plain-password -d 'Accept a username+password identity over plain TCP (default: refused unless TLS is on: the password would cross the network in clear)'
 complete -c dicomnet -n '__fish_seen_subcommand_from storescp' -l max-associations -x -d 'Concurrent associations'
 complete -c dicomnet -n '__fish_seen_subcommand_from storescp' -l exit-after -x -d 'Stop after N stored instances'
 complete -c dicomnet -n '__fish_seen_subcommand_from storescp' -l acse-timeout -o ta -x -d 'Seconds for association set-up and release (and ARTIM)'

@@ -89,6 +89,14 @@ def _user_identity(assoc: Association, rq: AssociateRQ) -> tuple[bool, UserIdent
     if identity is None:
         return True, None
     assoc.requestor.user_identity = identity
+    conn = assoc._conn
+    encrypted = conn is not None and getattr(conn.sock, "cipher", None) is not None
+    if identity.identity_type == 2 and not encrypted and not assoc.ae.allow_plain_password:
+        LOGGER.warning(
+            "a password was sent over plain TCP by %s; refusing it (allow_plain_password)",
+            assoc.requestor.address,
+        )
+        return False, None
     try:
         bound, answer = call_handler(
             assoc,

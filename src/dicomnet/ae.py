@@ -64,6 +64,8 @@ class AE:
         self.maximum_pending_connections = 32
         self.require_called_aet = False
         self.require_calling_aet: list[str] = []
+        #: Accept a username+password user identity over plain TCP (default: only over TLS).
+        self.allow_plain_password = False
         self.implementation_class_uid = IMPLEMENTATION_CLASS_UID
         self.implementation_version_name: str | None = IMPLEMENTATION_VERSION_NAME
         #: Largest received data set, in bytes (None: no limit); beyond, the C-STORE is

@@ -87,6 +87,14 @@ def storescp(
             "--require-calling-aet", help="Only accept these calling AE titles (repeatable)."
         ),
     ] = None,
+    allow_plain_password: Annotated[
+        bool,
+        typer.Option(
+            "--allow-plain-password",
+            help="Accept a username+password identity over plain TCP (default: refused "
+            "unless TLS is on: the password would cross the network in clear).",
+        ),
+    ] = False,
     max_associations: Annotated[
         int, typer.Option("--max-associations", min=1, help="Concurrent associations.")
     ] = 10,
@@ -219,6 +227,7 @@ def storescp(
     ae.maximum_associations = max_associations
     ae.require_called_aet = require_called_aet
     ae.require_calling_aet = calling
+    ae.allow_plain_password = allow_plain_password
     if max_pdu is not None:
         ae.maximum_pdu_size = max_pdu
     if storage is not None:
