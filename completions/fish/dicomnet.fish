@@ -156,6 +156,8 @@ complete -c dicomnet -n '__fish_seen_subcommand_from movescu' -l patient-root -s
 complete -c dicomnet -n '__fish_seen_subcommand_from movescu' -l study-root -s S -d ''
 complete -c dicomnet -n '__fish_seen_subcommand_from movescu' -l patient-study-only -s O -d ''
 complete -c dicomnet -n '__fish_seen_subcommand_from movescu' -l store-port -x -d 'Receive the instances here on this port'
+complete -c dicomnet -n '__fish_seen_subcommand_from movescu' -l accept-from -x -d 'Calling AE titles the receiver accepts (repeatable; default: -aec)'
+complete -c dicomnet -n '__fish_seen_subcommand_from movescu' -l bind -x -d 'Address the receiver listens on (default: the local address of the association with PEER)'
 complete -c dicomnet -n '__fish_seen_subcommand_from movescu' -l output-dir -o od -r -F -d 'Where received files go (--store-port)'
 complete -c dicomnet -n '__fish_seen_subcommand_from movescu' -l filepath -x -d 'File name template (see storescp)'
 complete -c dicomnet -n '__fish_seen_subcommand_from movescu' -l calling-aet -o aet -x -d 'Our AE title'
