@@ -73,7 +73,10 @@ LOGGER = logging.getLogger("dicomnet.assoc")
 
 _DATA_STATES = (State.STA6, State.STA7)  # where a received P-DATA-TF is delivered
 _SEND_STATES = (State.STA6, State.STA8)  # where we may send P-DATA-TF
-_DRAIN_LIMIT = 2.0  # seconds we wait for the peer to close after our A-ABORT
+_DRAIN_LIMIT = 0.5  # most seconds we wait for the peer to close after our A-ABORT
+#: A peer advertising a Maximum Length below this gets P-DATA-TF PDUs of this size: real
+#: peers take far more, and 8-byte PDUs would turn 1 MiB into half a million packets.
+MIN_SEND_PDU = 1024
 
 
 class TransportLost(Exception):
@@ -575,7 +578,10 @@ class AssociationCore:
         conn = self._conn
         if conn is None or conn.closed:  # e.g. a handler aborted the association
             raise TransportLost("not connected")
-        for data in fragment_message(context_id, command, dataset, self._peer_max_pdu):
+        peer_max = self._peer_max_pdu
+        if 0 < peer_max < MIN_SEND_PDU:
+            peer_max = MIN_SEND_PDU
+        for data in fragment_message(context_id, command, dataset, peer_max):
             if slow:
                 pdu = decode_pdu(data)
                 assert isinstance(pdu, PDataTF)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import string
 import threading
 from collections.abc import Callable
@@ -51,7 +50,6 @@ _DATASET_FIELDS = {
     "Modality": 0x00080060,
     "PatientID": 0x00100020,
 }
-_SAFE = re.compile(r"[^A-Za-z0-9._-]")
 _DEFLATED = "1.2.840.10008.1.2.1.99"
 _EXPLICIT_LE = "1.2.840.10008.1.2.1"
 #: Naming fields are looked for in the first 16 MiB of a data set (inflated), no further.
@@ -85,6 +83,32 @@ def check_template(template: str) -> list[str]:
     if "SOPInstanceUID" not in names:
         raise TemplateError("the template must contain {SOPInstanceUID} (names must be unique)")
     return names
+
+
+def escape_name(value: str) -> str:
+    """A file or folder name for a text value (PatientID, Modality, CallingAET): letters,
+    digits, ``-`` and ``_`` are kept, every other character is escaped as ``%XX`` (its UTF-8
+    bytes), so distinct values always give distinct names (``A/B`` → ``A%2FB``, ``A_B``,
+    ``A?B`` → ``A%3FB``) and no name is ``.``, ``..`` or hidden. An empty value gives
+    ``UNKNOWN`` (and a value ``UNKNOWN`` gives ``%55NKNOWN``). Names longer than 200
+    characters end with a digest of the value instead of being cut."""
+    if not value:
+        return "UNKNOWN"
+    text = "".join(
+        char if char.isascii() and (char.isalnum() or char in "-_") else _percent(char)
+        for char in value
+    )
+    if text == "UNKNOWN":
+        text = "%55NKNOWN"
+    if len(text) > 200:
+        import hashlib
+
+        text = text[:180] + "~" + hashlib.sha256(value.encode()).hexdigest()[:16]
+    return text
+
+
+def _percent(char: str) -> str:
+    return "".join(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
 
 
 def _status(code: int, comment: str) -> Any:
@@ -191,8 +215,7 @@ class StorageHandler:
                     raise _Refused(code, f"invalid {name} {value[:40]!r}")
                 clean[name] = value
             else:
-                text = _SAFE.sub("_", value)[:64].strip("._") or "UNKNOWN"
-                clean[name] = text
+                clean[name] = escape_name(value)
         target = (self.output_dir / self.template.format(**clean)).resolve()
         if not target.is_relative_to(self.output_dir):
             raise _Refused(STATUS_CANNOT_NAME, "file name would leave the output directory")

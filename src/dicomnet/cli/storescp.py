@@ -76,7 +76,14 @@ def storescp(
     no_store: Annotated[
         bool, typer.Option("--no-store", help="Do not write files; leave it to --handler.")
     ] = False,
-    bind: Annotated[str, typer.Option("--bind", help="Address to listen on.")] = "0.0.0.0",
+    bind: Annotated[
+        str,
+        typer.Option(
+            "--bind",
+            help="Address to listen on. The default, 0.0.0.0, is every IPv4 interface (as "
+            "DCMTK's storescp); give 127.0.0.1 or one interface's address to restrict it.",
+        ),
+    ] = "0.0.0.0",
     ae_title: Annotated[str, typer.Option("--ae-title", "-aet", help="Our AE title.")] = "STORESCP",
     require_called_aet: Annotated[
         bool, typer.Option("--require-called-aet", help="Reject other called AE titles.")
