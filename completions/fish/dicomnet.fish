@@ -49,6 +49,7 @@ complete -c dicomnet -n '__fish_seen_subcommand_from storescp' -l require-called
 complete -c dicomnet -n '__fish_seen_subcommand_from storescp' -l require-calling-aet -x -d 'Only accept these calling AE titles (repeatable)'
 complete -c dicomnet -n '__fish_seen_subcommand_from storescp' -l allow-plain-password -d 'Accept a username+password identity over plain TCP (default: refused unless TLS is on: the password would cross the network in clear)'
 complete -c dicomnet -n '__fish_seen_subcommand_from storescp' -l max-associations -x -d 'Concurrent associations'
+complete -c dicomnet -n '__fish_seen_subcommand_from storescp' -l max-pending-connections -x -d 'Connections that have not associated yet (TLS handshake, waiting for the request, being rejected); beyond, the oldest is closed'
 complete -c dicomnet -n '__fish_seen_subcommand_from storescp' -l exit-after -x -d 'Stop after N stored instances'
 complete -c dicomnet -n '__fish_seen_subcommand_from storescp' -l acse-timeout -o ta -x -d 'Seconds for association set-up and release (and ARTIM)'
 complete -c dicomnet -n '__fish_seen_subcommand_from storescp' -l dimse-timeout -o td -x -d 'Seconds without a byte from the peer while waiting for a DIMSE response or receiving a message (a slow but steady transfer is never cut)'

@@ -34,6 +34,7 @@ from dicomnet.dimse.messages import C_CANCEL_RQ, C_STORE_RQ, Message
 from dicomnet.events import HandlerRegistry, notify
 from dicomnet.presentation import PresentationContext
 from dicomnet.transport.connection import Connection, Deadline, deadline_in
+from dicomnet.transport.progress import TransferClock
 from dicomnet.ul.codec import decode_pdu, encode_pdu
 from dicomnet.ul.errors import (
     ABORT_SOURCE_PROVIDER,
@@ -126,13 +127,9 @@ class AssociationCore:
         self._assembler: MessageAssembler[Any] = MessageAssembler(self._sink_for)
         self._pending: deque[MessageComplete[Any]] = deque()
         self._artim: float | None = None
-        self._last_recv = time.monotonic()  # when bytes last arrived
-        self._transfer_started: float | None = None  # a message (or PDU) is arriving
-        self._window_start = 0.0
-        self._window_bytes = 0
-        self.max_transfer_time: float | None = ae.max_transfer_time
-        self.minimum_transfer_rate: float = ae.minimum_transfer_rate
-        self.transfer_rate_window: float = ae.transfer_rate_window
+        self._clock = TransferClock(
+            ae.max_transfer_time, ae.minimum_transfer_rate, ae.transfer_rate_window
+        )
         self._peer_max_pdu = 0
         self._message_id = 0
         self.acse_timeout: float | None = ae.acse_timeout
@@ -315,45 +312,12 @@ class AssociationCore:
     # --- reading ------------------------------------------------------------------------------
 
     def _deadline(self, wait: float | None) -> float | None:
-        """The deadline of the next read: ARTIM in Sta2/Sta13; while a PDU or message is
-        arriving, the earliest of ``wait``, ``dimse_timeout`` after the last byte, the end of
-        the rate window and ``max_transfer_time``; otherwise ``wait``."""
+        """The deadline of the next read: ARTIM in Sta2/Sta13, else progress-based (see
+        :class:`~dicomnet.transport.progress.TransferClock`)."""
         if self._fsm.state in (State.STA2, State.STA13) and self._artim is not None:
             return self._artim
-        if not (self._reader.in_progress or self._assembler.in_progress):
-            self._transfer_started = None
-            return wait
-        if self._transfer_started is None:
-            self._transfer_started = self._window_start = time.monotonic()
-            self._window_bytes = 0
-        deadlines = [wait]
-        if self.dimse_timeout is not None:
-            deadlines.append(self._last_recv + self.dimse_timeout)
-        if self.max_transfer_time is not None:
-            deadlines.append(self._transfer_started + self.max_transfer_time)
-        if self.minimum_transfer_rate > 0 and self.transfer_rate_window > 0:
-            deadlines.append(self._window_start + self.transfer_rate_window)
-        return min((d for d in deadlines if d is not None), default=None)
-
-    def _transfer_verdict(self) -> str | None:
-        """Why the message arriving must be given up (too slow, too long), or None. Starts a
-        new rate window when one has passed with enough bytes."""
-        if self._transfer_started is None:
-            return None
-        now = time.monotonic()
-        limit = self.max_transfer_time
-        if limit is not None and now >= self._transfer_started + limit:
-            return f"the message took longer than the maximum transfer time ({limit:g} s)"
-        rate, window = self.minimum_transfer_rate, self.transfer_rate_window
-        if rate > 0 and window > 0 and now >= self._window_start + window:
-            if self._window_bytes < rate * window:
-                return (
-                    f"the peer is too slow: {self._window_bytes} bytes in {window:g} s "
-                    f"(minimum {rate:g} bytes/s)"
-                )
-            self._window_start = now
-            self._window_bytes = 0
-        return None
+        in_progress = self._reader.in_progress or self._assembler.in_progress
+        return self._clock.deadline(wait, in_progress, self.dimse_timeout)
 
     def _too_slow(self, reason: str) -> None:
         LOGGER.warning("%s: %s; aborting", self.peer.address or "peer", reason)
@@ -368,7 +332,7 @@ class AssociationCore:
         try:
             data = conn.recv(self._deadline(wait))
         except Deadline:
-            reason = self._transfer_verdict()
+            reason = self._clock.verdict()
             if reason is not None:
                 self._too_slow(reason)
                 return False
@@ -385,13 +349,11 @@ class AssociationCore:
         if not data:
             self._on_connection_closed()
             return False
-        self._last_recv = time.monotonic()
-        if self._transfer_started is not None:
-            self._window_bytes += len(data)
-            reason = self._transfer_verdict()
-            if reason is not None:
-                self._too_slow(reason)
-                return False
+        self._clock.received(len(data))
+        reason = self._clock.verdict()
+        if reason is not None:
+            self._too_slow(reason)
+            return False
         self._notify(evt.EVT_DATA_RECV, data=data)
         try:
             pdus = self._reader.feed(data)
@@ -602,7 +564,7 @@ class AssociationCore:
             # "no bytes for wait_seconds": counted from the last byte received
             wait = None
             if wait_seconds is not None:
-                wait = max(started, self._last_recv) + wait_seconds
+                wait = max(started, self._clock.last_recv) + wait_seconds
             if not self._pump(wait):
                 return self._pending.popleft() if self._pending else None
         return self._pending.popleft()

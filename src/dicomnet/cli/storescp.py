@@ -105,6 +105,16 @@ def storescp(
     max_associations: Annotated[
         int, typer.Option("--max-associations", min=1, help="Concurrent associations.")
     ] = 10,
+    max_pending: Annotated[
+        int,
+        typer.Option(
+            "--max-pending-connections",
+            min=1,
+            help="Connections that have not associated yet (TLS handshake, waiting for the "
+            "request, being rejected); beyond, the oldest is closed. They never take an "
+            "association's place.",
+        ),
+    ] = 32,
     exit_after: Annotated[
         int | None, typer.Option("--exit-after", min=1, help="Stop after N stored instances.")
     ] = None,
@@ -232,6 +242,7 @@ def storescp(
     ae.max_transfer_time = max_transfer_time
     apply_size_limit(ae, max_dataset_size)
     ae.maximum_associations = max_associations
+    ae.maximum_pending_connections = max_pending
     ae.require_called_aet = require_called_aet
     ae.require_calling_aet = calling
     ae.allow_plain_password = allow_plain_password
