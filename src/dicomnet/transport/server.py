@@ -331,12 +331,15 @@ def _peer_gone(assoc: AssociationCore) -> bool:
     if conn is None or conn.closed:
         return True
     try:
-        ready, _w, _x = select.select([conn.sock], [], [], 0)
-        if not ready:
+        poller = select.poll()  # no FD_SETSIZE limit, unlike select()
+        poller.register(conn.sock, select.POLLIN)
+        if not poller.poll(0):
             return False
         return socket.socket.recv(conn.sock, 1, socket.MSG_PEEK) == b""
-    except (OSError, ValueError):
-        return True
+    except ValueError:
+        return False  # cannot tell (e.g. closed under us): keep the slot
+    except OSError:
+        return True  # reset by the peer
 
 
 def _cut(tls: socket.socket) -> None:
