@@ -43,18 +43,38 @@ class AE:
         self.supported_contexts: list[PresentationContext] = []
         #: Seconds for the association and release phases, and ARTIM.
         self.acse_timeout: float | None = 30.0
-        #: Seconds for a response, for each PDU once started, and for each send.
+        #: Seconds without a byte while waiting for a response or receiving a message, and
+        #: without progress while sending.
         self.dimse_timeout: float | None = 30.0
-        #: Seconds an association may sit idle between messages.
+        #: Seconds an association may sit idle (no byte received).
         self.network_timeout: float | None = 60.0
+        #: Optional bound on receiving one whole message, in seconds (None: no bound).
+        self.max_transfer_time: float | None = None
+        #: Slowloris defence: a message arriving must bring at least this many bytes per
+        #: second, over each window of ``transfer_rate_window`` seconds (0: no minimum).
+        self.minimum_transfer_rate: float = 512.0
+        self.transfer_rate_window: float = 30.0
         #: Seconds for the TCP connect (and TLS handshake); None: the OS default.
         self.connection_timeout: float | None = 30.0
         self._maximum_pdu_size = DEFAULT_MAX_PDU
+        #: Associations served at once (A-ASSOCIATE-RJ, transient, local limit, beyond).
         self.maximum_associations = 10
+        #: Connections that have not associated (yet): TLS handshake, waiting for the
+        #: A-ASSOCIATE-RQ, being rejected. Beyond, the oldest of the busiest address is cut.
+        self.maximum_pending_connections = 32
         self.require_called_aet = False
         self.require_calling_aet: list[str] = []
+        #: Accept a username+password user identity over plain TCP (default: only over TLS).
+        self.allow_plain_password = False
         self.implementation_class_uid = IMPLEMENTATION_CLASS_UID
         self.implementation_version_name: str | None = IMPLEMENTATION_VERSION_NAME
+        #: Largest received data set, in bytes (None: no limit); beyond, the C-STORE is
+        #: answered 0xA700 and nothing is kept (the association goes on).
+        self.maximum_dataset_size: int | None = 4 * 1024**3
+        #: A Deflated data set is refused when it inflates past this many bytes, or past
+        #: ``maximum_deflate_ratio`` times its size once more than 64 MiB have been inflated.
+        self.maximum_inflated_size: int | None = 4 * 1024**3
+        self.maximum_deflate_ratio: float | None = 100.0
         #: Where received data sets larger than a few MiB are spooled (None: the system temp).
         self.spool_directory: str | None = None
         self._servers: list[AssociationServer] = []

@@ -534,9 +534,9 @@ def test_c_store_dataset_is_decoded_only_when_asked(
     decodes: list[str] = []
     real = dataset_module.decode_dataset
 
-    def counting(stream: Any, syntax: str) -> Any:
+    def counting(stream: Any, syntax: str, **limits: Any) -> Any:
         decodes.append(syntax)
-        return real(stream, syntax)
+        return real(stream, syntax, **limits)
 
     monkeypatch.setattr(dataset_module, "decode_dataset", counting)
     calls: list[int] = []

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from dicomnet.cli import _options as o
-from dicomnet.cli._common import Common, start, tls_server_context
+from dicomnet.cli._common import Common, apply_size_limit, start, tls_server_context
 from dicomnet.cli._console import (
     EXIT_CONNECT,
     EXIT_USAGE,
@@ -79,7 +79,14 @@ def storescp(
     no_store: Annotated[
         bool, typer.Option("--no-store", help="Do not write files; leave it to --handler.")
     ] = False,
-    bind: Annotated[str, typer.Option("--bind", help="Address to listen on.")] = "0.0.0.0",
+    bind: Annotated[
+        str,
+        typer.Option(
+            "--bind",
+            help="Address to listen on. The default, 0.0.0.0, is every IPv4 interface (as "
+            "DCMTK's storescp); give 127.0.0.1 or one interface's address to restrict it.",
+        ),
+    ] = "0.0.0.0",
     ae_title: Annotated[str, typer.Option("--ae-title", "-aet", help="Our AE title.")] = "STORESCP",
     require_called_aet: Annotated[
         bool, typer.Option("--require-called-aet", help="Reject other called AE titles.")
@@ -90,9 +97,27 @@ def storescp(
             "--require-calling-aet", help="Only accept these calling AE titles (repeatable)."
         ),
     ] = None,
+    allow_plain_password: Annotated[
+        bool,
+        typer.Option(
+            "--allow-plain-password",
+            help="Accept a username+password identity over plain TCP (default: refused "
+            "unless TLS is on: the password would cross the network in clear).",
+        ),
+    ] = False,
     max_associations: Annotated[
         int, typer.Option("--max-associations", min=1, help="Concurrent associations.")
     ] = 10,
+    max_pending: Annotated[
+        int,
+        typer.Option(
+            "--max-pending-connections",
+            min=1,
+            help="Connections that have not associated yet (TLS handshake, waiting for the "
+            "request, being rejected); beyond, the oldest is closed. They never take an "
+            "association's place.",
+        ),
+    ] = 32,
     exit_after: Annotated[
         int | None, typer.Option("--exit-after", min=1, help="Stop after N stored instances.")
     ] = None,
@@ -100,9 +125,24 @@ def storescp(
     dimse_timeout: o.DimseTimeout = 30.0,
     idle_timeout: Annotated[
         float,
-        typer.Option("--idle-timeout", min=0.001, help="Seconds an association may sit idle."),
+        typer.Option(
+            "--idle-timeout",
+            min=0.001,
+            help="Seconds without a byte from the peer before its association is aborted.",
+        ),
     ] = 60.0,
+    max_transfer_time: Annotated[
+        float | None,
+        typer.Option(
+            "--max-transfer-time",
+            min=0.001,
+            help="Seconds one message may take to arrive (default: no limit; a message must "
+            "always bring at least 512 bytes/s over each 30 s, against trickling peers).",
+            show_default=False,
+        ),
+    ] = None,
     max_pdu: o.MaxPDU = None,
+    max_dataset_size: o.MaxDatasetSize = "4G",
     tls_cert: o.TlsCert = None,
     tls_key: o.TlsKey = None,
     tls_ca: o.TlsCA = None,
@@ -201,9 +241,13 @@ def storescp(
     ae.acse_timeout = acse_timeout
     ae.dimse_timeout = dimse_timeout
     ae.network_timeout = idle_timeout
+    ae.max_transfer_time = max_transfer_time
+    apply_size_limit(ae, max_dataset_size)
     ae.maximum_associations = max_associations
+    ae.maximum_pending_connections = max_pending
     ae.require_called_aet = require_called_aet
     ae.require_calling_aet = calling
+    ae.allow_plain_password = allow_plain_password
     if max_pdu is not None:
         ae.maximum_pdu_size = max_pdu
     if storage is not None:

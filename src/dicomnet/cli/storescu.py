@@ -26,6 +26,7 @@ from dicomnet.cli._common import (
     failure_text,
     scu_ae,
     start,
+    tls_args,
     tls_client_context,
 )
 from dicomnet.cli._console import (
@@ -125,6 +126,7 @@ def storescu(
     tls_key: o.TlsKey = None,
     tls_ca: o.TlsCA = None,
     tls_no_verify: o.TlsNoVerify = False,
+    tls_server_name: o.TlsServerName = None,
     handler: Annotated[list[str] | None, o.handler_option("each DIMSE message received")] = None,
     fmt: o.Format = OutputFormat.auto,
     no_color: o.NoColor = False,
@@ -140,7 +142,7 @@ def storescu(
 
     common = Common(quiet, verbose, debug, log_file, handler or (), no_color)
     user = start(common, evt.EVT_DIMSE_RECV)
-    ssl_context = tls_client_context(tls_cert, tls_key, tls_ca, tls_no_verify)
+    ssl_context = tls_client_context(tls_cert, tls_key, tls_ca, tls_no_verify, tls_server_name)
 
     rows: list[dict[str, Any]] = []
     items: list[Item] = []
@@ -168,7 +170,13 @@ def storescu(
     ae = scu_ae(calling_aet, connect_timeout, acse_timeout, dimse_timeout, max_pdu)
     handlers = build_evt_handlers(logging_handlers(common.level), user)
     assoc = ae.associate(
-        peer, port, contexts, ae_title=called_aet, ssl_context=ssl_context, evt_handlers=handlers
+        peer,
+        port,
+        contexts,
+        ae_title=called_aet,
+        ssl_context=ssl_context,
+        tls_args=tls_args(ssl_context, tls_server_name),
+        evt_handlers=handlers,
     )
     check_established(assoc, peer, port)
 

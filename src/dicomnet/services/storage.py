@@ -8,6 +8,7 @@ response whatever the handler did (see :func:`dicomnet.services.dispatch`).
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from dicomnet import events as evt
@@ -18,7 +19,10 @@ from dicomnet.services._common import handler_status, scp_context, send_response
 if TYPE_CHECKING:
     from dicomnet._core import AssociationCore as Association
 
+LOGGER = logging.getLogger("dicomnet.services")
+
 CANNOT_UNDERSTAND = 0xC211
+OUT_OF_RESOURCES = 0xA700
 SOP_CLASS_NOT_SUPPORTED = 0x0122
 
 
@@ -26,9 +30,15 @@ def serve(assoc: Association, done: MessageComplete[Any]) -> None:
     request = done.message
     assert isinstance(request, C_STORE_RQ)
     context = scp_context(assoc, done.context_id, request.AffectedSOPClassUID)
+    refusal = getattr(done.dataset, "refusal", None)  # over a size or inflate limit
     if context is None:
         status = SOP_CLASS_NOT_SUPPORTED
         extra: dict[str, Any] = {"ErrorComment": "SOP class not supported on this context"}
+    elif refusal is not None:
+        LOGGER.warning(
+            "refusing %s from %s: %s", request.AffectedSOPInstanceUID, assoc.peer.address, refusal
+        )
+        status, extra = OUT_OF_RESOURCES, {"ErrorComment": refusal}
     else:
         bound, status, extra = handler_status(
             assoc,

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     import ssl  # imported when TLS is used (it costs ~10 ms at start-up)
 
 RECV_SIZE = 256 * 1024
+SMALL_RECV_SIZE = 16 * 1024
 
 
 class ConnectError(OSError):
@@ -75,8 +76,17 @@ class Connection:
             self.local = ("", 0)
         self._send_lock = threading.Lock()
         self._closed = False
-        self._buffer = bytearray(RECV_SIZE)
-        self._view = memoryview(self._buffer)
+        # Allocated on first use, small until :meth:`expect_bulk`: a silent connection costs
+        # no buffer, and one that has not associated only a small one.
+        self._buffer: bytearray | None = None
+        self._view = memoryview(b"")
+        self._recv_size = SMALL_RECV_SIZE
+
+    def expect_bulk(self) -> None:
+        """Use the large receive buffer from now on (the association is established)."""
+        if self._recv_size != RECV_SIZE:
+            self._recv_size = RECV_SIZE
+            self._buffer = None
 
     # --- making connections -----------------------------------------------------------------
 
@@ -115,7 +125,9 @@ class Connection:
                 server_hostname=server_hostname or host,
             )
         sock.settimeout(None)
-        return cls(sock)
+        conn = cls(sock)
+        conn.expect_bulk()
+        return conn
 
     # --- I/O --------------------------------------------------------------------------------
 
@@ -125,6 +137,9 @@ class Connection:
         Raises :class:`Deadline` when ``deadline`` passes first, OSError on network failure.
         """
         self.sock.settimeout(_remaining(deadline))
+        if self._buffer is None:
+            self._buffer = bytearray(self._recv_size)
+            self._view = memoryview(self._buffer)
         try:
             n = self.sock.recv_into(self._buffer)
         except TimeoutError:
@@ -137,8 +152,16 @@ class Connection:
             raise
         return bytes(self._view[:n])
 
-    def sendall(self, data: bytes | bytearray | memoryview, deadline: float | None) -> None:
-        """Send every byte before ``deadline`` (Deadline otherwise). Thread safe."""
+    def sendall(
+        self,
+        data: bytes | bytearray | memoryview,
+        deadline: float | None,
+        *,
+        progress: float | None = None,
+    ) -> None:
+        """Send every byte before ``deadline`` (Deadline otherwise). With ``progress``, the
+        deadline moves to ``progress`` seconds after each send that the peer took bytes from:
+        a slow but steady peer is never cut. Thread safe."""
         with self._send_lock:
             view = memoryview(data)
             while view:
@@ -148,6 +171,8 @@ class Connection:
                 except TimeoutError:
                     raise Deadline("the peer did not take our data in time") from None
                 view = view[sent:]
+                if progress is not None and sent:
+                    deadline = time.monotonic() + progress
 
     def shutdown_write(self) -> None:
         with contextlib.suppress(OSError):
