@@ -68,10 +68,9 @@ def test_tiny_peer_max_pdu_is_raised_to_1024_when_sending(start_server: StartSer
         if isinstance(event.pdu, PDataTF):
             sizes.append(sum(len(p.data) + 6 for p in event.pdu.pdvs))
 
-    server = start_server(
-        scp_ae(maximum_pdu_size=8),
-        [(evt.EVT_ACCEPTED, on_accepted), (evt.EVT_PDU_RECV, on_pdu)],
-    )
+    scp = scp_ae()
+    scp._maximum_pdu_size = 8  # below what AE accepts: a misbehaving peer's advertisement
+    server = start_server(scp, [(evt.EVT_ACCEPTED, on_accepted), (evt.EVT_PDU_RECV, on_pdu)])
     ds = ct_dataset()
     ds.add_new(0x7FE10010, "LO", "DICOMNET")
     ds.add_new(0x7FE11010, "OB", bytes(64 * 1024))
