@@ -6,6 +6,17 @@ arrives. The spool starts with our own Part-10 header, so once it rolls over to 
 temporary file is already a complete DICOM file: ``event.dataset_path`` points at it, and
 :meth:`ReceivedDataset.save` moves it into place with a rename when it lies on the same
 filesystem. Nothing here holds a large data set in memory.
+
+While the bytes arrive they are also walked by a :class:`~dicomnet.validate.StructureValidator`
+(structure only, nothing decoded), which keeps the data set's own SOP Class and Instance UIDs:
+:meth:`ReceivedDataset.problem` says whether the data set can be kept at all. A write error
+while spooling (a full disk, a file size limit) is kept too, not raised: the temporary file is
+removed at once, the rest of the data set is received and dropped, and the service answers with
+a failure status on an association that goes on.
+
+Temporary files are named ``.dicomnet-*.part`` and hold an exclusive ``flock`` while open, so
+that :func:`remove_stale_temp_files` can tell the leftovers of a killed process from files that a
+running one is still writing.
 """
 
 from __future__ import annotations
@@ -15,13 +26,74 @@ import io
 import os
 import tempfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on POSIX: no locks, stale files are left alone
+    fcntl = None  # type: ignore[assignment]
+
 from dicomnet.part10 import encode_file_meta
+from dicomnet.validate import SOP_CLASS_UID, SOP_INSTANCE_UID, StructureError, StructureValidator
 
 SPOOL_THRESHOLD = 4 * 1024 * 1024
 DEFLATED = "1.2.840.10008.1.2.1.99"
+TEMP_PREFIX = ".dicomnet-"
+TEMP_SUFFIX = ".part"
+
+
+def _temp_file(directory: str | os.PathLike[str] | None) -> tuple[int, str]:
+    """A new private ``.dicomnet-*.part`` file, locked for as long as its descriptor is open."""
+    fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=directory)
+    if fcntl is not None:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return fd, name
+
+
+def remove_stale_temp_files(root: str | os.PathLike[str]) -> tuple[int, int]:
+    """Remove the ``.dicomnet-*.part`` files under ``root`` that no process holds open (the
+    leftovers of a process that was killed while writing). Returns (files, bytes) removed."""
+    if fcntl is None:  # pragma: no cover
+        return 0, 0
+    removed = size = 0
+    for path in _temp_files(root):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            length = os.fstat(fd).st_size
+            os.unlink(path)
+        except OSError:  # held by a running writer (or already gone)
+            continue
+        finally:
+            os.close(fd)
+        removed += 1
+        size += length
+    return removed, size
+
+
+def _temp_files(root: str | os.PathLike[str]) -> Iterator[str]:
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                yield from _temp_files(entry.path)
+            elif (
+                entry.name.startswith(TEMP_PREFIX)
+                and entry.name.endswith(TEMP_SUFFIX)
+                and entry.is_file(follow_symlinks=False)
+            ):
+                yield entry.path
+        except OSError:
+            continue
 
 
 class ReceivedDataset:
@@ -63,27 +135,56 @@ class ReceivedDataset:
         self._dataset: Any = None
         self._kept = False  # save() renamed the spool file into place: _path is the user's file
         self.size = 0  # data-set bytes, without the header
+        self._validator = StructureValidator(transfer_syntax_uid)
+        #: The error that stopped spooling (the data set was dropped), if any.
+        self.write_error: OSError | None = None
 
     # --- the sink side (MessageAssembler writes here) -------------------------------------
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
+        """Take the next bytes of the data set. Never raises for a write error: see
+        :attr:`write_error`."""
         self.size += len(data)
-        if self._buffer is not None:
-            self._buffer += data
-            if len(self._buffer) > self._threshold:
-                self._rollover()
-        else:
-            assert self._file is not None
-            self._file.write(data)
+        self._validator.feed(data)
+        if self.write_error is not None:
+            return len(data)
+        try:
+            if self._buffer is not None:
+                self._buffer += data
+                if len(self._buffer) > self._threshold:
+                    self._rollover()
+            else:
+                assert self._file is not None
+                self._file.write(data)
+        except OSError as exc:
+            self.write_error = exc
+            self.close()  # the temporary file goes now, not after the whole data set arrived
         return len(data)
 
     def _rollover(self) -> None:
-        fd, name = tempfile.mkstemp(prefix=".dicomnet-", suffix=".part", dir=self._directory)
+        fd, name = _temp_file(self._directory)
         self._file = os.fdopen(fd, "w+b", buffering=1024 * 1024)
         self._path = Path(name)
         assert self._buffer is not None
         self._file.write(self._buffer)
         self._buffer = None
+
+    # --- what was received ------------------------------------------------------------------
+
+    def problem(self) -> OSError | StructureError | None:
+        """Why the data set cannot be kept: the write error that stopped spooling, or the first
+        structural problem in the bytes received (call once the data set has ended)."""
+        return self.write_error or self._validator.check()
+
+    @property
+    def dataset_sop_class_uid(self) -> str:
+        """The SOP Class UID (0008,0016) in the data set itself ("" if absent)."""
+        return self._validator.uid(SOP_CLASS_UID)
+
+    @property
+    def dataset_sop_instance_uid(self) -> str:
+        """The SOP Instance UID (0008,0018) in the data set itself ("" if absent)."""
+        return self._validator.uid(SOP_INSTANCE_UID)
 
     # --- the reading side (handlers) ------------------------------------------------------
 
@@ -144,25 +245,31 @@ class ReceivedDataset:
     def save(self, destination: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
         """Atomically write the Part-10 file to ``destination``: temp file, flush, fsync,
         rename, fsync the directory. Raises OSError (leaving no partial file) on failure, and
-        FileExistsError when ``overwrite`` is False and the file exists."""
+        FileExistsError when ``overwrite`` is False and the file exists — decided by the
+        filesystem (a hard link to the final name), so concurrent savers never both succeed."""
         target = Path(destination)
         directory = target.parent
+        if self.write_error is not None:
+            raise self.write_error
         if not overwrite and target.exists():
             raise FileExistsError(f"{target} exists")
-        tmp: Path | None = None
-        try:
-            if (
-                self._file is not None
-                and self._path is not None
-                and not self._kept
-                and self._path.parent.resolve() == directory.resolve()
-            ):
-                self._file.flush()
-                os.fsync(self._file.fileno())
-                tmp = self._path
-            else:
-                fd, name = tempfile.mkstemp(prefix=".dicomnet-", suffix=".part", dir=directory)
-                tmp = Path(name)
+        if (
+            self._file is not None
+            and self._path is not None
+            and not self._kept
+            and self._path.parent.resolve() == directory.resolve()
+        ):
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._place(self._path, target, overwrite)
+            if not overwrite:
+                with contextlib.suppress(OSError):
+                    os.unlink(self._path)  # the other name of the hard link
+            self._detach(target)
+        else:
+            fd, name = _temp_file(directory)
+            tmp = Path(name)
+            try:
                 with os.fdopen(fd, "wb") as out:
                     if self._buffer is not None:
                         out.write(self._buffer)
@@ -175,20 +282,21 @@ class ReceivedDataset:
                                 out.write(chunk)
                     out.flush()
                     os.fsync(out.fileno())
-            if overwrite:
-                os.replace(tmp, target)
-            else:
-                os.link(tmp, target)
-                os.unlink(tmp)
-            if tmp == self._path:
-                self._detach(target)
-            tmp = None
-            _fsync_dir(directory)
-        finally:
-            if tmp is not None and tmp != self._path:
+                    self._place(tmp, target, overwrite)  # while the lock is held
+            finally:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
+        _fsync_dir(directory)
         return target
+
+    @staticmethod
+    def _place(tmp: Path, target: Path, overwrite: bool) -> None:
+        """Give ``tmp`` the name ``target``; without ``overwrite`` a hard link decides
+        (FileExistsError if the name is taken) and ``tmp`` stays for the caller to remove."""
+        if overwrite:
+            os.replace(tmp, target)
+        else:
+            os.link(tmp, target)
 
     def _detach(self, target: Path) -> None:
         """The spool file was renamed to ``target``: read the data set from there from now on
