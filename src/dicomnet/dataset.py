@@ -381,3 +381,101 @@ def encode_dataset(dataset: Any, transfer_syntax_uid: str) -> bytes:
         if len(data) % 2:
             data += b"\x00"
     return data
+
+
+# --- converting between uncompressed transfer syntaxes ------------------------------------------
+
+_BIG_ENDIAN = "1.2.840.10008.1.2.2"
+#: Byte-order width of the VRs pydicom keeps as raw bytes (numeric VRs such as US, SS, UL, SL,
+#: FL, FD, SV, UV and AT are decoded to numbers and re-encoded in the new byte order by pydicom).
+_RAW_WIDTHS = {"OB": 1, "OW": 2, "OF": 4, "OL": 4, "OD": 8, "OV": 8}
+_PIXEL_DATA = 0x7FE00010
+
+
+class ConversionError(ValueError):
+    """A data set cannot be converted exactly to the transfer syntax asked for."""
+
+
+def encode_converted(dataset: Any, source_syntax: str, target_syntax: str) -> bytes:
+    """Encode a decoded data set (read from ``source_syntax``, "" if unknown) in another
+    uncompressed ``target_syntax``, exactly: values in the byte order of the target for every
+    VR, Pixel Data swapped by its Bits Allocated. Raises :class:`ConversionError` for anything
+    that cannot be converted exactly (UN values, 1- or 8-bit pixel data in OW, lengths that are
+    not a multiple of the value width, encapsulated data, or whatever pydicom cannot encode).
+    ``dataset`` is left as it was."""
+    source_little = str(source_syntax) != _BIG_ENDIAN
+    target_little = str(target_syntax) != _BIG_ENDIAN
+    swaps: list[tuple[Any, bytes]] = []
+    try:
+        if source_little != target_little:
+            _swap_raw_values(dataset, swaps)
+        return encode_dataset(dataset, target_syntax)
+    except ConversionError:
+        raise
+    except Exception as exc:  # pydicom could not encode it (ambiguous VR, bad value, ...)
+        raise ConversionError(f"cannot encode in {target_syntax}: {exc}") from exc
+    finally:
+        for element, original in swaps:  # give the caller's data set back unchanged
+            element.value = original
+
+
+def _swap_raw_values(dataset: Any, swaps: list[tuple[Any, bytes]]) -> None:
+    """Byte-swap in place (recording the originals in ``swaps``) every value pydicom keeps as
+    raw bytes, for a change of byte order."""
+    for element in dataset.iterall():
+        vr = element.VR
+        value = element.value
+        if vr == "SQ" or value is None or (isinstance(value, bytes | bytearray) and not value):
+            continue
+        tag = int(element.tag)
+        if vr == "UN":
+            raise ConversionError(f"{element.tag} has VR UN: its byte order is unknown")
+        width = _RAW_WIDTHS.get(vr)
+        if width is None:
+            continue  # decoded by pydicom: re-encoded in the target byte order
+        if element.is_undefined_length:
+            raise ConversionError(f"{element.tag} is encapsulated: no byte order to change")
+        if not isinstance(value, bytes | bytearray):
+            raise ConversionError(f"{element.tag} ({vr}) has no raw value to swap")
+        if tag == _PIXEL_DATA and vr == "OW":
+            width = _pixel_width(dataset, element)
+        if len(value) % width:
+            raise ConversionError(
+                f"{element.tag} ({vr}) is {len(value)} bytes, not a multiple of {width}"
+            )
+        if width > 1:
+            swaps.append((element, value))
+            element.value = _swapped(bytes(value), width)
+
+
+def _pixel_width(dataset: Any, element: Any) -> int:
+    """The byte width of OW Pixel Data samples, from the Bits Allocated of the data set (or
+    item) holding it."""
+    holder = _holder(dataset, element)
+    bits = holder.get("BitsAllocated") if holder is not None else None
+    if bits in (16, 32, 64):
+        return int(bits) // 8
+    raise ConversionError(
+        f"Pixel Data in OW with Bits Allocated {bits}: the byte order cannot be changed exactly"
+    )
+
+
+def _holder(dataset: Any, element: Any) -> Any:
+    """The data set or sequence item that holds ``element`` (None if not found)."""
+    stack = [dataset]
+    while stack:
+        current = stack.pop()
+        if element.tag in current and current[element.tag] is element:
+            return current
+        for child in current.values():
+            if getattr(child, "VR", None) == "SQ" and child.value:
+                stack.extend(child.value)
+    return None
+
+
+def _swapped(data: bytes, width: int) -> bytes:
+    """``data`` with the bytes of each ``width``-byte value reversed."""
+    out = bytearray(len(data))
+    for k in range(width):
+        out[k::width] = data[width - 1 - k :: width]
+    return bytes(out)

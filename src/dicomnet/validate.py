@@ -30,7 +30,7 @@ import zlib
 from collections.abc import Iterable
 from typing import BinaryIO
 
-from dicomnet._uid import EXPLICIT_VR_LE, IMPLICIT_VR_LE
+from dicomnet._uid import IMPLICIT_VR_LE
 
 __all__ = [
     "SOP_CLASS_UID",
@@ -95,7 +95,9 @@ class _Frame:
 class _Walker:
     """The header walk over plain (not deflated) data-set bytes."""
 
-    def __init__(self, implicit: bool, little: bool, capture: Iterable[int], stop_after: int) -> None:
+    def __init__(
+        self, implicit: bool, little: bool, capture: Iterable[int], stop_after: int
+    ) -> None:
         self._little = little
         self._u16 = struct.Struct("<H" if little else ">H").unpack_from
         self._u32 = struct.Struct("<I" if little else ">I").unpack_from
@@ -330,7 +332,7 @@ class StructureValidator:
         self._inflated = 0
         self._max_inflated = max_inflated
         self.size = 0  # bytes fed
-        self._closed: StructureError | None | bool = False
+        self._closed: StructureError | bool | None = False
 
     @property
     def values(self) -> dict[int, bytes]:
@@ -396,11 +398,16 @@ class StructureValidator:
             return
         try:
             inflater = self._inflater
-            if inflater is not None and not self._walker.stopped and self._walker.error is None:
-                if not inflater.eof:
-                    self._take_inflated(inflater.flush())
-                    if self._walker.error is None:
-                        raise StructureError(self.size, "the deflated data set is incomplete")
+            walker = self._walker
+            if (
+                inflater is not None
+                and not inflater.eof
+                and not walker.stopped
+                and not walker.error
+            ):
+                self._take_inflated(inflater.flush())
+                if walker.error is None:
+                    raise StructureError(self.size, "the deflated data set is incomplete")
             self._walker.close()
         except StructureError as exc:
             self._closed = exc
