@@ -8,7 +8,9 @@ renamed before the success response; any write error gives 0xA700 and leaves no 
 
 Duplicates (an instance whose file already exists): ``replace`` (default; the newest copy wins,
 atomically), ``keep`` (the existing file stays, success is answered), or ``fail`` (the existing
-file stays and the peer gets 0xA7FE "duplicate, not stored").
+file stays and the peer gets 0xA7FE "duplicate, not stored"). ``keep`` and ``fail`` are decided
+by the filesystem (a hard link of the temporary file to the final name fails if the name is
+taken), so concurrent associations storing the same instance never both store it.
 
 Stored files get mode 0666 less the umask, like any other program's files (the temporary file
 they are written to is private).
@@ -201,15 +203,12 @@ class StorageHandler:
             return _status(STATUS_CANNOT_NAME, f"cannot read naming fields: {type(exc).__name__}")
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            if target.exists() and self.on_duplicate != "replace":
-                if self.on_duplicate == "keep":
-                    LOG.warning("Duplicate %s: keeping the existing file", target)
-                    self._count(failed=False)
-                    return 0x0000
-                LOG.error("Duplicate %s: not stored", target)
-                self._count(failed=True)
-                return _status(STATUS_DUPLICATE, "duplicate instance, not stored")
-            event.save(target, overwrite=True)
+            try:
+                # keep/fail: a hard link to the final name decides, so that of two
+                # associations storing the same instance at once exactly one gets it.
+                event.save(target, overwrite=self.on_duplicate == "replace")
+            except FileExistsError:
+                return self._duplicate(target)
             with contextlib.suppress(OSError):  # stored safely already; the mode is a courtesy
                 os.chmod(target, self.file_mode)
         except OSError as exc:
@@ -221,6 +220,16 @@ class StorageHandler:
         if self.on_stored is not None:
             self.on_stored(target, event)
         return 0x0000
+
+    def _duplicate(self, target: Path) -> Any:
+        """The answer when ``target`` exists already (keep or fail)."""
+        if self.on_duplicate == "keep":
+            LOG.warning("Duplicate %s: keeping the existing file", target)
+            self._count(failed=False)
+            return 0x0000
+        LOG.error("Duplicate %s: not stored", target)
+        self._count(failed=True)
+        return _status(STATUS_DUPLICATE, "duplicate instance, not stored")
 
     def _count(self, *, failed: bool) -> None:
         with self._lock:
