@@ -83,8 +83,9 @@ def status_dataset(rsp: Message | None) -> Any:
 
 @record(frozen=True, slots=True)
 class CheckedFile:
-    """A file whose data set passed :func:`check_file`: the UIDs of the data set itself, its
-    length, and whether it needs a pad byte (an odd-length deflated data set, PS3.5 A.5)."""
+    """A file whose data set passed :func:`check_file`: the UIDs of the data set itself, the
+    length to send, and whether it needs a pad byte (an odd-length deflate stream, PS3.5 A.5;
+    bytes after the end of the stream, such as a gzip trailer, are not sent)."""
 
     sop_class_uid: str
     sop_instance_uid: str
@@ -106,7 +107,7 @@ def check_file(handle: BinaryIO, meta: FileMeta) -> CheckedFile:
     )
 
     handle.seek(meta.dataset_offset)
-    validator = validate_stream(handle, meta.transfer_syntax_uid)
+    validator = validate_stream(handle, meta.transfer_syntax_uid, allow_trailing=True)
     sop_class = validator.uid(SOP_CLASS_UID)
     sop_instance = validator.uid(SOP_INSTANCE_UID)
     if not sop_class or not sop_instance:
@@ -121,10 +122,10 @@ def check_file(handle: BinaryIO, meta: FileMeta) -> CheckedFile:
             sop_class,
             sop_instance,
         )
-    odd = bool(validator.size & 1)
-    if odd and meta.transfer_syntax_uid not in DEFLATED_SYNTAXES:  # pragma: no cover
-        raise ValueError("the data set has an odd length")  # the validator says so first
-    return CheckedFile(sop_class, sop_instance, validator.size, odd)
+    length = validator.size
+    if meta.transfer_syntax_uid in DEFLATED_SYNTAXES and validator.deflate_end is not None:
+        length = validator.deflate_end  # without what follows the deflate stream (a trailer)
+    return CheckedFile(sop_class, sop_instance, length, bool(length & 1))
 
 
 class _ExactReader:

@@ -18,7 +18,8 @@ What counts as structurally invalid (:class:`StructureError`):
   delimiter tag out of place, a delimiter with a non-zero length;
 * a sequence, item or encapsulated pixel data that is never closed;
 * an odd total length (DICOM data sets have even length; a deflated stream, which may be odd, is
-  checked by what it inflates to).
+  checked by what it inflates to); bytes after the end of a deflate stream other than one pad
+  byte.
 
 Not checked: tag order, value contents, value multiplicity, attribute presence.
 """
@@ -311,6 +312,9 @@ class StructureValidator:
     ``stop_after``: stop walking once a top-level tag greater than this appears (for reading a
     few early values cheaply; the data set is then not validated past that point).
     ``max_inflated``: for a deflated transfer syntax, the most bytes it may inflate to.
+    ``allow_trailing``: for a deflated transfer syntax, accept bytes after the end of the
+    deflate stream (more than the one pad byte PS3.5 A.5 allows); :attr:`deflate_end` says
+    where the stream ended, for a sender that sends only that much.
     """
 
     def __init__(
@@ -320,6 +324,7 @@ class StructureValidator:
         *,
         stop_after: int = 0xFFFFFFFF,
         max_inflated: int | None = None,
+        allow_trailing: bool = False,
     ) -> None:
         syntax = str(transfer_syntax_uid)
         self.transfer_syntax_uid = syntax
@@ -331,6 +336,10 @@ class StructureValidator:
         )
         self._inflated = 0
         self._max_inflated = max_inflated
+        self._allow_trailing = allow_trailing
+        #: Deflated syntaxes: how many bytes fed make up the deflate stream (once it ended).
+        self.deflate_end: int | None = None
+        self._trailing = 0
         self.size = 0  # bytes fed
         self._closed: StructureError | bool | None = False
 
@@ -361,7 +370,8 @@ class StructureValidator:
         if inflater is None:
             walker.feed(data)
             return
-        if inflater.eof:  # bytes after the deflate stream: a pad byte, or junk that is ignored
+        if inflater.eof:  # bytes after the deflate stream: the pad byte, or a trailer
+            self._trailing += len(data)
             return
         try:
             chunk = inflater.decompress(data, _INFLATE_STEP)
@@ -377,6 +387,9 @@ class StructureValidator:
                 self.size - len(data), f"the deflated data set cannot be inflated ({exc})"
             )
             return
+        if inflater.eof and self.deflate_end is None:
+            self._trailing = len(inflater.unused_data)
+            self.deflate_end = self.size - self._trailing
 
     def _take_inflated(self, chunk: bytes) -> None:
         self._inflated += len(chunk)
@@ -408,7 +421,13 @@ class StructureValidator:
                 self._take_inflated(inflater.flush())
                 if walker.error is None:
                     raise StructureError(self.size, "the deflated data set is incomplete")
-            self._walker.close()
+            walker.close()
+            if self._trailing > 1 and not self._allow_trailing:
+                assert self.deflate_end is not None
+                raise StructureError(
+                    self.deflate_end,
+                    f"{self._trailing} bytes follow the end of the deflate stream",
+                )
         except StructureError as exc:
             self._closed = exc
             raise
@@ -430,11 +449,14 @@ def validate_stream(
     length: int | None = None,
     chunk_size: int = 1 << 20,
     stop_after: int = 0xFFFFFFFF,
+    allow_trailing: bool = False,
 ) -> StructureValidator:
     """Validate the data set read from ``stream`` (positioned at its first byte; ``length``
     bytes, or up to the end) in chunks. Returns the closed validator (``values`` hold the SOP
     Class and Instance UIDs); raises :class:`StructureError`."""
-    validator = StructureValidator(transfer_syntax_uid, stop_after=stop_after)
+    validator = StructureValidator(
+        transfer_syntax_uid, stop_after=stop_after, allow_trailing=allow_trailing
+    )
     left = length
     while left is None or left > 0:
         chunk = stream.read(chunk_size if left is None else min(chunk_size, left))
