@@ -107,6 +107,7 @@ class _Walker:
         self._pending = b""  # the start of a header split between chunks
         self._position = 0  # offset of the first byte not yet walked
         self._skip = 0  # value bytes still to pass over
+        self._open = (0, 0)  # offset and tag of the element (or fragment) whose value that is
         self._capture = frozenset(capture)
         self._capturing: bytearray | None = None
         self._capturing_tag = 0
@@ -145,8 +146,11 @@ class _Walker:
         if self.stopped:
             return
         if self._skip:
+            offset, tag = self._open
             raise StructureError(
-                self._position, f"the data set ends {self._skip} bytes before a value does"
+                offset,
+                f"({tag >> 16:04X},{tag & 0xFFFF:04X}) is cut short: the data set ends "
+                f"{self._skip} bytes before its value does",
             )
         if self._pending:
             raise StructureError(self._position, "the data set ends inside an element header")
@@ -291,6 +295,7 @@ class _Walker:
             if end > size:
                 self._skip = end - size
                 self._position = base + size
+                self._open = (offset, tag)
                 if self._capturing is not None:
                     self._capturing += view[i:]
                 return
