@@ -128,9 +128,14 @@ def check_file(handle: BinaryIO, meta: FileMeta) -> CheckedFile:
     return CheckedFile(sop_class, sop_instance, length, bool(length & 1))
 
 
+class SourceFailed(OSError):
+    """A data set being sent could not be read to its end (its command has gone out)."""
+
+
 class _ExactReader:
     """Reads exactly ``length`` bytes of ``source`` (then one NUL if ``pad``): the data set
-    that was checked, even if the file grew since; OSError if it shrank."""
+    that was checked, even if the file grew since; :class:`SourceFailed` if it shrank or a
+    read failed."""
 
     def __init__(self, source: BinaryIO, length: int, pad: bool) -> None:
         self._source = source
@@ -144,9 +149,12 @@ class _ExactReader:
                 return b"\x00"
             return b""
         want = self._left if size < 0 else min(size, self._left)
-        data = self._source.read(want)
+        try:
+            data = self._source.read(want)
+        except OSError as exc:
+            raise SourceFailed(f"cannot read the file: {exc}") from exc
         if not data:
-            raise OSError("the file is shorter than when it was checked")
+            raise SourceFailed("the file is shorter than when it was checked")
         self._left -= len(data)
         if self._left == 0 and self._pad and len(data) < size:
             self._pad = False
@@ -382,7 +390,7 @@ class Association(AssociationCore):
         originator_id: int | None,
         priority: int,
     ) -> C_STORE_RSP | None:
-        from dicomnet.dataset import encode_converted, encode_dataset
+        from dicomnet.dataset import encode_converted
 
         try:
             sop_class = str(dataset.SOPClassUID)
@@ -406,10 +414,7 @@ class Association(AssociationCore):
         if cx is None:
             raise NoContextError(f"no accepted presentation context for {sop_class}")
         target = cx.transfer_syntax[0]
-        if current and current != target:
-            data = encode_converted(dataset, current, target)
-        else:
-            data = encode_dataset(dataset, target)
+        data = encode_converted(dataset, current, target)
         return self._store_stream(
             cx, sop_class, sop_instance, data, originator_aet, originator_id, priority
         )
@@ -437,7 +442,7 @@ class Association(AssociationCore):
         try:
             if not self._send_request(cx.context_id, request, data):
                 return None
-        except (OSError, ValueError) as exc:
+        except SourceFailed as exc:
             # The data set could not be read to its end after its command went out (the file
             # changed meanwhile): the message cannot be completed, so the association ends.
             LOGGER.error("cannot complete the C-STORE of %s: %s", sop_instance, exc)

@@ -397,13 +397,17 @@ class ConversionError(ValueError):
 
 
 def encode_converted(dataset: Any, source_syntax: str, target_syntax: str) -> bytes:
-    """Encode a decoded data set (read from ``source_syntax``, "" if unknown) in another
-    uncompressed ``target_syntax``, exactly: values in the byte order of the target for every
+    """Encode a decoded data set (read from ``source_syntax``; "" if unknown: then as pydicom
+    read it, or little endian for one made in memory) in an uncompressed ``target_syntax``,
+    exactly: values in the byte order of the target for every
     VR, Pixel Data swapped by its Bits Allocated. Raises :class:`ConversionError` for anything
     that cannot be converted exactly (UN values, 1- or 8-bit pixel data in OW, lengths that are
     not a multiple of the value width, encapsulated data, or whatever pydicom cannot encode).
     ``dataset`` is left as it was."""
-    source_little = str(source_syntax) != _BIG_ENDIAN
+    if source_syntax:
+        source_little = str(source_syntax) != _BIG_ENDIAN
+    else:  # read without its file meta, or made in memory (where raw values are little endian)
+        source_little = getattr(dataset, "original_encoding", (None, None))[1] is not False
     target_little = str(target_syntax) != _BIG_ENDIAN
     swaps: list[tuple[Any, bytes]] = []
     try:
