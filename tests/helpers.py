@@ -306,3 +306,12 @@ def sized_dataset(sop_class: str, sop_instance: str, size: int, transfer_syntax:
     if filler < 0 or size % 2:
         raise ValueError(f"cannot make a data set of {size} bytes")
     return head + element(0x7FE0, 0x0010, b"OB", bytes(filler))
+
+
+def pydicom_test_file(name: str) -> Path:
+    """One of the test files pydicom ships (MR_truncated.dcm, image_dfl.dcm, ...)."""
+    from pydicom.data import get_testdata_file
+
+    path = get_testdata_file(name)
+    assert isinstance(path, str), f"pydicom does not ship {name}"
+    return Path(path)

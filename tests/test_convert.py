@@ -13,12 +13,12 @@ from typing import Any
 
 import pytest
 from pydicom import dcmread
-from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filereader import read_dataset
 from pydicom.uid import UID
 
 from dicomnet.dataset import ConversionError, encode_converted
+from tests.helpers import pydicom_test_file
 
 IMPLICIT = "1.2.840.10008.1.2"
 EXPLICIT = "1.2.840.10008.1.2.1"
@@ -129,8 +129,8 @@ def test_pydicom_big_endian_files_convert_to_their_little_endian_twins() -> None
         ("MR_small_bigendian.dcm", "MR_small.dcm"),
         ("rtdose_expb.dcm", "rtdose.dcm"),
     ):
-        source = dcmread(get_testdata_file(big))
-        expected = dcmread(get_testdata_file(little)).PixelData
+        source = dcmread(pydicom_test_file(big))
+        expected = dcmread(pydicom_test_file(little)).PixelData
         for target in (IMPLICIT, EXPLICIT):
             converted = decode(encode_converted(source, BIG, target), target)
             assert converted.PixelData == expected, (big, target)

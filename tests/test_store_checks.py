@@ -11,14 +11,13 @@ from typing import Any
 
 import pydicom
 import pytest
-from pydicom.data import get_testdata_file
 from pydicom.uid import UID
 
 from dicomnet import AE, evt
 from dicomnet.sop_class import CTImageStorage, MRImageStorage, SecondaryCaptureImageStorage
 from dicomnet.validate import StructureError
 from tests.conftest import ServerFactory
-from tests.helpers import dataset_bytes, write_ct_file
+from tests.helpers import dataset_bytes, pydicom_test_file, write_ct_file
 
 EXPLICIT = "1.2.840.10008.1.2.1"
 DEFLATED = "1.2.840.10008.1.2.1.99"
@@ -48,7 +47,7 @@ def test_bad_files_raise_before_sending_and_the_association_goes_on(
     assoc = connect(server.server_address[1])
     try:
         with pytest.raises(StructureError, match="offset 1154"):
-            assoc.send_c_store(get_testdata_file("MR_truncated.dcm"))
+            assoc.send_c_store(pydicom_test_file("MR_truncated.dcm"))
         empty = write_ct_file(tmp_path / "empty.dcm", 1, EXPLICIT)
         ds = pydicom.dcmread(empty)
         ds.SOPInstanceUID = UID("")
@@ -72,7 +71,7 @@ def test_odd_deflate_stream_is_sent_padded_without_its_trailer(
         return 0x0000
 
     server = dicomnet_server([(evt.EVT_C_STORE, on_store)])
-    source = shutil.copyfile(get_testdata_file("image_dfl.dcm"), tmp_path / "dfl.dcm")
+    source = shutil.copyfile(pydicom_test_file("image_dfl.dcm"), tmp_path / "dfl.dcm")
     assoc = connect(server.server_address[1])
     try:
         assert assoc.send_c_store(source).Status == 0x0000

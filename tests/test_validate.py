@@ -10,12 +10,10 @@ from __future__ import annotations
 import random
 import struct
 import zlib
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate
 from pydicom.filebase import DicomBytesIO
@@ -29,7 +27,7 @@ from dicomnet.validate import (
     StructureValidator,
     validate_stream,
 )
-from tests.helpers import make_ct_dataset
+from tests.helpers import make_ct_dataset, pydicom_test_file
 
 IMPLICIT = "1.2.840.10008.1.2"
 EXPLICIT = "1.2.840.10008.1.2.1"
@@ -130,7 +128,7 @@ def test_undefined_length_un_is_walked_as_implicit_vr() -> None:
 )  # fmt: skip
 def test_pydicom_test_files_are_valid(name: str) -> None:
     """(image_dfl.dcm has a gzip trailer after its deflate stream: a sender looks past it.)"""
-    path = Path(get_testdata_file(name))
+    path = pydicom_test_file(name)
     with open(path, "rb") as handle:
         meta = read_file_meta(handle)
         validator = validate_stream(
@@ -146,7 +144,7 @@ def test_pydicom_test_files_are_valid(name: str) -> None:
     ("name", "offset"), [("MR_truncated.dcm", 1154), ("rtplan_truncated.dcm", 1110)]
 )
 def test_truncated_files_fail_at_the_element_they_cut(name: str, offset: int) -> None:
-    path = Path(get_testdata_file(name))
+    path = pydicom_test_file(name)
     with open(path, "rb") as handle:
         meta = read_file_meta(handle)
         with pytest.raises(StructureError) as caught:

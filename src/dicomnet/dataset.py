@@ -409,7 +409,7 @@ def encode_converted(dataset: Any, source_syntax: str, target_syntax: str) -> by
     else:  # read without its file meta, or made in memory (where raw values are little endian)
         source_little = getattr(dataset, "original_encoding", (None, None))[1] is not False
     target_little = str(target_syntax) != _BIG_ENDIAN
-    swaps: list[tuple[Any, bytes]] = []
+    swaps: list[tuple[Any, bytes | bytearray]] = []
     try:
         if source_little != target_little:
             _swap_raw_values(dataset, swaps)
@@ -423,7 +423,7 @@ def encode_converted(dataset: Any, source_syntax: str, target_syntax: str) -> by
             element.value = original
 
 
-def _swap_raw_values(dataset: Any, swaps: list[tuple[Any, bytes]]) -> None:
+def _swap_raw_values(dataset: Any, swaps: list[tuple[Any, bytes | bytearray]]) -> None:
     """Byte-swap in place (recording the originals in ``swaps``) every value pydicom keeps as
     raw bytes, for a change of byte order."""
     for element in dataset.iterall():

@@ -31,7 +31,6 @@ from typing import Any
 
 import pydicom
 import pytest
-from pydicom.data import get_testdata_file
 from pydicom.uid import UID
 
 from dicomnet import AE
@@ -52,6 +51,7 @@ from tests.conftest import StorescpFactory
 from tests.helpers import (
     STORESCU,
     dataset_bytes,
+    pydicom_test_file,
     run_dcmtk,
     sized_dataset,
     sop_instance_of,
@@ -64,10 +64,6 @@ CT = "1.2.840.10008.5.1.4.1.1.2"
 EXPLICIT = "1.2.840.10008.1.2.1"
 IMPLICIT = "1.2.840.10008.1.2"
 DCMDUMP = "/usr/bin/dcmdump"
-
-
-def pydicom_file(name: str) -> Path:
-    return Path(get_testdata_file(name))
 
 
 def dcmdump_ok(path: Path) -> bool:
@@ -126,8 +122,8 @@ def test_storescu_big_endian_to_dcmtk_implicit_only_keeps_pixel_values(
 ) -> None:
     """DCMTK accepts only Implicit VR LE: storescu converts; the pixels are the LE twins'."""
     scp = dcmtk_storescp("+xi")
-    files = [pydicom_file("MR_small_bigendian.dcm"), pydicom_file("rtdose_expb.dcm")]
-    twins = [pydicom_file("MR_small.dcm"), pydicom_file("rtdose.dcm")]
+    files = [pydicom_test_file("MR_small_bigendian.dcm"), pydicom_test_file("rtdose_expb.dcm")]
+    twins = [pydicom_test_file("MR_small.dcm"), pydicom_test_file("rtdose.dcm")]
     result = cli("storescu", "127.0.0.1", str(scp.port), *files, "--format", "json")
     assert result.returncode == 0, result
     assert full_summary(result) == (2, 0, 0, 0)
@@ -146,7 +142,7 @@ def test_storescu_refuses_a_truncated_file_before_sending(
 ) -> None:
     od = tmp_path / "od"
     scp = our_storescp(output_dir=od)
-    truncated = pydicom_file("MR_truncated.dcm")
+    truncated = pydicom_test_file("MR_truncated.dcm")
     result = cli("storescu", "127.0.0.1", str(scp.port), truncated, "--format", "json")
     assert result.returncode == 2, result
     assert full_summary(result) == (0, 0, 1, 0)
@@ -167,7 +163,7 @@ def test_our_storescp_refuses_malformed_data_sets_and_keeps_nothing(
     scp = our_storescp(output_dir=od)
     assert scp.port is not None
     if kind == "truncated":
-        source = pydicom_file("MR_truncated.dcm")
+        source = pydicom_test_file("MR_truncated.dcm")
         sop_class, uid = MRImageStorage, str(pydicom.dcmread(source, force=True).SOPInstanceUID)
         data, offset = dataset_bytes(source), 1154  # cut in the middle of its Pixel Data
     else:
@@ -212,8 +208,8 @@ def _rq(contexts: list[tuple[int, str, tuple[str, ...]]]) -> Any:
 def bad_batch(folder: Path, ct: Path, ct2: Path) -> list[Path]:
     return [
         copy_as(ct, folder / "a_good.dcm"),
-        copy_as(pydicom_file("image_dfl.dcm"), folder / "b_deflated_odd.dcm"),
-        copy_as(pydicom_file("MR_truncated.dcm"), folder / "c_truncated.dcm"),
+        copy_as(pydicom_test_file("image_dfl.dcm"), folder / "b_deflated_odd.dcm"),
+        copy_as(pydicom_test_file("MR_truncated.dcm"), folder / "c_truncated.dcm"),
         empty_sop_class_file(folder / "d_empty_sop_class.dcm"),
         odd_length_file(folder / "e_odd_implicit.dcm"),
         copy_as(ct2, folder / "f_good.dcm"),
@@ -241,7 +237,7 @@ def test_bad_files_never_cost_the_batch_with_dcmtk(
     assert "odd length" in rows["e_odd_implicit.dcm"]["meaning"]
     stored = scp.files()
     assert len(stored) == 3 and all(dcmdump_ok(p) for p in stored)
-    deflated = pydicom.dcmread(pydicom_file("image_dfl.dcm"))
+    deflated = pydicom.dcmread(pydicom_test_file("image_dfl.dcm"))
     kept = {str(ds.SOPInstanceUID): ds for ds in map(pydicom.dcmread, stored)}
     assert kept[str(deflated.SOPInstanceUID)].PixelData == deflated.PixelData
     assert "Unexpected PDV" not in scp.log() and "Abort" not in scp.log()
@@ -252,7 +248,7 @@ def test_dcmtk_storescu_agrees_the_bad_files_are_bad(
 ) -> None:
     """The reference behaviour: DCMTK's storescu refuses the truncated file before sending."""
     scp = dcmtk_storescp()
-    done = run_dcmtk(STORESCU, "127.0.0.1", str(scp.port), pydicom_file("MR_truncated.dcm"))
+    done = run_dcmtk(STORESCU, "127.0.0.1", str(scp.port), pydicom_test_file("MR_truncated.dcm"))
     assert done.returncode != 0
     assert scp.files() == []
 
@@ -314,11 +310,13 @@ def test_duplicates_fail_is_atomic_for_60_concurrent_pairs(
     lock = threading.Lock()
     barriers = [threading.Barrier(2) for _ in sources]
 
+    port = scp.port
+
     def send(index: int) -> None:
         ae = AE("DUP")
         ae.acse_timeout = ae.dimse_timeout = 30.0
         ae.add_requested_context(CTImageStorage, [EXPLICIT])
-        assoc = ae.associate("127.0.0.1", scp.port)
+        assoc = ae.associate("127.0.0.1", port)
         try:
             barriers[index].wait(30)
             status = assoc.send_c_store(sources[index]).Status if assoc.is_established else -1

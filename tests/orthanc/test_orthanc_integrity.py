@@ -13,11 +13,10 @@ from typing import Any
 
 import pydicom
 import pytest
-from pydicom.data import get_testdata_file
 from pydicom.uid import UID
 
 from tests.cli.qr_support import run
-from tests.helpers import write_ct_file
+from tests.helpers import pydicom_test_file, write_ct_file
 from tests.orthanc.conftest import ORTHANC, Orthanc
 
 pytestmark = [
@@ -61,7 +60,7 @@ def test_bad_files_do_not_hang_or_cost_the_batch(orthanc: Orthanc, tmp_path: Pat
     folder = tmp_path / "batch"
     folder.mkdir()
     good = [write_ct_file(folder / f"{name}.dcm", 910 + i, EXPLICIT) for i, name in enumerate("az")]
-    shutil.copyfile(get_testdata_file("MR_truncated.dcm"), folder / "b_truncated.dcm")
+    shutil.copyfile(pydicom_test_file("MR_truncated.dcm"), folder / "b_truncated.dcm")
     odd = write_ct_file(folder / "c_odd.dcm", 912, IMPLICIT)
     with open(odd, "ab") as handle:
         handle.write(struct.pack("<HHI", 0x0009, 0x1010, 3) + b"abc")

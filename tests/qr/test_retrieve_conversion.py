@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from pydicom import dcmread
-from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
 
 from dicomnet import evt
@@ -21,6 +20,7 @@ from dicomnet.sop_class import (
     StudyRootQueryRetrieveInformationModelGet,
 )
 from tests.conftest import StorescpFactory
+from tests.helpers import pydicom_test_file
 from tests.qr.conftest import QRServerFactory, qr_scp_ae, scu_ae
 
 pytestmark = pytest.mark.interop
@@ -31,15 +31,15 @@ TWINS = {"MR_small_bigendian.dcm": "MR_small.dcm", "rtdose_expb.dcm": "rtdose.dc
 
 
 def big_endian_files() -> list[Path]:
-    return [Path(get_testdata_file(name)) for name in TWINS]
+    return [pydicom_test_file(name) for name in TWINS]
 
 
 def expected_pixels() -> dict[str, bytes]:
     """SOP Instance UID -> the pixel bytes (little endian) each file must arrive with."""
     out = {}
     for big, little in TWINS.items():
-        uid = str(dcmread(get_testdata_file(big)).SOPInstanceUID)
-        out[uid] = dcmread(get_testdata_file(little)).PixelData
+        uid = str(dcmread(pydicom_test_file(big)).SOPInstanceUID)
+        out[uid] = dcmread(pydicom_test_file(little)).PixelData
     return out
 
 

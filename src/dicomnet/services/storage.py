@@ -67,11 +67,14 @@ def serve(assoc: Association, done: MessageComplete[Any]) -> None:
         status = SOP_CLASS_NOT_SUPPORTED
         extra: dict[str, Any] = {"ErrorComment": "SOP class not supported on this context"}
     elif refused is not None:
-        status, comment = refused
+        status, refusal_comment = refused
         LOGGER.error(
-            "Refusing C-STORE of %s: 0x%04X %s", request.AffectedSOPInstanceUID, status, comment
+            "Refusing C-STORE of %s: 0x%04X %s",
+            request.AffectedSOPInstanceUID,
+            status,
+            refusal_comment,
         )
-        extra = {"ErrorComment": comment}
+        extra = {"ErrorComment": refusal_comment}
     else:
         bound, status, extra = handler_status(
             assoc,
