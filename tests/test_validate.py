@@ -298,3 +298,10 @@ def test_property_valid_in_any_chunking(ds: Dataset, syntax: str, chunk: int) ->
     assert check(data, syntax, chunk) is None
     if syntax != DEFLATED:
         assert check(data[:-1], syntax, chunk) is not None  # cut inside the pixel data
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=400), st.sampled_from(SYNTAXES), st.integers(1, 50))
+def test_property_garbage_gives_only_our_error(data: bytes, syntax: str, chunk: int) -> None:
+    problem = check(data, syntax, chunk)
+    assert problem is None or isinstance(problem, StructureError)

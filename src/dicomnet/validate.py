@@ -103,6 +103,7 @@ class _Walker:
         self._u16 = struct.Struct("<H" if little else ">H").unpack_from
         self._u32 = struct.Struct("<I" if little else ">I").unpack_from
         self._tag = struct.Struct("<HH" if little else ">HH").unpack_from
+        self._explicit = struct.Struct("<HH2sH" if little else ">HH2sH").unpack_from
         self._stack = [_Frame(_ELEMENTS, 0, None, implicit, _NO_LIMIT)]
         self._pending = b""  # the start of a header split between chunks
         self._position = 0  # offset of the first byte not yet walked
@@ -169,10 +170,13 @@ class _Walker:
     # --- the walk ----------------------------------------------------------------------------
 
     def _walk(self, view: bytes | memoryview) -> None:
+        # The hot loop: one pass per element header. The current frame's fields live in locals
+        # (refreshed on every push and pop), and an Explicit VR header is one unpack.
         size = len(view)
         base = self._position
         stack = self._stack
-        u16, u32, tag_of = self._u16, self._u32, self._tag
+        u32, tag_of, explicit_of = self._u32, self._tag, self._explicit
+        capture, stop_after = self._capture, self._stop_after
         i = 0
         if self._skip:
             i = self._skip
@@ -180,32 +184,59 @@ class _Walker:
             if self._capturing is not None:
                 self._capturing += view[:i]
                 self._end_capture()
+        frame = stack[-1]
+        kind, end_of, limit, implicit = frame.kind, frame.end, frame.limit, frame.implicit
         while True:
-            frame = stack[-1]
-            while frame.end is not None and base + i >= frame.end:
+            if end_of is not None and base + i >= end_of:
                 stack.pop()
                 frame = stack[-1]
+                kind, end_of, limit, implicit = frame.kind, frame.end, frame.limit, frame.implicit
+                continue
             if size - i < 8:
                 self._pending = bytes(view[i:])
                 self._position = base + i
                 return
             offset = base + i
-            group, element = tag_of(view, i)
-            tag = group << 16 | element
-            kind = frame.kind
-            if kind != _ELEMENTS:  # a sequence's items, or pixel data fragments
+            if kind == _ELEMENTS and not implicit:
+                group, element, vr, length = explicit_of(view, i)
+                if vr in LONG_VRS:
+                    if size - i < 12:
+                        self._pending = bytes(view[i:])
+                        self._position = offset
+                        return
+                    (length,) = u32(view, i + 8)
+                    i += 12
+                elif vr in VRS:
+                    i += 8
+                elif group == 0xFFFE:
+                    (length,) = u32(view, i + 4)
+                    i += 8
+                else:
+                    raise StructureError(
+                        offset,
+                        f"({group:04X},{element:04X}) has no valid VR ({vr.decode('latin-1')!r})",
+                    )
+            else:
+                group, element = tag_of(view, i)
                 (length,) = u32(view, i + 4)
+                vr = b""
                 i += 8
-                if base + i > frame.limit:
+            tag = group << 16 | element
+            if kind != _ELEMENTS:  # a sequence's items, or pixel data fragments
+                if base + i > limit:
                     raise StructureError(offset, "an item header runs past its sequence")
                 if tag == _SEQUENCE_END:
                     if length:
                         raise StructureError(offset, "sequence delimiter with a non-zero length")
-                    if frame.end is not None:
+                    if end_of is not None:
                         raise StructureError(
                             offset, "sequence delimiter in a sequence of defined length"
                         )
                     stack.pop()
+                    frame = stack[-1]
+                    kind, end_of, limit, implicit = (
+                        frame.kind, frame.end, frame.limit, frame.implicit
+                    )  # fmt: skip
                     continue
                 if tag != _ITEM:
                     raise StructureError(
@@ -214,80 +245,74 @@ class _Walker:
                 if length == _UNDEFINED:
                     if kind == _FRAGMENTS:
                         raise StructureError(offset, "pixel data fragment of undefined length")
-                    stack.append(_Frame(_ELEMENTS, offset, None, frame.implicit, frame.limit))
+                    frame = _Frame(_ELEMENTS, offset, None, implicit, limit)
+                    stack.append(frame)
+                    kind, end_of = _ELEMENTS, None
                     continue
                 end = base + i + length
-                if end > frame.limit:
+                if end > limit:
                     raise StructureError(
                         offset, f"the item ends at {end}, past the end of its sequence"
                     )
                 if kind == _ITEMS:
-                    stack.append(_Frame(_ELEMENTS, offset, end, frame.implicit, end))
+                    frame = _Frame(_ELEMENTS, offset, end, implicit, end)
+                    stack.append(frame)
+                    kind, end_of, limit = _ELEMENTS, end, end
                     continue
             else:
                 if group == 0xFFFE:
-                    (length,) = u32(view, i + 4)
-                    if tag == _ITEM_END and frame.end is None and len(stack) > 1:
+                    # (In Explicit VR a delimiter has no VR: it was read as tag and length.)
+                    if (
+                        (implicit or vr not in VRS)
+                        and tag == _ITEM_END
+                        and end_of is None
+                        and len(stack) > 1
+                    ):
                         if length:
                             raise StructureError(offset, "item delimiter with a non-zero length")
-                        i += 8
                         stack.pop()
+                        frame = stack[-1]
+                        kind, end_of, limit, implicit = (
+                            frame.kind, frame.end, frame.limit, frame.implicit
+                        )  # fmt: skip
                         continue
                     raise StructureError(
                         offset, f"({group:04X},{element:04X}) out of place among elements"
                     )
-                if tag > self._stop_after and len(stack) == 1:
+                if tag > stop_after and len(stack) == 1:
                     self.stopped = True
                     return
-                if frame.implicit:
-                    vr = b""
-                    (length,) = u32(view, i + 4)
-                    i += 8
-                else:
-                    vr = bytes(view[i + 4 : i + 6])
-                    if vr in LONG_VRS:
-                        if size - i < 12:
-                            self._pending = bytes(view[i:])
-                            self._position = offset
-                            return
-                        (length,) = u32(view, i + 8)
-                        i += 12
-                    elif vr in VRS:
-                        (length,) = u16(view, i + 6)
-                        i += 8
-                    else:
-                        raise StructureError(
-                            offset,
-                            f"({group:04X},{element:04X}) has no valid VR "
-                            f"({vr.decode('latin-1')!r})",
-                        )
                 if length == _UNDEFINED:
-                    if base + i > frame.limit:
+                    if base + i > limit:
                         raise StructureError(offset, "an element header runs past its item")
-                    if vr == b"SQ" or (frame.implicit and tag != _PIXEL_DATA):
-                        stack.append(_Frame(_ITEMS, offset, None, frame.implicit, frame.limit))
+                    if vr == b"SQ" or (implicit and tag != _PIXEL_DATA):
+                        frame = _Frame(_ITEMS, offset, None, implicit, limit)
                     elif vr == b"UN":
-                        stack.append(_Frame(_ITEMS, offset, None, True, frame.limit))
+                        frame = _Frame(_ITEMS, offset, None, True, limit)
                     elif tag == _PIXEL_DATA:
-                        stack.append(_Frame(_FRAGMENTS, offset, None, False, frame.limit))
+                        frame = _Frame(_FRAGMENTS, offset, None, False, limit)
                     else:
                         raise StructureError(
                             offset,
                             f"({group:04X},{element:04X}) {vr.decode('latin-1')} has an "
                             "undefined length",
                         )
+                    stack.append(frame)
+                    kind, end_of, implicit = frame.kind, None, frame.implicit
                     continue
                 end = base + i + length
-                if end > frame.limit:
+                if end > limit:
                     raise StructureError(
                         offset,
                         f"({group:04X},{element:04X}) ends at {end}, past the end of the item "
-                        f"holding it ({frame.limit})",
+                        f"holding it ({limit})",
                     )
                 if vr == b"SQ":
-                    stack.append(_Frame(_ITEMS, offset, end, frame.implicit, end))
+                    frame = _Frame(_ITEMS, offset, end, implicit, end)
+                    stack.append(frame)
+                    kind, end_of, limit = _ITEMS, end, end
                     continue
-                if len(stack) == 1 and tag in self._capture and length <= _CAPTURE_CAP:
+                if tag in capture and length <= _CAPTURE_CAP and len(stack) == 1:
                     self._capturing = bytearray()
                     self._capturing_tag = tag
             # pass over the value (an element's, or a fragment's)
