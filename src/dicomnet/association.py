@@ -97,8 +97,8 @@ def check_file(handle: BinaryIO, meta: FileMeta) -> CheckedFile:
     """Check the data set of an open Part-10 file before any of it is sent: structurally valid
     in its transfer syntax (:mod:`dicomnet.validate`, read in chunks), with non-empty SOP Class
     and Instance UIDs of its own. Raises :class:`~dicomnet.validate.StructureError` or
-    ValueError. A file meta header whose UIDs differ from the data set's is logged (the data
-    set's are the ones sent, as DCMTK does)."""
+    ValueError. The UIDs sent are the data set's, as DCMTK's: a file meta header that names
+    others is logged (at INFO: storescu warns about such files itself, before sending)."""
     from dicomnet.validate import (
         DEFLATED_SYNTAXES,
         SOP_CLASS_UID,
@@ -114,7 +114,7 @@ def check_file(handle: BinaryIO, meta: FileMeta) -> CheckedFile:
         missing = "SOP Class UID" if not sop_class else "SOP Instance UID"
         raise ValueError(f"the data set has no {missing}")
     if (sop_class, sop_instance) != (meta.sop_class_uid, meta.sop_instance_uid):
-        LOGGER.warning(
+        LOGGER.info(
             "%s: the file meta header names %s / %s, the data set %s / %s; sending the data set's",
             getattr(handle, "name", "file"),
             meta.sop_class_uid,
