@@ -91,6 +91,7 @@ complete -c dicomnet -n '__fish_seen_subcommand_from storescu' -l quiet -s q -d 
 complete -c dicomnet -n '__fish_seen_subcommand_from storescu' -l verbose -s v -d 'Association and DIMSE summaries on stderr'
 complete -c dicomnet -n '__fish_seen_subcommand_from storescu' -l debug -s d -d 'Also PDU summaries, state transitions, tracebacks'
 complete -c dicomnet -n '__fish_seen_subcommand_from storescu' -l log-file -r -F -d 'Also write the log to this file'
+complete -c dicomnet -n '__fish_seen_subcommand_from storescu' -l retry -x -d 'After an abort, send the files not yet sent on a new association, up to N times'
 complete -c dicomnet -n '__fish_seen_subcommand_from storescu' -s h -l help -d 'Show this message and exit'
 complete -c dicomnet -n '__fish_seen_subcommand_from findscu' -a '(__fish_print_hostnames)' -d 'Host name or address of the peer'
 complete -c dicomnet -n '__fish_seen_subcommand_from findscu' -l key -s k -x -d 'KEY[=VALUE]: a keyword, tag or sequence path; repeatable'

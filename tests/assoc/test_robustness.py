@@ -35,6 +35,7 @@ from tests.assoc.rawpeer import (
     associate_rq,
 )
 from tests.golden import load_golden
+from tests.helpers import sized_dataset
 
 SCP_TITLE = "ROBUST-SCP"
 HOST = "127.0.0.1"
@@ -423,9 +424,12 @@ def test_pdata_of_exactly_our_maximum_is_accepted(start_server: StartServer) -> 
     server = start_server(scp_ae(maximum_pdu_size=4096), [(evt.EVT_C_STORE, on_store)])
     port = server.server_address[1]
     with RawPeer(HOST, port) as peer:
-        peer.associate()
-        peer.send_command(3, store_request())
-        peer.send(encode_pdata_single(3, False, True, b"\x00" * 4090))  # PDU-length 4096
+        ac = peer.associate()
+        request = store_request()
+        syntax = next(c.transfer_syntax for c in ac.presentation_contexts if c.context_id == 3)
+        data = sized_dataset(CT_IMAGE_STORAGE, request.AffectedSOPInstanceUID, 4090, syntax)
+        peer.send_command(3, request)
+        peer.send(encode_pdata_single(3, False, True, data))  # PDU-length 4096
         response = peer.read_message()
         assert isinstance(response, C_STORE_RSP)
         assert response.Status == 0x0000

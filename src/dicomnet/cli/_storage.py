@@ -8,7 +8,9 @@ renamed before the success response; any write error gives 0xA700 and leaves no 
 
 Duplicates (an instance whose file already exists): ``replace`` (default; the newest copy wins,
 atomically), ``keep`` (the existing file stays, success is answered), or ``fail`` (the existing
-file stays and the peer gets 0xA7FE "duplicate, not stored").
+file stays and the peer gets 0xA7FE "duplicate, not stored"). ``keep`` and ``fail`` are decided
+by the filesystem (a hard link of the temporary file to the final name fails if the name is
+taken), so concurrent associations storing the same instance never both store it.
 
 Stored files get mode 0666 less the umask, like any other program's files (the temporary file
 they are written to is private).
@@ -137,8 +139,7 @@ class StorageHandler:
             raise ValueError(f"on_duplicate must be one of {DUPLICATE_POLICIES}")
         self.on_duplicate = on_duplicate
         self.on_stored = on_stored
-        self.stored = 0
-        self.failed = 0
+        self.stored = 0  # (failures are counted from the responses: see storescp)
         self._lock = threading.Lock()
         # Temporary files are created 0600; the stored file gets the mode any other program
         # would give it (0666 less the umask), as DCMTK's storescp does. Read once, here,
@@ -226,41 +227,41 @@ class StorageHandler:
             target = self.path_for(self._values(event))
         except _Refused as exc:
             LOG.error("Refusing %s: %s", event.request.AffectedSOPInstanceUID, exc.comment)
-            self._count(failed=True)
             return _status(exc.code, exc.comment)
         except Exception as exc:  # a data set we cannot read the naming fields from
             LOG.error("Cannot name %s: %s", event.request.AffectedSOPInstanceUID, exc)
-            self._count(failed=True)
             return _status(STATUS_CANNOT_NAME, f"cannot read naming fields: {type(exc).__name__}")
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            if target.exists() and self.on_duplicate != "replace":
-                if self.on_duplicate == "keep":
-                    LOG.warning("Duplicate %s: keeping the existing file", target)
-                    self._count(failed=False)
-                    return 0x0000
-                LOG.error("Duplicate %s: not stored", target)
-                self._count(failed=True)
-                return _status(STATUS_DUPLICATE, "duplicate instance, not stored")
-            event.save(target, overwrite=True)
+            try:
+                # keep/fail: a hard link to the final name decides, so that of two
+                # associations storing the same instance at once exactly one gets it.
+                event.save(target, overwrite=self.on_duplicate == "replace")
+            except FileExistsError:
+                return self._duplicate(target)
             with contextlib.suppress(OSError):  # stored safely already; the mode is a courtesy
                 os.chmod(target, self.file_mode)
         except OSError as exc:
             LOG.error("Cannot write %s: %s", target, exc)
-            self._count(failed=True)
             return _status(STATUS_OUT_OF_RESOURCES, f"cannot write: {exc.strerror or exc}")
         LOG.info("Stored %s", target)
-        self._count(failed=False)
+        self._count_stored()
         if self.on_stored is not None:
             self.on_stored(target, event)
         return 0x0000
 
-    def _count(self, *, failed: bool) -> None:
+    def _duplicate(self, target: Path) -> Any:
+        """The answer when ``target`` exists already (keep or fail)."""
+        if self.on_duplicate == "keep":
+            LOG.warning("Duplicate %s: keeping the existing file", target)
+            self._count_stored()
+            return 0x0000
+        LOG.error("Duplicate %s: not stored", target)
+        return _status(STATUS_DUPLICATE, "duplicate instance, not stored")
+
+    def _count_stored(self) -> None:
         with self._lock:
-            if failed:
-                self.failed += 1
-            else:
-                self.stored += 1
+            self.stored += 1
 
 
 class _Refused(Exception):

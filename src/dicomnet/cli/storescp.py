@@ -30,16 +30,49 @@ from dicomnet.cli._console import (
 HELP = """Receive DICOM instances (C-STORE SCP) and write them as Part-10 files.
 
 Files are named by --filepath (default {Modality}.{SOPInstanceUID}.dcm) from validated UIDs only,
-written atomically (temp file, fsync, rename) before the success response. A file that exists
-already is replaced (--on-duplicate keep|fail to change that). One line per stored instance goes
-to stdout (a table on a terminal, text otherwise, or --format), a summary to stderr at the end.
-SIGINT/SIGTERM stop the server cleanly (exit 0); a closed stdout stops it too (exit 141).
---handler without EVENT= handles each received C-STORE (EVT_C_STORE), after the built-in storage
-handler; the first failure status wins."""
+written atomically (temp file, fsync, rename) before the success response; a data set that is
+malformed, whose UIDs differ from the command's, or that cannot be written gets a failure status
+and nothing is kept. A file that exists already is replaced (--on-duplicate keep|fail to change
+that; decided atomically). Temporary files left by a killed storescp are removed at start. One
+line per stored instance goes to stdout (a table on a terminal, text otherwise, or --format), a
+summary to stderr at the end. SIGINT/SIGTERM stop the server cleanly (exit 0); a closed stdout
+stops it too (exit 141). --handler without EVENT= handles each received C-STORE (EVT_C_STORE),
+after the built-in storage handler; the first failure status wins."""
 
 
 class _Stop(Exception):
     pass
+
+
+class _FailureCounter:
+    """Counts the C-STORE responses sent with a failure status (EVT_DIMSE_SENT): refusals
+    before any handler (malformed, mismatching UIDs, spool errors) as well as handler ones."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Any) -> None:
+        message = event.message
+        if type(message).__name__ == "C_STORE_RSP":
+            from dicomnet.dimse.status import status_category
+
+            if status_category(message.Status) == "Failure":
+                with self._lock:
+                    self.count += 1
+
+
+def _recover(output_dir: Path, quiet: bool) -> None:
+    """Remove the temporary files a killed storescp left under ``output_dir`` (ours, named
+    ``.dicomnet-*.part``, that no running process holds locked), reported in one line."""
+    from dicomnet.dataset import remove_stale_temp_files
+
+    count, size = remove_stale_temp_files(output_dir)
+    if count and not quiet:
+        sys.stderr.write(
+            f"storescp: removed {count} stale temporary file(s) ({size} bytes) left in "
+            f"{output_dir} by an earlier run\n"
+        )
 
 
 def storescp(
@@ -213,6 +246,7 @@ def storescp(
             raise CommandError(
                 f"cannot use output directory {output_dir}: {exc}", EXIT_USAGE
             ) from None
+        _recover(output_dir, quiet)
         try:
             storage = StorageHandler(output_dir, template, on_duplicate, on_stored=stored)
         except (TemplateError, ValueError) as exc:
@@ -222,6 +256,8 @@ def storescp(
         sys.stderr.write(
             "storescp: warning: --no-store without --handler: instances will be refused (0x0122)\n"
         )
+    failed = _FailureCounter()
+    builtin.append((evt.EVT_DIMSE_SENT, failed))
     if exit_after is not None and storage is None:
         counter = {"n": 0}
 
@@ -310,7 +346,7 @@ def storescp(
             stdout_closed.set()
         if not quiet and storage is not None:
             sys.stderr.write(
-                f"storescp: {storage.stored} instance(s) stored, {storage.failed} failed"
+                f"storescp: {storage.stored} instance(s) stored, {failed.count} failed"
                 f"{'; stopped: stdout was closed' if stdout_closed.is_set() else ''}\n"
             )
     if stdout_closed.is_set():
