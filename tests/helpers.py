@@ -278,3 +278,40 @@ def start_dcmtk_storescp(
             continue
         return server
     raise RuntimeError(f"storescp did not start: {error}")
+
+
+def sized_dataset(sop_class: str, sop_instance: str, size: int, transfer_syntax: str) -> bytes:
+    """A structurally valid data set of exactly ``size`` bytes (even, at least ~120) holding the
+    two SOP UIDs and an OB (7FE0,0010) filler of zeros; Implicit/Explicit VR Little Endian.
+    Encoded by hand so that tests do not depend on the code under test."""
+
+    implicit = transfer_syntax == ImplicitVRLittleEndian
+
+    def element(group: int, elem: int, vr: bytes, value: bytes) -> bytes:
+        if implicit:
+            return struct.pack("<HHI", group, elem, len(value)) + value
+        if vr in _LONG_VRS:
+            return struct.pack("<HH2s2xI", group, elem, vr, len(value)) + value
+        return struct.pack("<HH2sH", group, elem, vr, len(value)) + value
+
+    def uid(text: str) -> bytes:
+        raw = text.encode("ascii")
+        return raw + b"\x00" if len(raw) % 2 else raw
+
+    head = element(0x0008, 0x0016, b"UI", uid(sop_class)) + element(
+        0x0008, 0x0018, b"UI", uid(sop_instance)
+    )
+    header = 8 if implicit else 12
+    filler = size - len(head) - header
+    if filler < 0 or size % 2:
+        raise ValueError(f"cannot make a data set of {size} bytes")
+    return head + element(0x7FE0, 0x0010, b"OB", bytes(filler))
+
+
+def pydicom_test_file(name: str) -> Path:
+    """One of the test files pydicom ships (MR_truncated.dcm, image_dfl.dcm, ...)."""
+    from pydicom.data import get_testdata_file
+
+    path = get_testdata_file(name)
+    assert isinstance(path, str), f"pydicom does not ship {name}"
+    return Path(path)

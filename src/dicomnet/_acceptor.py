@@ -33,7 +33,11 @@ from dicomnet.ul.items import (
     UserIdentityAC,
     UserInformation,
 )
-from dicomnet.ul.negotiation import negotiate_as_acceptor, negotiate_async_ops
+from dicomnet.ul.negotiation import (
+    negotiate_as_acceptor,
+    negotiate_async_ops,
+    peer_max_pdu_for_sending,
+)
 from dicomnet.ul.pdu import AssociateAC, AssociateRJ, AssociateRQ
 
 if TYPE_CHECKING:
@@ -67,23 +71,19 @@ def _policy_rejection(assoc: Association, rq: AssociateRQ) -> AssociateRJ | None
     server = assoc.server
     if rq.protocol_version & 1 == 0:
         return AssociateRJ(REJECT_PERMANENT, REJECT_SOURCE_ACSE, REJECT_ACSE_PROTOCOL_VERSION)
-    if server is not None and server.active_count > ae.maximum_associations:
-        LOGGER.warning(
-            "rejecting %s: maximum associations (%d) reached",
-            rq.calling_ae_title,
-            ae.maximum_associations,
-        )
+    if server is not None and not server.claim_slot(assoc):
+        LOGGER.warning("maximum associations (%d) reached", ae.maximum_associations)
         return AssociateRJ(
             REJECT_TRANSIENT, REJECT_SOURCE_PRESENTATION, REJECT_PRESENTATION_LOCAL_LIMIT
         )
     if rq.application_context != APPLICATION_CONTEXT_NAME:
         return AssociateRJ(REJECT_PERMANENT, REJECT_SOURCE_USER, REJECT_USER_APP_CONTEXT)
     if ae.require_called_aet and rq.called_ae_title.strip() != ae.ae_title.strip():
-        LOGGER.warning("rejecting: called AE title %r is not ours", rq.called_ae_title)
+        LOGGER.info("called AE title %r is not ours", rq.called_ae_title)
         return AssociateRJ(REJECT_PERMANENT, REJECT_SOURCE_USER, REJECT_USER_CALLED_AE)
     allowed = [a.strip() for a in ae.require_calling_aet]
     if allowed and rq.calling_ae_title.strip() not in allowed:
-        LOGGER.warning("rejecting: calling AE title %r is not allowed", rq.calling_ae_title)
+        LOGGER.info("calling AE title %r is not allowed", rq.calling_ae_title)
         return AssociateRJ(REJECT_PERMANENT, REJECT_SOURCE_USER, REJECT_USER_CALLING_AE)
     return None
 
@@ -93,6 +93,14 @@ def _user_identity(assoc: Association, rq: AssociateRQ) -> tuple[bool, UserIdent
     if identity is None:
         return True, None
     assoc.requestor.user_identity = identity
+    conn = assoc._conn
+    encrypted = conn is not None and getattr(conn.sock, "cipher", None) is not None
+    if identity.identity_type == 2 and not encrypted and not assoc.ae.allow_plain_password:
+        LOGGER.warning(
+            "a password was sent over plain TCP by %s; refusing it (allow_plain_password)",
+            assoc.requestor.address,
+        )
+        return False, None
     try:
         bound, answer = call_handler(
             assoc,
@@ -260,7 +268,7 @@ def negotiate_incoming(assoc: Association, rq: AssociateRQ) -> bool:
         ),
     )
     assoc.acceptor.primitive = ac
-    assoc._peer_max_pdu = info.max_length
+    assoc._peer_max_pdu = peer_max_pdu_for_sending(info.max_length)
     assoc._step(Event.EVT7, ac)
     assoc.is_established = True
     assoc._notify(evt.EVT_ACCEPTED)
@@ -269,6 +277,16 @@ def negotiate_incoming(assoc: Association, rq: AssociateRQ) -> bool:
 
 
 def _send_reject(assoc: Association, rj: AssociateRJ) -> None:
+    if assoc.server is not None:
+        assoc.server.release_slot(assoc)
+    requestor = assoc.requestor
+    LOGGER.warning(
+        "rejected association from %r at %s:%s: %s",
+        requestor.ae_title,
+        requestor.address,
+        requestor.port,
+        describe_rejection(rj),
+    )
     assoc.rejection = rj
     assoc.is_rejected = True
     assoc._step(Event.EVT8, rj)

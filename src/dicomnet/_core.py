@@ -6,9 +6,15 @@ and reads until its response arrives), the server's per-connection thread for an
 :meth:`Association.abort` may be called from another thread: it sends A-ABORT and interrupts the
 blocked read, so nothing ever polls or sleeps.
 
-Deadlines (all totals): ``acse_timeout`` for the association and release phases and as ARTIM;
-``dimse_timeout`` for a response to arrive and for each PDU to arrive once it has started (the
-progress deadline) and for each send; ``network_timeout`` for idleness between messages.
+Timeouts: ``acse_timeout`` is a total deadline for the association and release phases (ARTIM).
+Once associated, timeouts are about progress, never about a whole message, so that slow links
+carry large instances: ``network_timeout`` (an acceptor's idle timeout) and ``dimse_timeout``
+(waiting for a response) count from the last byte received; while a message is arriving the
+peer must send something at least every ``dimse_timeout`` seconds. Against a peer trickling
+bytes (slowloris), a message in progress must bring at least ``minimum_transfer_rate`` bytes
+per second over each ``transfer_rate_window`` seconds, and ``max_transfer_time`` (None by
+default) optionally bounds a whole message. Each send must make progress within
+``dimse_timeout``.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from dicomnet.dimse.messages import C_CANCEL_RQ, C_STORE_RQ, Message
 from dicomnet.events import HandlerRegistry, notify
 from dicomnet.presentation import PresentationContext
 from dicomnet.transport.connection import Connection, Deadline, deadline_in
+from dicomnet.transport.progress import TransferClock
 from dicomnet.ul.codec import decode_pdu, encode_pdu
 from dicomnet.ul.errors import (
     ABORT_SOURCE_PROVIDER,
@@ -67,7 +74,7 @@ LOGGER = logging.getLogger("dicomnet.assoc")
 
 _DATA_STATES = (State.STA6, State.STA7)  # where a received P-DATA-TF is delivered
 _SEND_STATES = (State.STA6, State.STA8)  # where we may send P-DATA-TF
-_DRAIN_LIMIT = 2.0  # seconds we wait for the peer to close after our A-ABORT
+_DRAIN_LIMIT = 0.5  # most seconds we wait for the peer to close after our A-ABORT
 
 
 class TransportLost(Exception):
@@ -116,8 +123,15 @@ class AssociationCore:
         self._reader = PDUReader(max_pdata_length=self.local_max_pdu)
         self._assembler: MessageAssembler[Any] = MessageAssembler(self._sink_for)
         self._pending: deque[MessageComplete[Any]] = deque()
+        # PDUs read but not yet handed to the state machine (those that came with the
+        # A-ASSOCIATE-RQ wait here for the association to be established): no byte read is lost.
+        self._inbox: deque[PDU] = deque()
+        # An A-RELEASE-RQ received (Sta8) is answered once every request before it is.
+        self._release_requested = False
         self._artim: float | None = None
-        self._pdu_started: float | None = None
+        self._clock = TransferClock(
+            ae.max_transfer_time, ae.minimum_transfer_rate, ae.transfer_rate_window
+        )
         self._peer_max_pdu = 0
         self._message_id = 0
         self.acse_timeout: float | None = ae.acse_timeout
@@ -245,7 +259,7 @@ class AssociationCore:
             raise TransportLost("the connection is closed")
         data = encode_pdu(pdu)
         try:
-            conn.sendall(data, deadline_in(self.dimse_timeout))
+            conn.sendall(data, deadline_in(self.dimse_timeout), progress=self.dimse_timeout)
         except (OSError, Deadline) as exc:
             raise TransportLost(str(exc)) from exc
         self._notify(evt.EVT_PDU_SENT, pdu=pdu)
@@ -275,6 +289,9 @@ class AssociationCore:
                 self.ae.implementation_version_name or "",
                 self.peer.ae_title,
                 directory=self.spool_directory,
+                max_size=self.ae.maximum_dataset_size,
+                max_inflated=self.ae.maximum_inflated_size,
+                max_ratio=self.ae.maximum_deflate_ratio,
             )
         return MemorySink()
 
@@ -297,49 +314,29 @@ class AssociationCore:
     # --- reading ------------------------------------------------------------------------------
 
     def _deadline(self, wait: float | None) -> float | None:
-        """The deadline of the next read: the progress deadline while a PDU or message is
-        arriving, ARTIM in Sta2/Sta13, otherwise ``wait``."""
+        """The deadline of the next read: ARTIM in Sta2/Sta13, else progress-based (see
+        :class:`~dicomnet.transport.progress.TransferClock`)."""
         if self._fsm.state in (State.STA2, State.STA13) and self._artim is not None:
             return self._artim
-        if self._reader.in_progress or self._assembler.in_progress:
-            if self._pdu_started is None:
-                self._pdu_started = time.monotonic()
-            if self.dimse_timeout is None:
-                return wait
-            progress = self._pdu_started + self.dimse_timeout
-            return progress if wait is None else min(progress, wait)
-        self._pdu_started = None
-        return wait
+        in_progress = self._reader.in_progress or self._assembler.in_progress
+        return self._clock.deadline(wait, in_progress, self.dimse_timeout)
+
+    def _too_slow(self, reason: str) -> None:
+        LOGGER.warning("%s: %s; aborting", self.peer.address or "peer", reason)
+        self.failure_reason = reason
+        self._local_abort(Abort(source=ABORT_SOURCE_USER))
 
     def _pump(self, wait: float | None) -> bool:
-        """Read once and process what arrived. False once the association has ended."""
+        """Process the PDUs already read, or read once and process what arrived. False once the
+        association has ended."""
         conn = self._conn
         if conn is None or self._ended():
             return False
-        try:
-            data = conn.recv(self._deadline(wait))
-        except Deadline:
-            self._on_timeout()
+        if not self._inbox and not self._read(conn, wait):
             return not self._ended()
-        except OSError as exc:
-            LOGGER.debug("connection failed: %s", exc)
-            # e.g. a TLS alert: the server refused our certificate (TLS 1.3 reports it late)
-            self.failure_reason = self.failure_reason or f"connection failed: {exc}"
-            data = b""
-        if not data:
-            self._on_connection_closed()
-            return False
-        self._notify(evt.EVT_DATA_RECV, data=data)
         try:
-            pdus = self._reader.feed(data)
-        except RemoteProtocolError as exc:
-            self._on_bad_pdu(exc)
-            return False
-        if pdus:  # the progress deadline runs per PDU, not per read (a trickle cannot stretch it)
-            self._pdu_started = None
-        try:
-            for pdu in pdus:
-                self._on_pdu(pdu)
+            while self._inbox:
+                self._on_pdu(self._inbox.popleft())
                 if self._ended():
                     break
         except RemoteProtocolError as exc:
@@ -349,6 +346,43 @@ class AssociationCore:
             self._on_connection_closed()
             return False
         return not self._ended()
+
+    def _read(self, conn: Connection, wait: float | None) -> bool:
+        """Read once into the inbox; False when nothing is to be processed (a timeout, the
+        connection closed or a framing error, each already dealt with)."""
+        try:
+            data = conn.recv(self._deadline(wait))
+        except Deadline:
+            reason = self._clock.verdict()
+            if reason is not None:
+                self._too_slow(reason)
+                return False
+            later = self._deadline(wait)
+            if later is not None and later > time.monotonic():
+                return True  # only a rate window ended, with enough bytes
+            self._on_timeout()
+            return False
+        except OSError as exc:
+            LOGGER.debug("connection failed: %s", exc)
+            # e.g. a TLS alert: the server refused our certificate (TLS 1.3 reports it late)
+            self.failure_reason = self.failure_reason or f"connection failed: {exc}"
+            data = b""
+        if not data:
+            self._on_connection_closed()
+            return False
+        self._clock.received(len(data))
+        reason = self._clock.verdict()
+        if reason is not None:
+            self._too_slow(reason)
+            return False
+        self._notify(evt.EVT_DATA_RECV, data=data)
+        try:
+            pdus = self._reader.feed(data)
+        except RemoteProtocolError as exc:
+            self._on_bad_pdu(exc)
+            return False
+        self._inbox.extend(pdus)
+        return True
 
     def _on_pdu(self, pdu: PDU) -> None:
         self._notify(evt.EVT_PDU_RECV, pdu=pdu)
@@ -381,9 +415,13 @@ class AssociationCore:
         for ind in indications:
             kind = ind.kind
             if kind is Indication.RELEASE_IND:
-                self._after(self._step(Event.EVT14))
-                if self._fsm.state is State.STA13:  # acceptor: A-RELEASE-RP sent
-                    self._released()
+                if self._fsm.state is State.STA8:
+                    # Requests that arrived before the A-RELEASE-RQ are answered first (P-DATA
+                    # may still be sent in Sta8): _next_message answers it when none is left.
+                    self._release_requested = True
+                elif self._fsm.state is State.STA9:  # collision, requestor: AR-9, then Sta11
+                    self._after(self._step(Event.EVT14))
+                # Sta10 (collision, acceptor): we answer after the peer's A-RELEASE-RP (Sta12).
             elif kind is Indication.RELEASE_CONF:
                 if self._fsm.state is State.STA12:
                     self._after(self._step(Event.EVT14))
@@ -440,7 +478,10 @@ class AssociationCore:
             ):
                 self._aborted()
             return
-        LOGGER.warning("%s: timed out waiting for the peer; aborting", self.peer.ae_title or "peer")
+        LOGGER.warning(
+            "%s: timed out: no data from the peer in time; aborting",
+            self.peer.address or self.peer.ae_title or "peer",
+        )
         self.failure_reason = "timed out waiting for the peer"
         self._local_abort(Abort(source=ABORT_SOURCE_USER))
 
@@ -514,6 +555,7 @@ class AssociationCore:
         conn = self._conn
         if conn is None or conn.closed:  # e.g. a handler aborted the association
             raise TransportLost("not connected")
+        # already at least ul.negotiation.MIN_PEER_MAX_LENGTH (peer_max_pdu_for_sending)
         for data in fragment_message(context_id, command, dataset, self._peer_max_pdu):
             if slow:
                 pdu = decode_pdu(data)
@@ -523,18 +565,37 @@ class AssociationCore:
             if self._fsm.state not in _SEND_STATES:
                 raise LocalProtocolError(f"cannot send P-DATA in {self._fsm.state.name}")
             try:
-                conn.sendall(data, deadline_in(self.dimse_timeout))
+                conn.sendall(data, deadline_in(self.dimse_timeout), progress=self.dimse_timeout)
             except (OSError, Deadline) as exc:
                 raise TransportLost(str(exc)) from exc
 
     def _next_message(self, wait_seconds: float | None) -> MessageComplete[Any] | None:
         """The next complete DIMSE message, or None when the association ended or
         ``wait_seconds`` passed with nothing (the association is then aborted)."""
-        wait = deadline_in(wait_seconds)
+        started = time.monotonic()
         while not self._pending:
+            if self._release_requested:
+                self._answer_release()
+            # "no bytes for wait_seconds": counted from the last byte received
+            wait = None
+            if wait_seconds is not None:
+                wait = max(started, self._clock.last_recv) + wait_seconds
             if not self._pump(wait):
                 return self._pending.popleft() if self._pending else None
         return self._pending.popleft()
+
+    def _answer_release(self) -> None:
+        """Sta8, every earlier request answered: send the A-RELEASE-RP (AR-4, Sta13). Nothing
+        if the association was aborted meanwhile (e.g. a PDU after the A-RELEASE-RQ: AA-8)."""
+        self._release_requested = False
+        if self._fsm.state is not State.STA8:
+            return
+        try:
+            self._after(self._step(Event.EVT14))
+        except TransportLost:
+            self._on_connection_closed()
+            return
+        self._released()
 
     # --- C-CANCEL (SCP side of C-FIND, C-GET, C-MOVE) ------------------------------------------
 
@@ -641,6 +702,7 @@ class AssociationCore:
                 return
             if not negotiate_incoming(self, rq):
                 return
+            conn.expect_bulk()
             idle = self.network_timeout
             while True:
                 message = self._next_message(idle)
@@ -683,11 +745,13 @@ class AssociationCore:
             except RemoteProtocolError as exc:
                 reject_malformed(self, exc)
                 return None
-            for pdu in pdus:
+            for index, pdu in enumerate(pdus):
                 self._notify(evt.EVT_PDU_RECV, pdu=pdu)
                 if isinstance(pdu, AssociateRQ):
                     self._notify(evt.EVT_ACSE_RECV, primitive=pdu)
                     self._step(Event.EVT6, pdu)
+                    # What came with it (a pipelining peer) is handled once we have answered.
+                    self._inbox.extend(pdus[index + 1 :])
                     return pdu
                 # anything else in Sta2: AA-1 / AA-2 per the table, then we are done
                 self._after(self._step(event_for_pdu(pdu), pdu))

@@ -17,7 +17,7 @@ from dicomnet.ul.items import (
     SOPClassExtended,
     UserIdentityRQ,
 )
-from dicomnet.ul.negotiation import ContextSpec
+from dicomnet.ul.negotiation import MIN_PEER_MAX_LENGTH, ContextSpec
 
 if TYPE_CHECKING:
     import ssl
@@ -43,18 +43,38 @@ class AE:
         self.supported_contexts: list[PresentationContext] = []
         #: Seconds for the association and release phases, and ARTIM.
         self.acse_timeout: float | None = 30.0
-        #: Seconds for a response, for each PDU once started, and for each send.
+        #: Seconds without a byte while waiting for a response or receiving a message, and
+        #: without progress while sending.
         self.dimse_timeout: float | None = 30.0
-        #: Seconds an association may sit idle between messages.
+        #: Seconds an association may sit idle (no byte received).
         self.network_timeout: float | None = 60.0
+        #: Optional bound on receiving one whole message, in seconds (None: no bound).
+        self.max_transfer_time: float | None = None
+        #: Slowloris defence: a message arriving must bring at least this many bytes per
+        #: second, over each window of ``transfer_rate_window`` seconds (0: no minimum).
+        self.minimum_transfer_rate: float = 512.0
+        self.transfer_rate_window: float = 30.0
         #: Seconds for the TCP connect (and TLS handshake); None: the OS default.
         self.connection_timeout: float | None = 30.0
         self._maximum_pdu_size = DEFAULT_MAX_PDU
+        #: Associations served at once (A-ASSOCIATE-RJ, transient, local limit, beyond).
         self.maximum_associations = 10
+        #: Connections that have not associated (yet): TLS handshake, waiting for the
+        #: A-ASSOCIATE-RQ, being rejected. Beyond, the oldest of the busiest address is cut.
+        self.maximum_pending_connections = 32
         self.require_called_aet = False
         self.require_calling_aet: list[str] = []
+        #: Accept a username+password user identity over plain TCP (default: only over TLS).
+        self.allow_plain_password = False
         self.implementation_class_uid = IMPLEMENTATION_CLASS_UID
         self.implementation_version_name: str | None = IMPLEMENTATION_VERSION_NAME
+        #: Largest received data set, in bytes (None: no limit); beyond, the C-STORE is
+        #: answered 0xA700 and nothing is kept (the association goes on).
+        self.maximum_dataset_size: int | None = 4 * 1024**3
+        #: A Deflated data set is refused when it inflates past this many bytes, or past
+        #: ``maximum_deflate_ratio`` times its size once more than 64 MiB have been inflated.
+        self.maximum_inflated_size: int | None = 4 * 1024**3
+        self.maximum_deflate_ratio: float | None = 100.0
         #: Where received data sets larger than a few MiB are spooled (None: the system temp).
         self.spool_directory: str | None = None
         self._servers: list[AssociationServer] = []
@@ -76,9 +96,7 @@ class AE:
 
     @maximum_pdu_size.setter
     def maximum_pdu_size(self, value: int) -> None:
-        if value != 0 and not 8 <= value <= 0xFFFFFFFF:
-            raise ValueError("maximum_pdu_size must be 0 (no limit) or 8..4294967295")
-        self._maximum_pdu_size = int(value)
+        self._maximum_pdu_size = _check_max_pdu(value)
 
     @property
     def active_associations(self) -> list[Association]:
@@ -199,6 +217,7 @@ class AE:
             )
         assoc = Association(self, "requestor", HandlerRegistry(_traced(evt_handlers)))
         if max_pdu is not None:
+            max_pdu = _check_max_pdu(max_pdu)
             assoc.local_max_pdu = max_pdu
             assoc._reader = type(assoc._reader)(max_pdata_length=max_pdu)
         assoc._request(
@@ -382,3 +401,13 @@ def _syntaxes(
     if isinstance(transfer_syntax, str):
         return [transfer_syntax]
     return [str(t) for t in transfer_syntax]
+
+
+def _check_max_pdu(value: int) -> int:
+    """A maximum PDU length we may advertise: 0 (no limit) or at least the minimum we honour
+    from peers (:data:`dicomnet.ul.negotiation.MIN_PEER_MAX_LENGTH`)."""
+    if value != 0 and not MIN_PEER_MAX_LENGTH <= value <= 0xFFFFFFFF:
+        raise ValueError(
+            f"maximum PDU size must be 0 (no limit) or {MIN_PEER_MAX_LENGTH}..4294967295"
+        )
+    return int(value)

@@ -8,10 +8,11 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from dicomnet import events as evt
 from dicomnet._core import AssociationCore, ServiceUser, TransportLost
+from dicomnet._record import record
 from dicomnet._uid import IMPLICIT_VR_LE, UNCOMPRESSED_SYNTAXES
 from dicomnet.dimse.fragments import MessageComplete
 from dicomnet.dimse.messages import (
@@ -43,6 +44,8 @@ from dicomnet.ul.pdu import Abort, AssociateAC, AssociateRQ
 
 if TYPE_CHECKING:
     import ssl
+
+    from dicomnet.part10 import FileMeta
 
 LOGGER = logging.getLogger("dicomnet.assoc")
 
@@ -76,6 +79,87 @@ def status_dataset(rsp: Message | None) -> Any:
         if value is not None:
             setattr(ds, name, list(value) if isinstance(value, tuple) else value)
     return ds
+
+
+@record(frozen=True, slots=True)
+class CheckedFile:
+    """A file whose data set passed :func:`check_file`: the UIDs of the data set itself, the
+    length to send, and whether it needs a pad byte (an odd-length deflate stream, PS3.5 A.5;
+    bytes after the end of the stream, such as a gzip trailer, are not sent)."""
+
+    sop_class_uid: str
+    sop_instance_uid: str
+    length: int
+    pad: bool
+
+
+def check_file(handle: BinaryIO, meta: FileMeta) -> CheckedFile:
+    """Check the data set of an open Part-10 file before any of it is sent: structurally valid
+    in its transfer syntax (:mod:`dicomnet.validate`, read in chunks), with non-empty SOP Class
+    and Instance UIDs of its own. Raises :class:`~dicomnet.validate.StructureError` or
+    ValueError. The UIDs sent are the data set's, as DCMTK's: a file meta header that names
+    others is logged (at INFO: storescu warns about such files itself, before sending)."""
+    from dicomnet.validate import (
+        DEFLATED_SYNTAXES,
+        SOP_CLASS_UID,
+        SOP_INSTANCE_UID,
+        validate_stream,
+    )
+
+    handle.seek(meta.dataset_offset)
+    validator = validate_stream(handle, meta.transfer_syntax_uid, allow_trailing=True)
+    sop_class = validator.uid(SOP_CLASS_UID)
+    sop_instance = validator.uid(SOP_INSTANCE_UID)
+    if not sop_class or not sop_instance:
+        missing = "SOP Class UID" if not sop_class else "SOP Instance UID"
+        raise ValueError(f"the data set has no {missing}")
+    if (sop_class, sop_instance) != (meta.sop_class_uid, meta.sop_instance_uid):
+        LOGGER.info(
+            "%s: the file meta header names %s / %s, the data set %s / %s; sending the data set's",
+            getattr(handle, "name", "file"),
+            meta.sop_class_uid,
+            meta.sop_instance_uid,
+            sop_class,
+            sop_instance,
+        )
+    length = validator.size
+    if meta.transfer_syntax_uid in DEFLATED_SYNTAXES and validator.deflate_end is not None:
+        length = validator.deflate_end  # without what follows the deflate stream (a trailer)
+    return CheckedFile(sop_class, sop_instance, length, bool(length & 1))
+
+
+class SourceFailed(OSError):
+    """A data set being sent could not be read to its end (its command has gone out)."""
+
+
+class _ExactReader:
+    """Reads exactly ``length`` bytes of ``source`` (then one NUL if ``pad``): the data set
+    that was checked, even if the file grew since; :class:`SourceFailed` if it shrank or a
+    read failed."""
+
+    def __init__(self, source: BinaryIO, length: int, pad: bool) -> None:
+        self._source = source
+        self._left = length
+        self._pad = pad
+
+    def read(self, size: int = -1, /) -> bytes:
+        if self._left <= 0:
+            if self._pad:
+                self._pad = False
+                return b"\x00"
+            return b""
+        want = self._left if size < 0 else min(size, self._left)
+        try:
+            data = self._source.read(want)
+        except OSError as exc:
+            raise SourceFailed(f"cannot read the file: {exc}") from exc
+        if not data:
+            raise SourceFailed("the file is shorter than when it was checked")
+        self._left -= len(data)
+        if self._left == 0 and self._pad and len(data) < size:
+            self._pad = False
+            data += b"\x00"
+        return data
 
 
 class Association(AssociationCore):
@@ -261,27 +345,32 @@ class Association(AssociationCore):
         originator_id: int | None = None,
         priority: int = PRIORITY_MEDIUM,
     ) -> C_STORE_RSP | None:
-        """Send one instance (a path or a pydicom Dataset); the raw response or None."""
+        """Send one instance (a path or a pydicom Dataset); the raw response or None.
+
+        A file is checked before its command is sent (see :func:`check_file`); ValueErrors
+        (malformed, no UIDs, no accepted context, conversion impossible) and OSErrors come
+        before anything was sent, so the association stays usable."""
         from dicomnet.part10 import Part10Error, read_file_meta
 
         self._require_established()
         if isinstance(source, str | os.PathLike):
             path = Path(source)
-            handle = open(path, "rb")  # noqa: SIM115 - closed below
-            try:
+            with open(path, "rb") as handle:
                 try:
                     meta = read_file_meta(handle)
                 except Part10Error:
                     meta = None
                 if meta is not None:
-                    cx = self._find_scu_context(meta.sop_class_uid, meta.transfer_syntax_uid)
+                    checked = check_file(handle, meta)
+                    cx = self._find_scu_context(checked.sop_class_uid, meta.transfer_syntax_uid)
                     if cx is not None:
                         # Stream the data set from disk, undecoded.
+                        handle.seek(meta.dataset_offset)
                         return self._store_stream(
                             cx,
-                            meta.sop_class_uid,
-                            meta.sop_instance_uid,
-                            handle,
+                            checked.sop_class_uid,
+                            checked.sop_instance_uid,
+                            _ExactReader(handle, checked.length, checked.pad),
                             originator_aet,
                             originator_id,
                             priority,
@@ -290,8 +379,6 @@ class Association(AssociationCore):
 
                 handle.seek(0)
                 dataset = dcmread(handle, force=True)
-            finally:
-                handle.close()
         else:
             dataset = source
         return self._store_dataset(dataset, originator_aet, originator_id, priority)
@@ -303,13 +390,15 @@ class Association(AssociationCore):
         originator_id: int | None,
         priority: int,
     ) -> C_STORE_RSP | None:
-        from dicomnet.dataset import encode_dataset
+        from dicomnet.dataset import encode_converted
 
         try:
             sop_class = str(dataset.SOPClassUID)
             sop_instance = str(dataset.SOPInstanceUID)
         except AttributeError as exc:
             raise ValueError(f"the data set has no SOP Class/Instance UID: {exc}") from None
+        if not sop_class or not sop_instance:
+            raise ValueError("the data set has an empty SOP Class/Instance UID")
         meta = getattr(dataset, "file_meta", None)
         current = str(getattr(meta, "TransferSyntaxUID", "") or "") if meta is not None else ""
         cx = self._find_scu_context(sop_class, current) if current else None
@@ -324,7 +413,8 @@ class Association(AssociationCore):
                     break
         if cx is None:
             raise NoContextError(f"no accepted presentation context for {sop_class}")
-        data = encode_dataset(dataset, cx.transfer_syntax[0])
+        target = cx.transfer_syntax[0]
+        data = encode_converted(dataset, current, target)
         return self._store_stream(
             cx, sop_class, sop_instance, data, originator_aet, originator_id, priority
         )
@@ -349,7 +439,15 @@ class Association(AssociationCore):
             MoveOriginatorApplicationEntityTitle=originator_aet,
             MoveOriginatorMessageID=originator_id,
         )
-        if not self._send_request(cx.context_id, request, data):
+        try:
+            if not self._send_request(cx.context_id, request, data):
+                return None
+        except SourceFailed as exc:
+            # The data set could not be read to its end after its command went out (the file
+            # changed meanwhile): the message cannot be completed, so the association ends.
+            LOGGER.error("cannot complete the C-STORE of %s: %s", sop_instance, exc)
+            self.failure_reason = f"the data set could not be sent whole: {exc}"
+            self.abort()
             return None
         rsp = self._wait_response(message_id)
         return rsp if isinstance(rsp, C_STORE_RSP) else None

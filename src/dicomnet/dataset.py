@@ -6,6 +6,25 @@ arrives. The spool starts with our own Part-10 header, so once it rolls over to 
 temporary file is already a complete DICOM file: ``event.dataset_path`` points at it, and
 :meth:`ReceivedDataset.save` moves it into place with a rename when it lies on the same
 filesystem. Nothing here holds a large data set in memory.
+
+Limits (DESIGN.md 1.4): a data set larger than ``max_size`` bytes is refused while it arrives
+(its bytes are dropped, the temporary file removed, :attr:`ReceivedDataset.refusal` says why).
+A Deflated data set is inflated incrementally as it arrives, in bounded steps whose output is
+counted and dropped: over ``max_inflated`` bytes, or over ``max_ratio`` times the bytes received
+once more than :data:`RATIO_FLOOR` bytes have been inflated, it is refused the same way. It is
+never inflated whole in memory: readers (naming fields, ``dataset``) inflate it again as a
+stream, within the same limits.
+
+While the bytes arrive they are also walked by a :class:`~dicomnet.validate.StructureValidator`
+(structure only, nothing decoded), which keeps the data set's own SOP Class and Instance UIDs:
+:meth:`ReceivedDataset.problem` says whether the data set can be kept at all. A write error
+while spooling (a full disk, a file size limit) is kept too, not raised: the temporary file is
+removed at once, the rest of the data set is received and dropped, and the service answers with
+a failure status on an association that goes on.
+
+Temporary files are named ``.dicomnet-*.part`` and hold an exclusive ``flock`` while open, so
+that :func:`remove_stale_temp_files` can tell the leftovers of a killed process from files that a
+running one is still writing.
 """
 
 from __future__ import annotations
@@ -15,13 +34,197 @@ import io
 import os
 import tempfile
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - not on POSIX: no locks, stale files are left alone
+    fcntl = None  # type: ignore[assignment]
+
 from dicomnet.part10 import encode_file_meta
+from dicomnet.validate import SOP_CLASS_UID, SOP_INSTANCE_UID, StructureError, StructureValidator
 
 SPOOL_THRESHOLD = 4 * 1024 * 1024
 DEFLATED = "1.2.840.10008.1.2.1.99"
+TEMP_PREFIX = ".dicomnet-"
+TEMP_SUFFIX = ".part"
+
+
+def _temp_file(directory: str | os.PathLike[str] | None) -> tuple[int, str]:
+    """A new private ``.dicomnet-*.part`` file, locked for as long as its descriptor is open."""
+    fd, name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=directory)
+    if fcntl is not None:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return fd, name
+
+
+def remove_stale_temp_files(root: str | os.PathLike[str]) -> tuple[int, int]:
+    """Remove the ``.dicomnet-*.part`` files under ``root`` that no process holds open (the
+    leftovers of a process that was killed while writing). Returns (files, bytes) removed."""
+    if fcntl is None:  # pragma: no cover
+        return 0, 0
+    removed = size = 0
+    for path in _temp_files(root):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            length = os.fstat(fd).st_size
+            os.unlink(path)
+        except OSError:  # held by a running writer (or already gone)
+            continue
+        finally:
+            os.close(fd)
+        removed += 1
+        size += length
+    return removed, size
+
+
+def _temp_files(root: str | os.PathLike[str]) -> Iterator[str]:
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        return
+    for entry in entries:
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                yield from _temp_files(entry.path)
+            elif (
+                entry.name.startswith(TEMP_PREFIX)
+                and entry.name.endswith(TEMP_SUFFIX)
+                and entry.is_file(follow_symlinks=False)
+            ):
+                yield entry.path
+        except OSError:
+            continue
+
+
+#: Defaults of the limits (AE.maximum_dataset_size, maximum_inflated_size, maximum_deflate_ratio).
+MAX_DATASET_SIZE = 4 * 1024**3
+MAX_INFLATED_SIZE = 4 * 1024**3
+MAX_DEFLATE_RATIO = 100.0
+#: The ratio limit applies once this much has been inflated (blank images deflate 1000:1).
+RATIO_FLOOR = 64 * 1024 * 1024
+_INFLATE_STEP = 1024 * 1024  # most output one zlib call may produce
+#: Identifiers, N-service data sets and other data sets held in memory: at most this much.
+MEMORY_SINK_CAP = 64 * 1024 * 1024
+
+
+class InflateLimitError(ValueError):
+    """A Deflated data set inflates past a limit (size or ratio)."""
+
+
+class Inflater:
+    """Incremental raw-deflate decompression with limits; output in bounded steps."""
+
+    def __init__(
+        self, max_inflated: int | None = MAX_INFLATED_SIZE, max_ratio: float | None = None
+    ) -> None:
+        self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
+        self.max_inflated = max_inflated
+        self.max_ratio = max_ratio
+        self.compressed = 0
+        self.inflated = 0
+
+    def feed(self, data: bytes | bytearray | memoryview) -> Iterator[bytes]:
+        """The inflated bytes of ``data``, in pieces of at most 1 MiB; InflateLimitError when
+        a limit is passed (checked after every piece)."""
+        self.compressed += len(data)
+        pending: bytes | bytearray | memoryview = data
+        while pending and not self._zlib.eof:
+            piece = self._zlib.decompress(pending, _INFLATE_STEP)
+            pending = self._zlib.unconsumed_tail
+            self.inflated += len(piece)
+            self._check()
+            if piece:
+                yield piece
+
+    def _check(self) -> None:
+        if self.max_inflated is not None and self.inflated > self.max_inflated:
+            raise InflateLimitError(
+                f"the Deflated data set inflates to more than {self.max_inflated} bytes"
+            )
+        ratio = self.max_ratio
+        if (
+            ratio is not None
+            and self.inflated > RATIO_FLOOR
+            and self.inflated > ratio * max(self.compressed, 1)
+        ):
+            raise InflateLimitError(
+                f"the Deflated data set inflates more than {ratio:g} times "
+                f"({self.compressed} bytes inflated to over {self.inflated})"
+            )
+
+
+class InflatingReader(io.RawIOBase):
+    """A read-only stream of the inflated bytes of a Deflated data-set stream, produced as they
+    are read (memory: one step); reading past ``limit`` inflated bytes raises
+    InflateLimitError. Seeks forward only (by inflating and dropping)."""
+
+    def __init__(self, source: BinaryIO, limit: int | None) -> None:
+        super().__init__()
+        self._source = source
+        self._inflater = Inflater(limit)
+        self._pieces: Iterator[bytes] = iter(())
+        self._buffer = b""
+        self._position = 0
+        self._eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def _more(self) -> bool:
+        while not self._eof:
+            piece = next(self._pieces, None)
+            if piece is not None:
+                self._buffer += piece
+                return True
+            chunk = self._source.read(_INFLATE_STEP)
+            if not chunk:
+                self._eof = True
+                return False
+            self._pieces = self._inflater.feed(chunk)
+        return False
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            while self._more():
+                pass
+            size = len(self._buffer)
+        while len(self._buffer) < size and self._more():
+            pass
+        data, self._buffer = self._buffer[:size], self._buffer[size:]
+        self._position += len(data)
+        return data
+
+    def readinto(self, target: Any) -> int:
+        data = self.read(len(target))
+        target[: len(data)] = data
+        return len(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        target = offset if whence == io.SEEK_SET else self._position + offset
+        if whence not in (io.SEEK_SET, io.SEEK_CUR) or target < self._position:
+            raise io.UnsupportedOperation("an inflating stream only seeks forward")
+        while self._position < target:
+            if not self.read(min(target - self._position, _INFLATE_STEP)):
+                break
+        return self._position
+
+    def close(self) -> None:
+        self._source.close()
+        super().close()
 
 
 class ReceivedDataset:
@@ -42,6 +245,9 @@ class ReceivedDataset:
         *,
         directory: str | os.PathLike[str] | None = None,
         threshold: int = SPOOL_THRESHOLD,
+        max_size: int | None = MAX_DATASET_SIZE,
+        max_inflated: int | None = MAX_INFLATED_SIZE,
+        max_ratio: float | None = MAX_DEFLATE_RATIO,
     ) -> None:
         self.sop_class_uid = sop_class_uid
         self.sop_instance_uid = sop_instance_uid
@@ -63,27 +269,82 @@ class ReceivedDataset:
         self._dataset: Any = None
         self._kept = False  # save() renamed the spool file into place: _path is the user's file
         self.size = 0  # data-set bytes, without the header
+        self.max_size = max_size
+        self.max_inflated = max_inflated
+        self._inflater = (
+            Inflater(max_inflated, max_ratio) if transfer_syntax_uid == DEFLATED else None
+        )
+        #: Why the data set was refused while it arrived (too large, a deflate bomb), or None.
+        self.refusal: str | None = None
+        self._validator = StructureValidator(transfer_syntax_uid)
+        #: The error that stopped spooling (the data set was dropped), if any.
+        self.write_error: OSError | None = None
 
     # --- the sink side (MessageAssembler writes here) -------------------------------------
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
+        """Take the next bytes of the data set. Never raises for a write error (see
+        :attr:`write_error`); once refused (:attr:`refusal`), the rest is read and dropped."""
+        if self.refusal is not None:
+            return len(data)
         self.size += len(data)
-        if self._buffer is not None:
-            self._buffer += data
-            if len(self._buffer) > self._threshold:
-                self._rollover()
-        else:
-            assert self._file is not None
-            self._file.write(data)
+        if self.max_size is not None and self.size > self.max_size:
+            self._refuse(f"data set larger than the maximum of {self.max_size} bytes")
+            return len(data)
+        if self._inflater is not None:
+            try:
+                for _piece in self._inflater.feed(data):
+                    pass  # counted and dropped: only the limits matter here
+            except InflateLimitError as exc:
+                self._refuse(str(exc))
+                return len(data)
+            except zlib.error as exc:
+                self._refuse(f"the Deflated data set is corrupt: {exc}")
+                return len(data)
+        self._validator.feed(data)
+        if self.write_error is not None:
+            return len(data)
+        try:
+            if self._buffer is not None:
+                self._buffer += data
+                if len(self._buffer) > self._threshold:
+                    self._rollover()
+            else:
+                assert self._file is not None
+                self._file.write(data)
+        except OSError as exc:
+            self.write_error = exc
+            self.close()  # the temporary file goes now, not after the whole data set arrived
         return len(data)
 
+    def _refuse(self, reason: str) -> None:
+        self.refusal = reason[:200]
+        self.close()
+
     def _rollover(self) -> None:
-        fd, name = tempfile.mkstemp(prefix=".dicomnet-", suffix=".part", dir=self._directory)
+        fd, name = _temp_file(self._directory)
         self._file = os.fdopen(fd, "w+b", buffering=1024 * 1024)
         self._path = Path(name)
         assert self._buffer is not None
         self._file.write(self._buffer)
         self._buffer = None
+
+    # --- what was received ------------------------------------------------------------------
+
+    def problem(self) -> OSError | StructureError | None:
+        """Why the data set cannot be kept: the write error that stopped spooling, or the first
+        structural problem in the bytes received (call once the data set has ended)."""
+        return self.write_error or self._validator.check()
+
+    @property
+    def dataset_sop_class_uid(self) -> str:
+        """The SOP Class UID (0008,0016) in the data set itself ("" if absent)."""
+        return self._validator.uid(SOP_CLASS_UID)
+
+    @property
+    def dataset_sop_instance_uid(self) -> str:
+        """The SOP Instance UID (0008,0018) in the data set itself ("" if absent)."""
+        return self._validator.uid(SOP_INSTANCE_UID)
 
     # --- the reading side (handlers) ------------------------------------------------------
 
@@ -131,11 +392,21 @@ class ReceivedDataset:
         meta.ImplementationClassUID = UID(header.implementation_class_uid)
         return meta
 
+    def open_inflated(self, limit: int | None = None) -> BinaryIO:
+        """The data-set bytes as they are to be parsed: inflated as they are read for the
+        Deflated transfer syntax (at most ``limit`` bytes, else this AE's inflate limit)."""
+        stream = self.open_dataset()
+        if self.transfer_syntax_uid != DEFLATED:
+            return stream
+        return InflatingReader(stream, limit if limit is not None else self.max_inflated)  # type: ignore[return-value]
+
     @property
     def dataset(self) -> Any:
         """The data set decoded by pydicom on first access (then cached)."""
         if self._dataset is None:
-            self._dataset = decode_dataset(self.open_dataset(), self.transfer_syntax_uid)
+            self._dataset = decode_dataset(
+                self.open_dataset(), self.transfer_syntax_uid, max_inflated=self.max_inflated
+            )
             self._dataset.file_meta = self.file_meta
         return self._dataset
 
@@ -144,25 +415,31 @@ class ReceivedDataset:
     def save(self, destination: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
         """Atomically write the Part-10 file to ``destination``: temp file, flush, fsync,
         rename, fsync the directory. Raises OSError (leaving no partial file) on failure, and
-        FileExistsError when ``overwrite`` is False and the file exists."""
+        FileExistsError when ``overwrite`` is False and the file exists — decided by the
+        filesystem (a hard link to the final name), so concurrent savers never both succeed."""
         target = Path(destination)
         directory = target.parent
+        if self.write_error is not None:
+            raise self.write_error
         if not overwrite and target.exists():
             raise FileExistsError(f"{target} exists")
-        tmp: Path | None = None
-        try:
-            if (
-                self._file is not None
-                and self._path is not None
-                and not self._kept
-                and self._path.parent.resolve() == directory.resolve()
-            ):
-                self._file.flush()
-                os.fsync(self._file.fileno())
-                tmp = self._path
-            else:
-                fd, name = tempfile.mkstemp(prefix=".dicomnet-", suffix=".part", dir=directory)
-                tmp = Path(name)
+        if (
+            self._file is not None
+            and self._path is not None
+            and not self._kept
+            and self._path.parent.resolve() == directory.resolve()
+        ):
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._place(self._path, target, overwrite)
+            if not overwrite:
+                with contextlib.suppress(OSError):
+                    os.unlink(self._path)  # the other name of the hard link
+            self._detach(target)
+        else:
+            fd, name = _temp_file(directory)
+            tmp = Path(name)
+            try:
                 with os.fdopen(fd, "wb") as out:
                     if self._buffer is not None:
                         out.write(self._buffer)
@@ -175,20 +452,21 @@ class ReceivedDataset:
                                 out.write(chunk)
                     out.flush()
                     os.fsync(out.fileno())
-            if overwrite:
-                os.replace(tmp, target)
-            else:
-                os.link(tmp, target)
-                os.unlink(tmp)
-            if tmp == self._path:
-                self._detach(target)
-            tmp = None
-            _fsync_dir(directory)
-        finally:
-            if tmp is not None and tmp != self._path:
+                    self._place(tmp, target, overwrite)  # while the lock is held
+            finally:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
+        _fsync_dir(directory)
         return target
+
+    @staticmethod
+    def _place(tmp: Path, target: Path, overwrite: bool) -> None:
+        """Give ``tmp`` the name ``target``; without ``overwrite`` a hard link decides
+        (FileExistsError if the name is taken) and ``tmp`` stays for the caller to remove."""
+        if overwrite:
+            os.replace(tmp, target)
+        else:
+            os.link(tmp, target)
 
     def _detach(self, target: Path) -> None:
         """The spool file was renamed to ``target``: read the data set from there from now on
@@ -227,25 +505,43 @@ def _fsync_dir(directory: Path) -> None:
 
 
 class MemorySink:
-    """A plain in-memory sink for small data sets (identifiers, responses)."""
+    """A plain in-memory sink for small data sets (identifiers, responses), at most
+    :data:`MEMORY_SINK_CAP` bytes (beyond: a protocol error, the association is aborted)."""
 
-    def __init__(self) -> None:
+    def __init__(self, cap: int = MEMORY_SINK_CAP) -> None:
         self.buffer = bytearray()
+        self.cap = cap
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
+        if len(self.buffer) + len(data) > self.cap:
+            from dicomnet.ul.errors import RemoteProtocolError
+
+            raise RemoteProtocolError(f"a data set held in memory exceeds {self.cap} bytes")
         self.buffer += data
         return len(data)
 
 
-def decode_dataset(stream: BinaryIO | bytes | bytearray, transfer_syntax_uid: str) -> Any:
-    """Decode data-set bytes (no header) encoded in ``transfer_syntax_uid`` with pydicom."""
+def decode_dataset(
+    stream: BinaryIO | bytes | bytearray,
+    transfer_syntax_uid: str,
+    *,
+    max_inflated: int | None = MAX_INFLATED_SIZE,
+) -> Any:
+    """Decode data-set bytes (no header) encoded in ``transfer_syntax_uid`` with pydicom. A
+    Deflated data set is inflated incrementally into a spooled temporary file (at most
+    ``max_inflated`` bytes: InflateLimitError beyond)."""
     from pydicom.filereader import read_dataset
 
     if isinstance(stream, bytes | bytearray):
         stream = io.BytesIO(stream)
     syntax = str(transfer_syntax_uid)
     if syntax == DEFLATED:
-        stream = io.BytesIO(zlib.decompress(stream.read(), -zlib.MAX_WBITS))
+        inflated = tempfile.SpooledTemporaryFile(max_size=SPOOL_THRESHOLD)  # noqa: SIM115
+        with InflatingReader(stream, max_inflated) as reader:
+            while piece := reader.read(_INFLATE_STEP):
+                inflated.write(piece)
+        inflated.seek(0)
+        stream = inflated  # type: ignore[assignment]
     try:
         return read_dataset(
             stream,
@@ -273,3 +569,105 @@ def encode_dataset(dataset: Any, transfer_syntax_uid: str) -> bytes:
         if len(data) % 2:
             data += b"\x00"
     return data
+
+
+# --- converting between uncompressed transfer syntaxes ------------------------------------------
+
+_BIG_ENDIAN = "1.2.840.10008.1.2.2"
+#: Byte-order width of the VRs pydicom keeps as raw bytes (numeric VRs such as US, SS, UL, SL,
+#: FL, FD, SV, UV and AT are decoded to numbers and re-encoded in the new byte order by pydicom).
+_RAW_WIDTHS = {"OB": 1, "OW": 2, "OF": 4, "OL": 4, "OD": 8, "OV": 8}
+_PIXEL_DATA = 0x7FE00010
+
+
+class ConversionError(ValueError):
+    """A data set cannot be converted exactly to the transfer syntax asked for."""
+
+
+def encode_converted(dataset: Any, source_syntax: str, target_syntax: str) -> bytes:
+    """Encode a decoded data set (read from ``source_syntax``; "" if unknown: then as pydicom
+    read it, or little endian for one made in memory) in an uncompressed ``target_syntax``,
+    exactly: values in the byte order of the target for every
+    VR, Pixel Data swapped by its Bits Allocated. Raises :class:`ConversionError` for anything
+    that cannot be converted exactly (UN values, 1- or 8-bit pixel data in OW, lengths that are
+    not a multiple of the value width, encapsulated data, or whatever pydicom cannot encode).
+    ``dataset`` is left as it was."""
+    if source_syntax:
+        source_little = str(source_syntax) != _BIG_ENDIAN
+    else:  # read without its file meta, or made in memory (where raw values are little endian)
+        source_little = getattr(dataset, "original_encoding", (None, None))[1] is not False
+    target_little = str(target_syntax) != _BIG_ENDIAN
+    swaps: list[tuple[Any, bytes | bytearray]] = []
+    try:
+        if source_little != target_little:
+            _swap_raw_values(dataset, swaps)
+        return encode_dataset(dataset, target_syntax)
+    except ConversionError:
+        raise
+    except Exception as exc:  # pydicom could not encode it (ambiguous VR, bad value, ...)
+        raise ConversionError(f"cannot encode in {target_syntax}: {exc}") from exc
+    finally:
+        for element, original in swaps:  # give the caller's data set back unchanged
+            element.value = original
+
+
+def _swap_raw_values(dataset: Any, swaps: list[tuple[Any, bytes | bytearray]]) -> None:
+    """Byte-swap in place (recording the originals in ``swaps``) every value pydicom keeps as
+    raw bytes, for a change of byte order."""
+    for element in dataset.iterall():
+        vr = element.VR
+        value = element.value
+        if vr == "SQ" or value is None or (isinstance(value, bytes | bytearray) and not value):
+            continue
+        tag = int(element.tag)
+        if vr == "UN":
+            raise ConversionError(f"{element.tag} has VR UN: its byte order is unknown")
+        width = _RAW_WIDTHS.get(vr)
+        if width is None:
+            continue  # decoded by pydicom: re-encoded in the target byte order
+        if element.is_undefined_length:
+            raise ConversionError(f"{element.tag} is encapsulated: no byte order to change")
+        if not isinstance(value, bytes | bytearray):
+            raise ConversionError(f"{element.tag} ({vr}) has no raw value to swap")
+        if tag == _PIXEL_DATA and vr == "OW":
+            width = _pixel_width(dataset, element)
+        if len(value) % width:
+            raise ConversionError(
+                f"{element.tag} ({vr}) is {len(value)} bytes, not a multiple of {width}"
+            )
+        if width > 1:
+            swaps.append((element, value))
+            element.value = _swapped(bytes(value), width)
+
+
+def _pixel_width(dataset: Any, element: Any) -> int:
+    """The byte width of OW Pixel Data samples, from the Bits Allocated of the data set (or
+    item) holding it."""
+    holder = _holder(dataset, element)
+    bits = holder.get("BitsAllocated") if holder is not None else None
+    if bits in (16, 32, 64):
+        return int(bits) // 8
+    raise ConversionError(
+        f"Pixel Data in OW with Bits Allocated {bits}: the byte order cannot be changed exactly"
+    )
+
+
+def _holder(dataset: Any, element: Any) -> Any:
+    """The data set or sequence item that holds ``element`` (None if not found)."""
+    stack = [dataset]
+    while stack:
+        current = stack.pop()
+        if element.tag in current and current[element.tag] is element:
+            return current
+        for child in current.values():
+            if getattr(child, "VR", None) == "SQ" and child.value:
+                stack.extend(child.value)
+    return None
+
+
+def _swapped(data: bytes, width: int) -> bytes:
+    """``data`` with the bytes of each ``width``-byte value reversed."""
+    out = bytearray(len(data))
+    for k in range(width):
+        out[k::width] = data[width - 1 - k :: width]
+    return bytes(out)

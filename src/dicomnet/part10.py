@@ -118,7 +118,9 @@ def _element(element: int, vr: bytes, value: bytes) -> bytes:
 
 
 def _pad(text: str, pad: bytes) -> bytes:
-    raw = text.encode("ascii")
+    # latin-1: UIDs come from the peer's command set (decoded as latin-1), and a bad one must
+    # reach the storage handler to be refused with a status, not fail here.
+    raw = text.encode("latin-1")
     return raw + pad if len(raw) % 2 else raw
 
 

@@ -289,7 +289,7 @@ def test_user_warning_reaches_the_peer_and_file_is_stored(
     result = _send(cli, scp.port or 0, *ct_files[:2])
     assert result.returncode == 0, result  # warnings still exit 0
     assert [r["status"] for r in _rows(result)] == ["0xB000", "0xB000"]
-    assert "sent 2, failed 0, skipped 0, warnings 2" in result.stderr
+    assert "sent 2, failed 0, skipped 0, not sent 0, warnings 2" in result.stderr
     assert len(list(od.glob("*.dcm"))) == 2
 
 

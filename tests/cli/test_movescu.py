@@ -168,11 +168,12 @@ def test_destination_not_listening_exits_6(qr_scp: StartSCP) -> None:
     assert "0xA801" in result.stderr, result
 
 
-def test_store_port_in_use_exits_3(tmp_path: Path) -> None:
+def test_store_port_in_use_exits_3(qr_scp: StartSCP, tmp_path: Path) -> None:
+    """The receiver listens once the association with the peer is up (on its local address)."""
     with socket.create_server(("0.0.0.0", 0)) as taken:
         port = taken.getsockname()[1]
         result = movescu(
-            closed_port(),
+            qr_scp(),
             "--store-port",
             str(port),
             "-od",
@@ -182,7 +183,9 @@ def test_store_port_in_use_exits_3(tmp_path: Path) -> None:
         )
     assert result.returncode == 3, result
     assert len(result.stderr_lines) == 1, result
-    assert result.stderr_lines[0].startswith(f"movescu: error: cannot listen on port {port}")
+    assert result.stderr_lines[0].startswith(
+        f"movescu: error: cannot listen on 127.0.0.1:{port}"
+    ), result
 
 
 @pytest.mark.parametrize(

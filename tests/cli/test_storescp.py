@@ -285,7 +285,7 @@ def test_hostile_study_uid_and_patient_id_in_templates(
     assoc.release()
     stored = all_files(od2)
     assert len(stored) == 1 and ".." not in stored[0].parts, stored
-    assert stored[0].parts[0] == "evil"
+    assert stored[0].parts[0] == "%2E%2E%2F%2E%2E%2Fevil"  # escaped, not collapsed
     assert all_files(tmp_path / "deep") == [Path("od2") / stored[0]]
 
 

@@ -42,16 +42,24 @@ VERIFICATION = "1.2.840.10008.1.1"
 IMPLICIT = "1.2.840.10008.1.2"
 EXPLICIT = "1.2.840.10008.1.2.1"
 SUMMARY = re.compile(
-    r"^storescu: sent (\d+), failed (\d+), skipped (\d+)(?:, warnings (\d+))?; "
+    r"^storescu: sent (\d+), failed (\d+), skipped (\d+), not sent (\d+)(?:, warnings (\d+))?; "
     r"[\d.]+ MB/s in [\d.]+ s$",
     re.MULTILINE,
 )
 
 
 def summary(result: CliResult | Any) -> tuple[int, int, int]:
+    """(sent, failed, skipped) from the summary line; asserts that nothing was left unsent."""
+    counts = full_summary(result)
+    assert counts[3] == 0, f"files not sent:\n{result}"
+    return counts[:3]
+
+
+def full_summary(result: CliResult | Any) -> tuple[int, int, int, int]:
+    """(sent, failed, skipped, not sent) from the summary line."""
     match = SUMMARY.search(result.stderr)
     assert match, f"no summary line:\n{result}"
-    return int(match[1]), int(match[2]), int(match[3])
+    return int(match[1]), int(match[2]), int(match[3]), int(match[4])
 
 
 @pytest.fixture
@@ -234,8 +242,9 @@ def test_exit_5_dcmtk_aborts(
     result = cli("storescu", "127.0.0.1", str(scp.port), *ct_files[:2], "--format", "json")
     assert result.returncode == 5, result
     assert f"storescu: error: association aborted while sending {ct_files[0]}" in result.stderr
-    assert summary(result) == (0, 0, 0)
-    assert json.loads(result.stdout)[0]["result"] == "aborted"
+    assert "2 file(s) not sent" in result.stderr
+    assert full_summary(result) == (0, 0, 0, 2)
+    assert [r["result"] for r in json.loads(result.stdout)] == ["aborted", "not sent"]
 
 
 def test_exit_5_raw_peer_aborts(
@@ -299,7 +308,8 @@ def test_exit_130_sigint(
     running.send_signal(signal.SIGINT)
     assert running.wait(5) == 130, running
     assert "storescu: error: interrupted" in running.stderr
-    assert summary(running) == (0, 0, 0)
+    assert full_summary(running) == (0, 0, 0, len(ct_files))
+    assert f"{ct_files[0]}  interrupted" in running.stdout
 
 
 def test_log_file_gets_the_log(

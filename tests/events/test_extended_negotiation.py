@@ -99,7 +99,9 @@ def _with_identity(handler: Any) -> Any:
 
     identity = UserIdentityRQ(2, True, b"alice", b"secret")
     handlers = [] if handler is None else [(evt.EVT_USER_ID, handler)]
-    with running_server(scp_ae(), handlers) as server:
+    ae = scp_ae()
+    ae.allow_plain_password = True  # a password over plain TCP: tests/cli/test_identity.py
+    with running_server(ae, handlers) as server:
         assoc = scu_ae().associate(HOST, server.server_address[1], user_identity=identity)
         if assoc.is_established:
             assoc.release()

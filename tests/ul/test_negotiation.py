@@ -12,6 +12,7 @@ from dicomnet.ul.errors import AbortConsequence, RejectConsequence, RemoteProtoc
 from dicomnet.ul.items import AsyncOpsWindow, PresentationContextAC, PresentationContextRQ
 from dicomnet.ul.items import RoleSelection as Role
 from dicomnet.ul.negotiation import (
+    MIN_PEER_MAX_LENGTH,
     ContextSpec,
     NegotiatedContext,
     build_rq_contexts,
@@ -394,7 +395,8 @@ def test_async_ops(offer: AsyncOpsWindow | None, answer: AsyncOpsWindow | None) 
         (16384, 1 << 20, 16384),
         (2**32 - 1, 1 << 20, 1 << 20),
         (1 << 20, 1 << 20, 1 << 20),
-        (8, 1 << 20, 8),
+        (1024, 1 << 20, 1024),
+        (1025, 1 << 20, 1025),
         (100_000, 65536, 65536),
     ],
 )
@@ -406,14 +408,15 @@ def test_peer_max_pdu_default_cap_is_one_mebibyte() -> None:
     assert peer_max_pdu_for_sending(0) == 1 << 20
 
 
-@pytest.mark.parametrize("peer", [1, 6, 7])
-def test_peer_max_pdu_too_small_aborts(peer: int) -> None:
-    with pytest.raises(RemoteProtocolError) as info:
-        peer_max_pdu_for_sending(peer)
-    assert info.value.consequence == AbortConsequence(source=2, reason=6)
+@pytest.mark.parametrize("peer", [1, 6, 7, 8, 100, 1023])
+def test_peer_max_pdu_below_the_minimum_is_clamped(peer: int) -> None:
+    """Issue 16: 1-7 cannot carry a PDV; anything below MIN_PEER_MAX_LENGTH is sent as if the
+    peer had said MIN_PEER_MAX_LENGTH (1024), never an abort or a crash."""
+    assert MIN_PEER_MAX_LENGTH == 1024
+    assert peer_max_pdu_for_sending(peer) == MIN_PEER_MAX_LENGTH
 
 
-@pytest.mark.parametrize(("peer", "cap"), [(-1, 1 << 20), (0, 7), (16384, 0)])
+@pytest.mark.parametrize(("peer", "cap"), [(-1, 1 << 20), (0, 7), (0, 1023), (16384, 0)])
 def test_peer_max_pdu_bad_arguments(peer: int, cap: int) -> None:
     with pytest.raises(ValueError):
         peer_max_pdu_for_sending(peer, cap)

@@ -51,23 +51,36 @@ def start(common: Common, default_event: evt.EventType) -> list[HandlerSpec]:
 
 
 def tls_client_context(
-    cert: str | None, key: str | None, ca: str | None, no_verify: bool
+    cert: str | None,
+    key: str | None,
+    ca: str | None,
+    no_verify: bool,
+    server_name: str | None = None,
 ) -> ssl.SSLContext | None:
-    """TLS for an SCU when any TLS option is given (see :mod:`dicomnet.tls`). DICOM peers are
-    usually addressed by IP, so the chain is verified but not the host name."""
-    if not (cert or ca or no_verify):
+    """TLS for an SCU when any TLS option is given (see :mod:`dicomnet.tls`): the server's
+    certificate chain is verified against --tls-ca (or the system's CAs) and its name against
+    the host given on the command line, or --tls-server-name. --tls-no-verify turns both
+    checks off."""
+    if not (cert or ca or no_verify or server_name):
         return None
     import ssl
 
     from dicomnet.tls import client_context
 
     try:
-        ctx = client_context(ca, cert, key, check_hostname=False)
+        ctx = client_context(ca, cert, key, check_hostname=not no_verify)
     except (OSError, ssl.SSLError, ValueError) as exc:
         raise CommandError(f"cannot use the TLS files: {exc}", EXIT_USAGE) from None
     if no_verify:
         ctx.verify_mode = ssl.CERT_NONE
     return ctx
+
+
+def tls_args(
+    ssl_context: ssl.SSLContext | None, server_name: str | None
+) -> tuple[ssl.SSLContext, str | None] | None:
+    """``AE.associate(tls_args=...)``: the context and the name the certificate must carry."""
+    return None if ssl_context is None else (ssl_context, server_name)
 
 
 def tls_server_context(
@@ -154,3 +167,12 @@ def check_established(assoc: Any, peer: str, port: int) -> None:
         )
     reason = failure_text(assoc, "the association was aborted")
     raise CommandError(f"association with {peer}:{port} failed: {reason}", EXIT_ABORTED)
+
+
+def apply_size_limit(ae: Any, max_dataset_size: str) -> None:
+    """--max-dataset-size on a receiving AE (0: no limit)."""
+    from dicomnet.cli._options import parse_size
+
+    size = parse_size(max_dataset_size) or None
+    ae.maximum_dataset_size = size
+    ae.maximum_inflated_size = size

@@ -155,6 +155,8 @@ def compose(
 ) -> Callable[..., Any]:
     """One intervention handler running ``chain`` in order; the first failure status wins."""
     failure = FAILURE_ON_EXCEPTION.get(event.name, 0xC000)
+    if event is evt.EVT_USER_ID:
+        return _compose_user_id(chain)
 
     def composed(event_obj: evt.Event) -> Any:
         best: tuple[int, Any] | None = None
@@ -172,6 +174,29 @@ def compose(
             if best is None or _rank(code) < _rank(best[0]):
                 best = (code, value)
         return best[1] if best is not None else 0x0000
+
+    return composed
+
+
+def _compose_user_id(
+    chain: Sequence[tuple[Callable[..., Any], Sequence[Any]]],
+) -> Callable[..., Any]:
+    """EVT_USER_ID handlers return (is_verified, response): every one must verify (a refusal
+    or an exception rejects); the last response given is sent."""
+
+    def composed(event_obj: evt.Event) -> tuple[bool, Any]:
+        response = None
+        for func, args in chain:
+            try:
+                verified, answer = func(event_obj, *args)
+            except Exception:
+                LOGGER.exception("Exception in the EVT_USER_ID handler %r", func)
+                return False, None
+            if not verified:
+                return False, None
+            if answer is not None:
+                response = answer
+        return True, response
 
     return composed
 
@@ -202,8 +227,9 @@ def build_evt_handlers(
             result.append((spec.event, spec.func, spec.args))
     for event in order:
         chain = chains[event]
-        if len(chain) == 1 and not chain[0][1]:
-            result.append((event, chain[0][0]))
+        if len(chain) == 1:  # a handler alone is bound as it is (its args with it)
+            func, args = chain[0]
+            result.append((event, func, list(args)) if args else (event, func))
         else:
             result.append((event, compose(event, chain)))
     return result

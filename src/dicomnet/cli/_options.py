@@ -36,6 +36,32 @@ def _check_pdu(value: int | None) -> int | None:
     return value
 
 
+_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+def parse_size(value: str) -> int:
+    """A size in bytes from ``123``, ``64K``, ``512M``, ``4G`` (binary units; ``0``: no
+    limit); ValueError otherwise."""
+    text = value.strip().upper().removesuffix("B").removesuffix("I")
+    unit = text[-1:] if text[-1:] in _UNITS and not text[-1:].isdigit() else ""
+    number = text[: len(text) - len(unit)].strip()
+    try:
+        size = float(number) * _UNITS[unit]
+    except ValueError:
+        raise ValueError(f"{value!r} is not a size (e.g. 4G, 512M, 100K)") from None
+    if size < 0:
+        raise ValueError(f"{value!r} is negative")
+    return int(size)
+
+
+def _check_size(value: str) -> str:
+    try:
+        parse_size(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return value
+
+
 PANEL_NET = "Network"
 PANEL_TLS = "TLS"
 PANEL_OUT = "Output and logging"
@@ -89,7 +115,8 @@ DimseTimeout = Annotated[
     typer.Option(
         "--dimse-timeout",
         "-td",
-        help="Seconds to wait for a DIMSE response, and for each PDU once started.",
+        help="Seconds without a byte from the peer while waiting for a DIMSE response or "
+        "receiving a message (a slow but steady transfer is never cut).",
         min=0.001,
         rich_help_panel=PANEL_NET,
     ),
@@ -127,8 +154,30 @@ TlsNoVerify = Annotated[
     bool,
     typer.Option(
         "--tls-no-verify",
-        help="Do not verify the peer's certificate (insecure).",
+        help="Do not verify the peer's certificate (insecure): neither its chain nor, for an "
+        "SCU, its host name.",
         rich_help_panel=PANEL_TLS,
+    ),
+]
+TlsServerName = Annotated[
+    str | None,
+    typer.Option(
+        "--tls-server-name",
+        help="The name the server's certificate must carry (default: PEER as given; an IP "
+        "address must be in the certificate's IP SANs). The host name is always checked "
+        "unless --tls-no-verify. Enables TLS.",
+        rich_help_panel=PANEL_TLS,
+    ),
+]
+MaxDatasetSize = Annotated[
+    str,
+    typer.Option(
+        "--max-dataset-size",
+        help="Largest data set received (K, M, G suffixes; 0: no limit); beyond, the C-STORE "
+        "gets 0xA700 and nothing is kept. For Deflated data sets, also the most they may "
+        "inflate to (and at most 100 times their size past 64 MiB).",
+        callback=_check_size,
+        rich_help_panel=PANEL_NET,
     ),
 ]
 Format = Annotated[

@@ -8,7 +8,9 @@ renamed before the success response; any write error gives 0xA700 and leaves no 
 
 Duplicates (an instance whose file already exists): ``replace`` (default; the newest copy wins,
 atomically), ``keep`` (the existing file stays, success is answered), or ``fail`` (the existing
-file stays and the peer gets 0xA7FE "duplicate, not stored").
+file stays and the peer gets 0xA7FE "duplicate, not stored"). ``keep`` and ``fail`` are decided
+by the filesystem (a hard link of the temporary file to the final name fails if the name is
+taken), so concurrent associations storing the same instance never both store it.
 
 Stored files get mode 0666 less the umask, like any other program's files (the temporary file
 they are written to is private).
@@ -19,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import string
 import threading
 from collections.abc import Callable
@@ -51,7 +52,10 @@ _DATASET_FIELDS = {
     "Modality": 0x00080060,
     "PatientID": 0x00100020,
 }
-_SAFE = re.compile(r"[^A-Za-z0-9._-]")
+_DEFLATED = "1.2.840.10008.1.2.1.99"
+_EXPLICIT_LE = "1.2.840.10008.1.2.1"
+#: Naming fields are looked for in the first 16 MiB of a data set (inflated), no further.
+_NAMING_LIMIT = 16 * 1024 * 1024
 
 STATUS_INVALID_INSTANCE = 0x0117
 STATUS_OUT_OF_RESOURCES = 0xA700
@@ -83,6 +87,32 @@ def check_template(template: str) -> list[str]:
     return names
 
 
+def escape_name(value: str) -> str:
+    """A file or folder name for a text value (PatientID, Modality, CallingAET): letters,
+    digits, ``-`` and ``_`` are kept, every other character is escaped as ``%XX`` (its UTF-8
+    bytes), so distinct values always give distinct names (``A/B`` → ``A%2FB``, ``A_B``,
+    ``A?B`` → ``A%3FB``) and no name is ``.``, ``..`` or hidden. An empty value gives
+    ``UNKNOWN`` (and a value ``UNKNOWN`` gives ``%55NKNOWN``). Names longer than 200
+    characters end with a digest of the value instead of being cut."""
+    if not value:
+        return "UNKNOWN"
+    text = "".join(
+        char if char.isascii() and (char.isalnum() or char in "-_") else _percent(char)
+        for char in value
+    )
+    if text == "UNKNOWN":
+        text = "%55NKNOWN"
+    if len(text) > 200:
+        import hashlib
+
+        text = text[:180] + "~" + hashlib.sha256(value.encode()).hexdigest()[:16]
+    return text
+
+
+def _percent(char: str) -> str:
+    return "".join(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
+
+
 def _status(code: int, comment: str) -> Any:
     from pydicom.dataset import Dataset
 
@@ -109,8 +139,7 @@ class StorageHandler:
             raise ValueError(f"on_duplicate must be one of {DUPLICATE_POLICIES}")
         self.on_duplicate = on_duplicate
         self.on_stored = on_stored
-        self.stored = 0
-        self.failed = 0
+        self.stored = 0  # (failures are counted from the responses: see storescp)
         self._lock = threading.Lock()
         # Temporary files are created 0600; the stored file gets the mode any other program
         # would give it (0666 less the umask), as DCMTK's storescp does. Read once, here,
@@ -138,31 +167,37 @@ class StorageHandler:
 
     @staticmethod
     def _read_fields(event: Any, wanted: list[str]) -> dict[str, str]:
+        """The naming fields, read from the first bytes of the data set only (inflated as
+        they are read for Deflated: a deflate bomb is never inflated whole)."""
         from dicomnet.part10 import scan_top_level
 
         received = event._received()
         syntax = received.transfer_syntax_uid
+        deflated = syntax == _DEFLATED
         tags = [_DATASET_FIELDS[f] for f in wanted]
-        with received.open_dataset() as stream:
-            raw = scan_top_level(stream, syntax, set(tags))
+        with received.open_inflated(_NAMING_LIMIT) as stream:
+            raw = scan_top_level(stream, _EXPLICIT_LE if deflated else syntax, set(tags))
         if raw is not None:  # the fast path: no pydicom for Implicit/Explicit VR LE
             return {
                 name: raw.get(tag, b"").rstrip(b"\x00 ").decode("latin-1").strip()
                 for name, tag in zip(wanted, tags, strict=True)
             }
+        import io
+
         from pydicom.filereader import read_dataset
 
+        last = max(tags)
+        with received.open_inflated(_NAMING_LIMIT) as stream:
+            # pydicom may seek back: give it the first bytes, enough for the naming fields
+            head = io.BytesIO(stream.read(_NAMING_LIMIT)) if deflated else stream
+            ds = read_dataset(
+                head,
+                is_implicit_VR=syntax == "1.2.840.10008.1.2",
+                is_little_endian=syntax != "1.2.840.10008.1.2.2",
+                stop_when=lambda tag, vr, length: tag > last,
+                specific_tags=tags,
+            )
         found: dict[str, str] = {}
-        if syntax == "1.2.840.10008.1.2.1.99":
-            ds = event.dataset
-        else:
-            with received.open_dataset() as stream:
-                ds = read_dataset(
-                    stream,
-                    is_implicit_VR=syntax == "1.2.840.10008.1.2",
-                    is_little_endian=syntax != "1.2.840.10008.1.2.2",
-                    specific_tags=tags,
-                )
         for name in wanted:
             value = ds.get(name)
             found[name] = "" if value is None else str(value).strip()
@@ -181,8 +216,7 @@ class StorageHandler:
                     raise _Refused(code, f"invalid {name} {value[:40]!r}")
                 clean[name] = value
             else:
-                text = _SAFE.sub("_", value)[:64].strip("._") or "UNKNOWN"
-                clean[name] = text
+                clean[name] = escape_name(value)
         target = (self.output_dir / self.template.format(**clean)).resolve()
         if not target.is_relative_to(self.output_dir):
             raise _Refused(STATUS_CANNOT_NAME, "file name would leave the output directory")
@@ -193,41 +227,41 @@ class StorageHandler:
             target = self.path_for(self._values(event))
         except _Refused as exc:
             LOG.error("Refusing %s: %s", event.request.AffectedSOPInstanceUID, exc.comment)
-            self._count(failed=True)
             return _status(exc.code, exc.comment)
         except Exception as exc:  # a data set we cannot read the naming fields from
             LOG.error("Cannot name %s: %s", event.request.AffectedSOPInstanceUID, exc)
-            self._count(failed=True)
             return _status(STATUS_CANNOT_NAME, f"cannot read naming fields: {type(exc).__name__}")
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            if target.exists() and self.on_duplicate != "replace":
-                if self.on_duplicate == "keep":
-                    LOG.warning("Duplicate %s: keeping the existing file", target)
-                    self._count(failed=False)
-                    return 0x0000
-                LOG.error("Duplicate %s: not stored", target)
-                self._count(failed=True)
-                return _status(STATUS_DUPLICATE, "duplicate instance, not stored")
-            event.save(target, overwrite=True)
+            try:
+                # keep/fail: a hard link to the final name decides, so that of two
+                # associations storing the same instance at once exactly one gets it.
+                event.save(target, overwrite=self.on_duplicate == "replace")
+            except FileExistsError:
+                return self._duplicate(target)
             with contextlib.suppress(OSError):  # stored safely already; the mode is a courtesy
                 os.chmod(target, self.file_mode)
         except OSError as exc:
             LOG.error("Cannot write %s: %s", target, exc)
-            self._count(failed=True)
             return _status(STATUS_OUT_OF_RESOURCES, f"cannot write: {exc.strerror or exc}")
         LOG.info("Stored %s", target)
-        self._count(failed=False)
+        self._count_stored()
         if self.on_stored is not None:
             self.on_stored(target, event)
         return 0x0000
 
-    def _count(self, *, failed: bool) -> None:
+    def _duplicate(self, target: Path) -> Any:
+        """The answer when ``target`` exists already (keep or fail)."""
+        if self.on_duplicate == "keep":
+            LOG.warning("Duplicate %s: keeping the existing file", target)
+            self._count_stored()
+            return 0x0000
+        LOG.error("Duplicate %s: not stored", target)
+        return _status(STATUS_DUPLICATE, "duplicate instance, not stored")
+
+    def _count_stored(self) -> None:
         with self._lock:
-            if failed:
-                self.failed += 1
-            else:
-                self.stored += 1
+            self.stored += 1
 
 
 class _Refused(Exception):

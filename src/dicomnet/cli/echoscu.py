@@ -21,6 +21,7 @@ from dicomnet.cli._common import (
     failure_text,
     scu_ae,
     start,
+    tls_args,
     tls_client_context,
 )
 from dicomnet.cli._console import (
@@ -61,6 +62,7 @@ def echoscu(
     tls_key: o.TlsKey = None,
     tls_ca: o.TlsCA = None,
     tls_no_verify: o.TlsNoVerify = False,
+    tls_server_name: o.TlsServerName = None,
     handler: Annotated[list[str] | None, o.handler_option("each DIMSE message received")] = None,
     fmt: o.Format = OutputFormat.auto,
     no_color: o.NoColor = False,
@@ -75,7 +77,8 @@ def echoscu(
 
     common = Common(quiet, verbose, debug, log_file, handler or (), no_color)
     user = start(common, evt.EVT_DIMSE_RECV)
-    ssl_context = tls_client_context(tls_cert, tls_key, tls_ca, tls_no_verify)
+    ssl_context = tls_client_context(tls_cert, tls_key, tls_ca, tls_no_verify, tls_server_name)
+    tls = tls_args(ssl_context, tls_server_name)
     handlers = build_evt_handlers(logging_handlers(common.level), user)
 
     ae = scu_ae(calling_aet, connect_timeout, acse_timeout, dimse_timeout, max_pdu)
@@ -94,7 +97,7 @@ def echoscu(
             if attempt:
                 stop.wait(interval)
             try:
-                code = _one_check(ae, peer, port, called_aet, repeat, ssl_context, handlers, rows)
+                code = _one_check(ae, peer, port, called_aet, repeat, tls, handlers, rows)
             except CommandError as exc:
                 if count == 1:
                     raise
@@ -119,14 +122,18 @@ def _one_check(
     port: int,
     called_aet: str,
     repeat: int,
-    ssl_context: Any,
+    tls: Any,
     handlers: list[Any],
     rows: list[dict[str, Any]],
 ) -> int:
     from dicomnet.dimse.status import status_category, status_meaning
 
     assoc = ae.associate(
-        peer, port, ae_title=called_aet, ssl_context=ssl_context, evt_handlers=handlers
+        peer,
+        port,
+        ae_title=called_aet,
+        tls_args=tls,
+        evt_handlers=handlers,
     )
     check_established(assoc, peer, port)
     code = EXIT_OK

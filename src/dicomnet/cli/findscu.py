@@ -20,6 +20,7 @@ from dicomnet.cli._common import (
     check_established,
     scu_ae,
     start,
+    tls_args,
     tls_client_context,
 )
 from dicomnet.cli._console import (
@@ -121,6 +122,7 @@ def findscu(
     tls_key: o.TlsKey = None,
     tls_ca: o.TlsCA = None,
     tls_no_verify: o.TlsNoVerify = False,
+    tls_server_name: o.TlsServerName = None,
     handler: Annotated[list[str] | None, o.handler_option("each C-FIND response")] = None,
     fmt: o.Format = OutputFormat.auto,
     no_color: o.NoColor = False,
@@ -168,13 +170,18 @@ def findscu(
             raise CommandError(
                 f"cannot create {write}: {exc.strerror or exc}", EXIT_USAGE
             ) from None
-    ssl_context = tls_client_context(tls_cert, tls_key, tls_ca, tls_no_verify)
+    ssl_context = tls_client_context(tls_cert, tls_key, tls_ca, tls_no_verify, tls_server_name)
 
     ae = scu_ae(calling_aet, connect_timeout, acse_timeout, dimse_timeout, max_pdu)
     ae.add_requested_context(model, ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"])
     handlers = build_evt_handlers(logging_handlers(common.level), user)
     assoc = ae.associate(
-        peer, port, ae_title=called_aet, ssl_context=ssl_context, evt_handlers=handlers
+        peer,
+        port,
+        ae_title=called_aet,
+        ssl_context=ssl_context,
+        tls_args=tls_args(ssl_context, tls_server_name),
+        evt_handlers=handlers,
     )
     check_established(assoc, peer, port)
 

@@ -17,9 +17,11 @@ from click.core import ParameterSource
 from dicomnet.cli import _options as o
 from dicomnet.cli._common import (
     Common,
+    apply_size_limit,
     check_established,
     scu_ae,
     start,
+    tls_args,
     tls_client_context,
 )
 from dicomnet.cli._console import EXIT_INTERRUPTED, EXIT_USAGE, CommandError
@@ -67,11 +69,13 @@ def getscu(
     connect_timeout: o.ConnectTimeout = 10.0,
     acse_timeout: o.AcseTimeout = 30.0,
     dimse_timeout: o.DimseTimeout = 60.0,
+    max_dataset_size: o.MaxDatasetSize = "4G",
     max_pdu: o.MaxPDU = None,
     tls_cert: o.TlsCert = None,
     tls_key: o.TlsKey = None,
     tls_ca: o.TlsCA = None,
     tls_no_verify: o.TlsNoVerify = False,
+    tls_server_name: o.TlsServerName = None,
     handler: Annotated[list[str] | None, o.handler_option("each received C-STORE")] = None,
     no_color: o.NoColor = False,
     quiet: o.Quiet = False,
@@ -112,9 +116,10 @@ def getscu(
     except (OSError, TemplateError) as exc:
         raise CommandError(f"cannot store into {output_dir}: {exc}", EXIT_USAGE) from None
     classes = storage_classes(storage_class)
-    ssl_context = tls_client_context(tls_cert, tls_key, tls_ca, tls_no_verify)
+    ssl_context = tls_client_context(tls_cert, tls_key, tls_ca, tls_no_verify, tls_server_name)
 
     ae = scu_ae(calling_aet, connect_timeout, acse_timeout, dimse_timeout, max_pdu)
+    apply_size_limit(ae, max_dataset_size)
     ae.spool_directory = str(storage.output_dir)
     ae.add_requested_context(model, ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"])
     # One context per transfer syntax when they fit (two per class beside the Q/R one): the
@@ -136,6 +141,7 @@ def getscu(
         ae_title=called_aet,
         ext_neg=roles,
         ssl_context=ssl_context,
+        tls_args=tls_args(ssl_context, tls_server_name),
         evt_handlers=handlers,
     )
     check_established(assoc, peer, port)

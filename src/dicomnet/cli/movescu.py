@@ -2,7 +2,10 @@
 
 With ``--store-port P`` the command also runs the receiver itself (DCMTK's ``+P``
 convenience): a storage SCP titled DEST on port P, writing like storescp into ``-od``. The peer
-must know DEST at this host and port.
+must know DEST at this host and port. The receiver listens on the address the association with
+the peer goes out from (``--bind`` to choose), only once that association is up, and accepts
+associations only from the peer's AE title (``-aec``, or ``--accept-from``): anything else is
+rejected and makes the command exit 6.
 """
 
 from __future__ import annotations
@@ -17,15 +20,27 @@ from click.core import ParameterSource
 from dicomnet.cli import _options as o
 from dicomnet.cli._common import (
     Common,
+    apply_size_limit,
     check_established,
     scu_ae,
     start,
+    tls_args,
     tls_client_context,
 )
-from dicomnet.cli._console import EXIT_CONNECT, EXIT_INTERRUPTED, EXIT_USAGE, CommandError
+from dicomnet.cli._console import (
+    EXIT_CONNECT,
+    EXIT_FAILURE_STATUS,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    CommandError,
+)
 
 HELP = """Retrieve instances with C-MOVE to a destination AE (-aem), optionally receiving them
 here (--store-port P runs a storage SCP titled DEST on port P and writes into -od).
+
+The receiver listens on the local address of the association with PEER (or --bind) and accepts
+only the SCP we move from: calling AE title -aec, or those given with --accept-from. Other
+associations are rejected, logged with their address, and make the exit status 6.
 
 --handler without EVENT= handles each received C-STORE (EVT_C_STORE) of the built-in receiver
 (--store-port), after the built-in storage handler."""
@@ -55,6 +70,22 @@ def movescu(
         int | None,
         typer.Option("--store-port", help="Receive the instances here on this port."),
     ] = None,
+    accept_from: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--accept-from",
+            help="Calling AE titles the receiver accepts (repeatable; default: -aec).",
+        ),
+    ] = None,
+    bind: Annotated[
+        str | None,
+        typer.Option(
+            "--bind",
+            help="Address the receiver listens on (default: the local address of the "
+            "association with PEER).",
+            show_default=False,
+        ),
+    ] = None,
     output_dir: Annotated[
         Path, typer.Option("--output-dir", "-od", help="Where received files go (--store-port).")
     ] = Path("."),
@@ -66,11 +97,13 @@ def movescu(
     connect_timeout: o.ConnectTimeout = 10.0,
     acse_timeout: o.AcseTimeout = 30.0,
     dimse_timeout: o.DimseTimeout = 600.0,
+    max_dataset_size: o.MaxDatasetSize = "4G",
     max_pdu: o.MaxPDU = None,
     tls_cert: o.TlsCert = None,
     tls_key: o.TlsKey = None,
     tls_ca: o.TlsCA = None,
     tls_no_verify: o.TlsNoVerify = False,
+    tls_server_name: o.TlsServerName = None,
     handler: Annotated[list[str] | None, o.handler_option("each received C-STORE")] = None,
     no_color: o.NoColor = False,
     quiet: o.Quiet = False,
@@ -107,11 +140,17 @@ def movescu(
         finish_identifier(identifier, level, explicit_level, model, "move")
     except KeyError_ as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
-    ssl_context = tls_client_context(tls_cert, tls_key, tls_ca, tls_no_verify)
+    ssl_context = tls_client_context(tls_cert, tls_key, tls_ca, tls_no_verify, tls_server_name)
     log_handlers = logging_handlers(common.level)
 
+    try:
+        senders = [validate_ae_title(a) for a in accept_from or [called_aet]]
+    except ValueError as exc:
+        raise CommandError(f"invalid --accept-from: {exc}", EXIT_USAGE) from None
     server: Any = None
     storage: StorageHandler | None = None
+    refused: list[str] = []
+    receiver: Any = None
     if store_port is not None:
         try:
             output_dir.mkdir(parents=True, exist_ok=True)
@@ -122,19 +161,15 @@ def movescu(
         receiver.acse_timeout = acse_timeout
         receiver.dimse_timeout = dimse_timeout
         receiver.spool_directory = str(storage.output_dir)
+        receiver.require_calling_aet = senders
+        apply_size_limit(receiver, max_dataset_size)
         receiver.add_supported_context(Verification)
         for sop_class in AllStorageClasses:
             receiver.add_supported_context(sop_class)
-        try:
-            server = receiver.start_server(
-                ("0.0.0.0", store_port),
-                block=False,
-                evt_handlers=build_evt_handlers([*log_handlers, (evt.EVT_C_STORE, storage)], user),
-            )
-        except OSError as exc:
-            raise CommandError(
-                f"cannot listen on port {store_port}: {exc.strerror or exc}", EXIT_CONNECT
-            ) from None
+
+    def on_rejected(event: Any) -> None:
+        requestor = event.assoc.requestor
+        refused.append(f"{requestor.ae_title!r} at {requestor.address}")
 
     try:
         ae = scu_ae(calling_aet, connect_timeout, acse_timeout, dimse_timeout, max_pdu)
@@ -144,9 +179,31 @@ def movescu(
             port,
             ae_title=called_aet,
             ssl_context=ssl_context,
+            tls_args=tls_args(ssl_context, tls_server_name),
             evt_handlers=build_evt_handlers(log_handlers, []),
         )
         check_established(assoc, peer, port)
+        if receiver is not None and storage is not None:
+            address = bind or assoc.requestor.address
+            try:
+                server = receiver.start_server(
+                    (address, store_port),
+                    block=False,
+                    evt_handlers=build_evt_handlers(
+                        [
+                            *log_handlers,
+                            (evt.EVT_C_STORE, storage),
+                            (evt.EVT_REJECTED, on_rejected),
+                        ],
+                        user,
+                    ),
+                )
+            except OSError as exc:
+                assoc.release()
+                raise CommandError(
+                    f"cannot listen on {address}:{store_port}: {exc.strerror or exc}",
+                    EXIT_CONNECT,
+                ) from None
         counts = Counts()
         progress = Progress("moving", enabled=not quiet and sys.stderr.isatty())
         final: Any = None
@@ -180,3 +237,9 @@ def movescu(
     if storage is not None and not quiet:
         sys.stderr.write(f"movescu: {storage.stored} file(s) written to {output_dir}\n")
     finish("movescu", final, counts, assoc, quiet, "C-MOVE")
+    if refused:
+        raise CommandError(
+            f"the receiver refused {len(refused)} unexpected association(s): "
+            + ", ".join(refused[:5]),
+            EXIT_FAILURE_STATUS,
+        )

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import typer
 
 from dicomnet.cli import _options as o
-from dicomnet.cli._common import Common, start, tls_server_context
+from dicomnet.cli._common import Common, apply_size_limit, start, tls_server_context
 from dicomnet.cli._console import (
     EXIT_CONNECT,
     EXIT_USAGE,
@@ -30,16 +30,49 @@ from dicomnet.cli._console import (
 HELP = """Receive DICOM instances (C-STORE SCP) and write them as Part-10 files.
 
 Files are named by --filepath (default {Modality}.{SOPInstanceUID}.dcm) from validated UIDs only,
-written atomically (temp file, fsync, rename) before the success response. A file that exists
-already is replaced (--on-duplicate keep|fail to change that). One line per stored instance goes
-to stdout (a table on a terminal, text otherwise, or --format), a summary to stderr at the end.
-SIGINT/SIGTERM stop the server cleanly (exit 0); a closed stdout stops it too (exit 141).
---handler without EVENT= handles each received C-STORE (EVT_C_STORE), after the built-in storage
-handler; the first failure status wins."""
+written atomically (temp file, fsync, rename) before the success response; a data set that is
+malformed, whose UIDs differ from the command's, or that cannot be written gets a failure status
+and nothing is kept. A file that exists already is replaced (--on-duplicate keep|fail to change
+that; decided atomically). Temporary files left by a killed storescp are removed at start. One
+line per stored instance goes to stdout (a table on a terminal, text otherwise, or --format), a
+summary to stderr at the end. SIGINT/SIGTERM stop the server cleanly (exit 0); a closed stdout
+stops it too (exit 141). --handler without EVENT= handles each received C-STORE (EVT_C_STORE),
+after the built-in storage handler; the first failure status wins."""
 
 
 class _Stop(Exception):
     pass
+
+
+class _FailureCounter:
+    """Counts the C-STORE responses sent with a failure status (EVT_DIMSE_SENT): refusals
+    before any handler (malformed, mismatching UIDs, spool errors) as well as handler ones."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Any) -> None:
+        message = event.message
+        if type(message).__name__ == "C_STORE_RSP":
+            from dicomnet.dimse.status import status_category
+
+            if status_category(message.Status) == "Failure":
+                with self._lock:
+                    self.count += 1
+
+
+def _recover(output_dir: Path, quiet: bool) -> None:
+    """Remove the temporary files a killed storescp left under ``output_dir`` (ours, named
+    ``.dicomnet-*.part``, that no running process holds locked), reported in one line."""
+    from dicomnet.dataset import remove_stale_temp_files
+
+    count, size = remove_stale_temp_files(output_dir)
+    if count and not quiet:
+        sys.stderr.write(
+            f"storescp: removed {count} stale temporary file(s) ({size} bytes) left in "
+            f"{output_dir} by an earlier run\n"
+        )
 
 
 def storescp(
@@ -79,7 +112,14 @@ def storescp(
     no_store: Annotated[
         bool, typer.Option("--no-store", help="Do not write files; leave it to --handler.")
     ] = False,
-    bind: Annotated[str, typer.Option("--bind", help="Address to listen on.")] = "0.0.0.0",
+    bind: Annotated[
+        str,
+        typer.Option(
+            "--bind",
+            help="Address to listen on. The default, 0.0.0.0, is every IPv4 interface (as "
+            "DCMTK's storescp); give 127.0.0.1 or one interface's address to restrict it.",
+        ),
+    ] = "0.0.0.0",
     ae_title: Annotated[str, typer.Option("--ae-title", "-aet", help="Our AE title.")] = "STORESCP",
     require_called_aet: Annotated[
         bool, typer.Option("--require-called-aet", help="Reject other called AE titles.")
@@ -90,9 +130,27 @@ def storescp(
             "--require-calling-aet", help="Only accept these calling AE titles (repeatable)."
         ),
     ] = None,
+    allow_plain_password: Annotated[
+        bool,
+        typer.Option(
+            "--allow-plain-password",
+            help="Accept a username+password identity over plain TCP (default: refused "
+            "unless TLS is on: the password would cross the network in clear).",
+        ),
+    ] = False,
     max_associations: Annotated[
         int, typer.Option("--max-associations", min=1, help="Concurrent associations.")
     ] = 10,
+    max_pending: Annotated[
+        int,
+        typer.Option(
+            "--max-pending-connections",
+            min=1,
+            help="Connections that have not associated yet (TLS handshake, waiting for the "
+            "request, being rejected); beyond, the oldest is closed. They never take an "
+            "association's place.",
+        ),
+    ] = 32,
     exit_after: Annotated[
         int | None, typer.Option("--exit-after", min=1, help="Stop after N stored instances.")
     ] = None,
@@ -100,9 +158,24 @@ def storescp(
     dimse_timeout: o.DimseTimeout = 30.0,
     idle_timeout: Annotated[
         float,
-        typer.Option("--idle-timeout", min=0.001, help="Seconds an association may sit idle."),
+        typer.Option(
+            "--idle-timeout",
+            min=0.001,
+            help="Seconds without a byte from the peer before its association is aborted.",
+        ),
     ] = 60.0,
+    max_transfer_time: Annotated[
+        float | None,
+        typer.Option(
+            "--max-transfer-time",
+            min=0.001,
+            help="Seconds one message may take to arrive (default: no limit; a message must "
+            "always bring at least 512 bytes/s over each 30 s, against trickling peers).",
+            show_default=False,
+        ),
+    ] = None,
     max_pdu: o.MaxPDU = None,
+    max_dataset_size: o.MaxDatasetSize = "4G",
     tls_cert: o.TlsCert = None,
     tls_key: o.TlsKey = None,
     tls_ca: o.TlsCA = None,
@@ -173,6 +246,7 @@ def storescp(
             raise CommandError(
                 f"cannot use output directory {output_dir}: {exc}", EXIT_USAGE
             ) from None
+        _recover(output_dir, quiet)
         try:
             storage = StorageHandler(output_dir, template, on_duplicate, on_stored=stored)
         except (TemplateError, ValueError) as exc:
@@ -182,6 +256,8 @@ def storescp(
         sys.stderr.write(
             "storescp: warning: --no-store without --handler: instances will be refused (0x0122)\n"
         )
+    failed = _FailureCounter()
+    builtin.append((evt.EVT_DIMSE_SENT, failed))
     if exit_after is not None and storage is None:
         counter = {"n": 0}
 
@@ -201,9 +277,13 @@ def storescp(
     ae.acse_timeout = acse_timeout
     ae.dimse_timeout = dimse_timeout
     ae.network_timeout = idle_timeout
+    ae.max_transfer_time = max_transfer_time
+    apply_size_limit(ae, max_dataset_size)
     ae.maximum_associations = max_associations
+    ae.maximum_pending_connections = max_pending
     ae.require_called_aet = require_called_aet
     ae.require_calling_aet = calling
+    ae.allow_plain_password = allow_plain_password
     if max_pdu is not None:
         ae.maximum_pdu_size = max_pdu
     if storage is not None:
@@ -266,7 +346,7 @@ def storescp(
             stdout_closed.set()
         if not quiet and storage is not None:
             sys.stderr.write(
-                f"storescp: {storage.stored} instance(s) stored, {storage.failed} failed"
+                f"storescp: {storage.stored} instance(s) stored, {failed.count} failed"
                 f"{'; stopped: stdout was closed' if stdout_closed.is_set() else ''}\n"
             )
     if stdout_closed.is_set():

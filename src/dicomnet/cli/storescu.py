@@ -1,9 +1,12 @@
 """``storescu PEER PORT PATH...``: send DICOM files and directories.
 
-Every input file's meta information is read first (without decoding data sets) to propose the
-presentation contexts the files need: their SOP class in their own transfer syntax, plus
-uncompressed fallbacks for uncompressed files. Files are then sent on one association, each
-streamed from disk undecoded when its transfer syntax was accepted.
+Every input file's meta information and the SOP Class/Instance UIDs at the start of its data
+set are read first (without decoding) to propose the presentation contexts the files need: their
+SOP class in their own transfer syntax, plus uncompressed fallbacks for uncompressed files.
+Files are then sent on one association, each checked whole (structure, UIDs) just before its
+command goes out and streamed from disk undecoded when its transfer syntax was accepted. A file
+that cannot be sent is reported and skipped; the association goes on. After an abort the files
+not sent are reported as such, or sent on a new association (``--retry N``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from dicomnet.cli._common import (
     failure_text,
     scu_ae,
     start,
+    tls_args,
     tls_client_context,
 )
 from dicomnet.cli._console import (
@@ -40,10 +44,14 @@ from dicomnet.cli._console import (
 
 HELP = """Send DICOM files (C-STORE SCU); directories are scanned (+r: recursively).
 
-Unreadable or non-DICOM inputs are reported and skipped (exit 2 if nothing could be sent); a
-failure status for any file gives exit 6; files whose SOP class or transfer syntax the peer did
-not accept are reported and not sent (exit 4). --handler without EVENT= handles each DIMSE message
-received (EVT_DIMSE_RECV, i.e. each C-STORE response)."""
+Each file is checked before it is sent (structure in its transfer syntax, SOP Class/Instance
+UIDs, taken from the data set); one that cannot be sent is reported and skipped, and the rest
+goes on. Non-DICOM inputs are skipped (exit 2 if nothing could be sent); a malformed or unreadable
+DICOM file gives exit 2; files whose SOP class or transfer syntax the peer did not accept (or
+that cannot be converted exactly to one it did) are reported and not sent (exit 4); a failure
+status for any file gives exit 6; an abort leaves the remaining files not sent (exit 5) unless
+--retry sends them on a new association. The summary counts every file. --handler without
+EVENT= handles each DIMSE message received (EVT_DIMSE_RECV, i.e. each C-STORE response)."""
 
 MAX_CONTEXTS = 128
 
@@ -56,6 +64,8 @@ class Item:
     sop_instance: str = ""
     syntax: str = ""
     problem: str = ""
+    dicom: bool = True  # False: not a DICOM file at all (skipped without changing the exit)
+    warning: str = ""
 
 
 def _walk(paths: list[Path], recursive: bool) -> Iterator[Path]:
@@ -73,17 +83,36 @@ def _walk(paths: list[Path], recursive: bool) -> Iterator[Path]:
 
 
 def _inspect(path: Path) -> Item:
+    """Read a file's meta header and the SOP UIDs at the start of its data set (cheap: the data
+    set is walked only up to (0008,0018))."""
     from dicomnet.part10 import Part10Error, read_file_meta
+    from dicomnet.ul.codec import is_valid_uid
+    from dicomnet.validate import SOP_CLASS_UID, SOP_INSTANCE_UID, validate_stream
 
     try:
         size = path.stat().st_size
         with open(path, "rb") as handle:
             meta = read_file_meta(handle)
+            scan = validate_stream(handle, meta.transfer_syntax_uid, stop_after=SOP_INSTANCE_UID)
     except FileNotFoundError:
-        return Item(path, 0, problem="no such file")
-    except (Part10Error, OSError) as exc:
+        return Item(path, 0, problem="no such file", dicom=False)
+    except Part10Error as exc:
+        return Item(path, 0, problem=str(exc), dicom=False)
+    except (ValueError, OSError) as exc:  # StructureError, unreadable
         return Item(path, 0, problem=str(exc))
-    return Item(path, size, meta.sop_class_uid, meta.sop_instance_uid, meta.transfer_syntax_uid)
+    sop_class, sop_instance = scan.uid(SOP_CLASS_UID), scan.uid(SOP_INSTANCE_UID)
+    for name, value in (("SOP Class UID", sop_class), ("SOP Instance UID", sop_instance)):
+        if not value:
+            return Item(path, size, problem=f"the data set has no {name}")
+    if not is_valid_uid(sop_class):  # it must go into the association request
+        return Item(path, size, problem=f"the data set's SOP Class UID {sop_class!r} is not valid")
+    item = Item(path, size, sop_class, sop_instance, meta.transfer_syntax_uid)
+    if (sop_class, sop_instance) != (meta.sop_class_uid, meta.sop_instance_uid):
+        item.warning = (
+            f"the file meta header names {meta.sop_class_uid} / {meta.sop_instance_uid}, the "
+            f"data set {sop_class} / {sop_instance}: sending the data set's"
+        )
+    return item
 
 
 def _contexts(items: list[Item]) -> list[Any]:
@@ -125,6 +154,7 @@ def storescu(
     tls_key: o.TlsKey = None,
     tls_ca: o.TlsCA = None,
     tls_no_verify: o.TlsNoVerify = False,
+    tls_server_name: o.TlsServerName = None,
     handler: Annotated[list[str] | None, o.handler_option("each DIMSE message received")] = None,
     fmt: o.Format = OutputFormat.auto,
     no_color: o.NoColor = False,
@@ -132,30 +162,35 @@ def storescu(
     verbose: o.Verbose = False,
     debug: o.Debug = False,
     log_file: o.LogFile = None,
+    retry: Annotated[
+        int,
+        typer.Option(
+            "--retry",
+            min=0,
+            help="After an abort, send the files not yet sent on a new association, up to N times.",
+        ),
+    ] = 0,
 ) -> None:
     from dicomnet import events as evt
     from dicomnet.cli._handlers import build_evt_handlers
     from dicomnet.cli._logging import logging_handlers
-    from dicomnet.dimse.status import status_category, status_meaning
 
     common = Common(quiet, verbose, debug, log_file, handler or (), no_color)
     user = start(common, evt.EVT_DIMSE_RECV)
-    ssl_context = tls_client_context(tls_cert, tls_key, tls_ca, tls_no_verify)
+    ssl_context = tls_client_context(tls_cert, tls_key, tls_ca, tls_no_verify, tls_server_name)
 
-    rows: list[dict[str, Any]] = []
+    batch = _Batch(quiet=quiet)
     items: list[Item] = []
     for path in _walk(paths, recursive):
         item = _inspect(path)
         if item.problem:
-            sys.stderr.write(f"storescu: skipping {path}: {item.problem}\n")
-            rows.append(
-                {"file": str(path), "result": "skipped", "status": "", "meaning": item.problem}
-            )
+            batch.skip(item, item.problem, invalid=item.dicom)
         else:
+            if item.warning:
+                sys.stderr.write(f"storescu: warning: {path}: {item.warning}\n")
             items.append(item)
-    skipped = len(rows)
     if not items:
-        _finish(rows, fmt, no_color)
+        _finish(batch.rows, fmt, no_color)
         raise CommandError("nothing to send (no readable DICOM file)", EXIT_USAGE)
     contexts = _contexts(items)
     if len(contexts) > MAX_CONTEXTS:
@@ -167,42 +202,116 @@ def storescu(
 
     ae = scu_ae(calling_aet, connect_timeout, acse_timeout, dimse_timeout, max_pdu)
     handlers = build_evt_handlers(logging_handlers(common.level), user)
-    assoc = ae.associate(
-        peer, port, contexts, ae_title=called_aet, ssl_context=ssl_context, evt_handlers=handlers
-    )
+
+    def associate() -> Any:
+        return ae.associate(
+            peer,
+            port,
+            contexts,
+            ae_title=called_aet,
+            ssl_context=ssl_context,
+            tls_args=tls_args(ssl_context, tls_server_name),
+            evt_handlers=handlers,
+        )
+
+    assoc = associate()
     check_established(assoc, peer, port)
 
-    sent = failed = warned = no_context = 0
     total_bytes = sum(i.size for i in items)
-    began = time.perf_counter()
+    batch.began = time.perf_counter()
     progress = _Progress(len(items), total_bytes, enabled=not quiet and sys.stderr.isatty())
-    exit_code = 0
+    pending = items
+    abort_message = ""
+    interrupted = False
     try:
-        for item in items:
+        while True:
+            pending, abort_message = batch.send(assoc, pending, progress)
+            if not pending or retry <= 0:
+                break
+            retry -= 1
+            sys.stderr.write(
+                f"storescu: {abort_message}; sending the {len(pending)} file(s) not sent on a "
+                "new association\n"
+            )
+            assoc = associate()
+            if not assoc.is_established:
+                abort_message = (
+                    f"cannot make a new association with {peer}:{port}: "
+                    f"{failure_text(assoc, 'the association failed')}"
+                )
+                break
+    except KeyboardInterrupt:
+        interrupted = True
+        pending = batch.in_flight
+        assoc.abort()
+        raise
+    finally:
+        progress.close()
+        if assoc.is_established:
+            assoc.release()
+        batch.not_sent(pending, "interrupted" if interrupted else "aborted")
+        try:
+            _finish(batch.rows, fmt, no_color)
+        finally:  # the summary on stderr even when stdout has gone
+            batch.summary(total_bytes)
+    if pending:
+        raise CommandError(f"{abort_message}; {len(pending)} file(s) not sent", EXIT_ABORTED)
+    exit_code = batch.exit_code()
+    if exit_code:
+        raise typer.Exit(exit_code)
+
+
+class _Batch:
+    """The rows and counts of one storescu run: every file ends up in exactly one count."""
+
+    def __init__(self, *, quiet: bool) -> None:
+        self.quiet = quiet
+        self.rows: list[dict[str, Any]] = []
+        self.sent = self.failed = self.skipped = self.warned = self.unsent = 0
+        self.no_context = self.invalid = 0
+        self.began = time.perf_counter()
+        self.in_flight: list[Item] = []  # the file being sent and those after it
+
+    def skip(
+        self, item: Item, reason: str, *, invalid: bool = False, context: bool = False
+    ) -> None:
+        """A file not sent: not DICOM, or (``invalid``) a DICOM file that cannot be sent as it
+        is, or (``context``) one the peer's accepted contexts cannot carry."""
+        sys.stderr.write(f"storescu: skipping {item.path}: {reason}\n")
+        self.rows.append(
+            {"file": str(item.path), "result": "skipped", "status": "", "meaning": reason}
+        )
+        self.skipped += 1
+        self.invalid += invalid
+        self.no_context += context
+
+    def send(self, assoc: Any, items: list[Item], progress: _Progress) -> tuple[list[Item], str]:
+        """Send ``items`` on ``assoc``; returns the items not sent when it was aborted (the one
+        in flight first) and the abort message, else ``([], "")``."""
+        from dicomnet.association import NoContextError
+        from dicomnet.dataset import ConversionError
+        from dicomnet.dimse.status import status_category, status_meaning
+
+        for index, item in enumerate(items):
+            self.in_flight = items[index:]
             try:
                 rsp = assoc._store(item.path)
-            except ValueError as exc:  # no accepted context for this file
-                rows.append(
-                    {"file": str(item.path), "result": "skipped", "status": "", "meaning": str(exc)}
-                )
-                skipped += 1
-                no_context += 1
-                sys.stderr.write(f"storescu: skipping {item.path}: {exc}\n")
+            except (NoContextError, ConversionError) as exc:
+                self.skip(item, str(exc), context=True)
+                progress.advance(item.size)
+                continue
+            except (ValueError, OSError) as exc:  # malformed, no UIDs, unreadable
+                self.skip(item, str(exc), invalid=True)
                 progress.advance(item.size)
                 continue
             if rsp is None:
                 reason = failure_text(assoc)
-                rows.append(
-                    {"file": str(item.path), "result": "aborted", "status": "", "meaning": reason}
-                )
-                raise CommandError(
-                    f"association aborted while sending {item.path}: {reason}", EXIT_ABORTED
-                )
+                return items[index:], f"association aborted while sending {item.path}: {reason}"
             category = status_category(rsp.Status)
             meaning = status_meaning(rsp.Status, "C-STORE")
             if rsp.ErrorComment:
                 meaning += f" ({rsp.ErrorComment})"
-            rows.append(
+            self.rows.append(
                 {
                     "file": str(item.path),
                     "result": category.lower(),
@@ -212,37 +321,52 @@ def storescu(
                 }
             )
             if category == "Failure":
-                failed += 1
+                self.failed += 1
                 sys.stderr.write(f"storescu: {item.path}: 0x{rsp.Status:04X} {meaning}\n")
             else:
-                sent += 1
-                warned += category == "Warning"
+                self.sent += 1
+                self.warned += category == "Warning"
             progress.advance(item.size)
-    except KeyboardInterrupt:
-        assoc.abort()
-        raise
-    finally:
-        progress.close()
-        if assoc.is_established:
-            assoc.release()
-        elapsed = max(time.perf_counter() - began, 1e-6)
-        try:
-            _finish(rows, fmt, no_color)
-        finally:  # the summary on stderr even when stdout has gone
-            if not quiet:
-                sys.stderr.write(
-                    f"storescu: sent {sent}, failed {failed}, skipped {skipped}"
-                    f"{f', warnings {warned}' if warned else ''}; "
-                    f"{total_bytes / elapsed / 1e6:.1f} MB/s in {elapsed:.2f} s\n"
-                )
-    if failed:
-        exit_code = EXIT_FAILURE_STATUS
-    elif no_context:
-        # The peer accepted no context for some (or all) of the files: they were not sent, and
-        # a script must not take that for success (and, say, delete the source directory).
-        exit_code = EXIT_REJECTED
-    if exit_code:
-        raise typer.Exit(exit_code)
+        self.in_flight = []
+        return [], ""
+
+    def not_sent(self, items: list[Item], why: str) -> None:
+        """Rows for the files an abort (or interrupt) left unsent: the one in flight (its fate
+        unknown), then the others."""
+        for position, item in enumerate(items):
+            first = position == 0
+            self.rows.append(
+                {
+                    "file": str(item.path),
+                    "result": why if first else "not sent",
+                    "status": "",
+                    "meaning": f"{why} while this file was being sent"
+                    if first
+                    else f"not sent: {why} before",
+                }
+            )
+        self.unsent += len(items)
+
+    def summary(self, total_bytes: int) -> None:
+        if self.quiet:
+            return
+        elapsed = max(time.perf_counter() - self.began, 1e-6)
+        sys.stderr.write(
+            f"storescu: sent {self.sent}, failed {self.failed}, skipped {self.skipped}, "
+            f"not sent {self.unsent}{f', warnings {self.warned}' if self.warned else ''}; "
+            f"{total_bytes / elapsed / 1e6:.1f} MB/s in {elapsed:.2f} s\n"
+        )
+
+    def exit_code(self) -> int:
+        if self.failed:
+            return EXIT_FAILURE_STATUS
+        if self.no_context:
+            # The peer accepted no context for some (or all) of the files: they were not sent,
+            # and a script must not take that for success (and, say, delete the source).
+            return EXIT_REJECTED
+        if self.invalid:
+            return EXIT_USAGE  # a DICOM input that cannot be sent as it is
+        return 0
 
 
 def _finish(rows: list[dict[str, Any]], fmt: OutputFormat, no_color: bool) -> None:

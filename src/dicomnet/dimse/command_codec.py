@@ -7,6 +7,11 @@ written with :mod:`struct` and tables built once at import.
 the message in ascending tag order, each value padded to even length (UI with 0x00, AE and LO
 with a space). Invalid values raise :class:`ValueError`.
 
+``make_encodable`` prepares a message built from values we do not control (echoed from a request,
+returned by a handler): optional values the encoder would refuse are left out, an ErrorComment
+is cut down to the LO repertoire and length. Every response field but Status, Message ID Being
+Responded To and Command Data Set Type is optional, so a response always survives it.
+
 ``decode_command`` is tolerant of what peers legitimately send (retired and unknown group-0000
 elements are skipped, a missing or wrong Command Group Length is ignored, elements not allowed
 in the decoded message type are dropped, a zero-length element counts as absent) and strict
@@ -16,6 +21,7 @@ about structure. Every defect raises :class:`DIMSEError`; nothing else escapes.
 from __future__ import annotations
 
 import struct
+from collections.abc import Sequence
 from typing import Any, Final
 
 from dicomnet._record import fields
@@ -31,7 +37,7 @@ from dicomnet.ul.errors import (
     RemoteProtocolError,
 )
 
-__all__ = ["DIMSEError", "decode_command", "encode_command"]
+__all__ = ["DIMSEError", "decode_command", "encode_command", "lo_text", "make_encodable"]
 
 
 class DIMSEError(RemoteProtocolError):
@@ -196,6 +202,69 @@ def encode_command(msg: Message) -> bytes:
         raise ValueError(f"{type(msg).__name__}.{field.keyword}: {exc}") from None
     body = b"".join(parts)
     return _GROUP_LENGTH_HEADER + _pack_ul(len(body)) + body
+
+
+_UID_CHARACTERS: Final = frozenset("0123456789.")
+_TEXT_CHARACTERS: Final = frozenset(chr(c) for c in range(0x20, 0x7F)) - {"\\"}
+
+
+def lo_text(value: object) -> str:
+    """``value`` as an LO value of the default repertoire (a command set has no Specific
+    Character Set): printable ASCII other than backslash, anything else replaced with ``?``,
+    at most 64 characters, no leading or trailing spaces. A list (e.g. pydicom's multi-value
+    for a text containing a backslash) is joined with ``/``."""
+    if isinstance(value, bytes | bytearray):
+        value = bytes(value).decode("latin-1")
+    elif isinstance(value, Sequence) and not isinstance(value, str):
+        value = "/".join(map(str, value))
+    else:
+        value = str(value)
+    text = "".join(c if c in _TEXT_CHARACTERS else "?" for c in value.strip())
+    return text[: _MAX_CHARS[_LO]].strip()
+
+
+def _encodable(vr: int, value: Any) -> bool:
+    """True when the encoder takes ``value`` for an element of this VR (strings checked
+    against the VR's repertoire as well as its length)."""
+    if vr == _US:
+        return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 0xFFFF
+    if vr == _AT:
+        return isinstance(value, tuple | list) and all(
+            isinstance(t, int) and not isinstance(t, bool) and 0 <= t <= 0xFFFFFFFF for t in value
+        )
+    if vr == _UL:
+        return isinstance(value, int) and 0 <= value <= 0xFFFFFFFF
+    if not isinstance(value, str) or not value or len(value) > _MAX_CHARS[vr]:
+        return False
+    if vr == _UI:
+        return set(value) <= _UID_CHARACTERS
+    return set(value) <= _TEXT_CHARACTERS  # AE, LO
+
+
+def make_encodable(msg: Message) -> list[str]:
+    """Leave out (set to ``None``) every optional value of ``msg`` that :func:`encode_command`
+    would refuse or that breaks its VR's rules, after cutting an ErrorComment down with
+    :func:`lo_text`. Changes ``msg`` in place and returns the keywords left out. Mandatory
+    fields are not touched: a bad one still makes :func:`encode_command` raise."""
+    spec = _SPECS.get(type(msg))
+    if spec is None:
+        raise TypeError(f"not a DIMSE message: {type(msg).__name__}")
+    dropped: list[str] = []
+    for field in spec.fields:
+        if field.elem == _COMMAND_FIELD_ELEMENT or field.mandatory:
+            continue
+        value = getattr(msg, field.keyword)
+        if value is None:
+            continue
+        if field.keyword == "ErrorComment":
+            value = lo_text(value) or None
+            setattr(msg, field.keyword, value)
+            if value is None:
+                continue
+        if not _encodable(field.vr, value):
+            setattr(msg, field.keyword, None)
+            dropped.append(field.keyword)
+    return dropped
 
 
 def decode_command(data: bytes | bytearray | memoryview) -> Message:

@@ -28,6 +28,13 @@ associate with; sub-operations: 0x0000 all succeeded, 0xB000 some failed (C-GET:
 0xA702 all failed, 0xFE00 after a C-CANCEL (see :mod:`dicomnet.services.retrieve`). A handler
 that raises mid-way gets its service's "raised" status, with the counts so far.
 
+C-STORE, before any handler: a data set that cannot be kept exactly as sent is refused and the
+handler is not called — 0xA700 when it could not be spooled (disk full, file size limit),
+0xC220 when it is not structurally valid in the negotiated transfer syntax (ErrorComment
+``malformed at offset N: ...``), 0xC221 when it has no SOP Class/Instance UID of its own, 0xA900
+when those differ from the command's Affected SOP Class/Instance UID (see
+:mod:`dicomnet.services.storage`).
+
 Requests for a SOP class we do not play SCP for, or that do not match their presentation
 context, get 0x0122 (DIMSE-N: only a context that was not accepted; see
 :mod:`dicomnet.services.nservices`). Every exception is logged once with its traceback; the

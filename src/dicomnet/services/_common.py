@@ -6,9 +6,11 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from dicomnet import events as evt
+from dicomnet.dimse.command_codec import make_encodable
 
 if TYPE_CHECKING:
     from dicomnet._core import AssociationCore as Association
+    from dicomnet.dimse.messages import Message
     from dicomnet.presentation import PresentationContext
 
 LOGGER = logging.getLogger("dicomnet.services")
@@ -94,3 +96,14 @@ def handler_status(
         LOGGER.error("%s handler: %s", event_type.name, exc)
         return True, failure, {"ErrorComment": invalid_comment} if invalid_comment else {}
     return bound, status, extra
+
+
+def send_response(assoc: Association, context_id: int, response: Message, data: Any = None) -> None:
+    """Send a response we built. Its values come partly from the peer's request (echoed UIDs)
+    and from handlers (status fields): those the command set cannot carry are left out, as
+    PS3.7 allows for every optional field, and an ErrorComment is cut down to LO (see
+    :func:`dicomnet.dimse.command_codec.make_encodable`), so encoding never fails."""
+    dropped = make_encodable(response)
+    if dropped:
+        LOGGER.debug("%s: left out %s (cannot be encoded)", type(response).__name__, dropped)
+    assoc._send_message(context_id, response, data)

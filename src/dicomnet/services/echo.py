@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from dicomnet import events as evt
 from dicomnet.dimse.fragments import MessageComplete
 from dicomnet.dimse.messages import C_ECHO_RQ, C_ECHO_RSP
-from dicomnet.services._common import handler_status, scp_context
+from dicomnet.services._common import handler_status, scp_context, send_response
 
 if TYPE_CHECKING:
     from dicomnet._core import AssociationCore as Association
@@ -31,4 +31,4 @@ def serve(assoc: Association, done: MessageComplete[Any]) -> None:
         Status=status,
         **extra,
     )
-    assoc._send_message(done.context_id, response)
+    send_response(assoc, done.context_id, response)

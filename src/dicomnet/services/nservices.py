@@ -48,7 +48,7 @@ from dicomnet.dimse.messages import (
     NResponse,
 )
 from dicomnet.dimse.status import status_category
-from dicomnet.services._common import LOGGER, read_status
+from dicomnet.services._common import LOGGER, read_status, send_response
 
 if TYPE_CHECKING:
     from dicomnet._core import AssociationCore as Association
@@ -164,9 +164,6 @@ def serve(assoc: Association, done: MessageComplete[Any]) -> None:
                     raise _Failed("cannot encode the returned data set") from None
         except _Failed as exc:
             status, extra, data = PROCESSING_FAILURE, {"ErrorComment": str(exc)}, None
-    comment = extra.get("ErrorComment")
-    if isinstance(comment, str):  # LO: 64 characters of the default repertoire
-        extra["ErrorComment"] = comment.encode("ascii", "replace").decode()[:64]
     if isinstance(request, N_CREATE_RQ):
         instance_uid = _created_uid(reply, instance_uid, status)
     response: Any = response_type(
@@ -182,7 +179,7 @@ def serve(assoc: Association, done: MessageComplete[Any]) -> None:
         response.ActionTypeID = request.ActionTypeID
     if data is not None:
         response.CommandDataSetType = DATASET_PRESENT
-    assoc._send_message(done.context_id, response, data)
+    send_response(assoc, done.context_id, response, data)
 
 
 def _created_uid(reply: Any, requested: str | None, status: int) -> str | None:

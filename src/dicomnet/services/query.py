@@ -20,7 +20,7 @@ from dicomnet.dataset import MemorySink, decode_dataset, encode_dataset
 from dicomnet.dimse.fragments import MessageComplete
 from dicomnet.dimse.messages import C_FIND_RQ, C_FIND_RSP, DATASET_PRESENT
 from dicomnet.dimse.status import CANCEL, SUCCESS, status_category
-from dicomnet.services._common import LOGGER, HandlerFailed, read_status
+from dicomnet.services._common import LOGGER, HandlerFailed, read_status, send_response
 from dicomnet.ul.fsm import State
 
 if TYPE_CHECKING:
@@ -130,9 +130,6 @@ def status_pair(item: Any, service: str) -> tuple[int, dict[str, Any], Any]:
     except ValueError as exc:
         LOGGER.error("the %s handler yielded an invalid status: %s", service, exc)
         raise InvalidYield("handler yielded an invalid status") from None
-    comment = extra.get("ErrorComment")
-    if isinstance(comment, str):
-        extra["ErrorComment"] = comment[:64]
     return status, extra, item[1]
 
 
@@ -153,7 +150,7 @@ def serve(assoc: Association, done: MessageComplete[Any]) -> None:
         )
         if data is not None:
             response.CommandDataSetType = DATASET_PRESENT
-        assoc._send_message(done.context_id, response, data)
+        send_response(assoc, done.context_id, response, data)
         return True
 
     context = scp_context(assoc, done, request.AffectedSOPClassUID)

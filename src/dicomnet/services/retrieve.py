@@ -51,7 +51,7 @@ from dicomnet.dimse.status import (
     SUCCESS,
     status_category,
 )
-from dicomnet.services._common import LOGGER, HandlerFailed
+from dicomnet.services._common import LOGGER, HandlerFailed, send_response
 from dicomnet.services.query import (
     SOP_CLASS_NOT_SUPPORTED,
     HandlerRun,
@@ -324,7 +324,7 @@ class _Retrieve:
         )
         if data is not None:
             response.CommandDataSetType = DATASET_PRESENT
-        self.assoc._send_message(self.done.context_id, response, data)
+        send_response(self.assoc, self.done.context_id, response, data)
         return True
 
     def _failed_list(self, uids: list[str]) -> bytes | None:

@@ -3,6 +3,18 @@
 The accept loop waits on a selector holding the listening socket and a wake-up pipe, so
 :meth:`AssociationServer.shutdown` returns promptly without polling. TLS handshakes happen on
 the connection's own thread, bounded by the ACSE timeout, never on the accept loop.
+
+Connections and associations are separate limits. A connection is *pending* from the moment it
+is accepted until its A-ASSOCIATE-RQ has been read and it has been given one of the AE's
+``maximum_associations`` slots; a connection being rejected stays pending until it closes.
+At most ``maximum_pending_connections`` connections are pending: when another one arrives, the
+oldest pending connection of the address holding the most pending connections is cut, so a
+flood of silent or slow connections (plain or TLS) delays a real requestor, which sends its
+A-ASSOCIATE-RQ at once, by no more than a few milliseconds. Threads are therefore bounded too:
+one per association plus one per pending connection (connections past
+``maximum_associations + 2 * maximum_pending_connections`` threads are closed at once).
+An association whose requestor has gone while a handler still runs gives its slot back when
+a new association needs one.
 """
 
 from __future__ import annotations
@@ -10,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import select
 import selectors
 import socket
 import threading
@@ -22,6 +35,7 @@ from dicomnet.transport.connection import ConnectError, Connection, deadline_in,
 if TYPE_CHECKING:
     import ssl
 
+    from dicomnet._core import AssociationCore
     from dicomnet.ae import AE
     from dicomnet.association import Association
 
@@ -56,6 +70,10 @@ class AssociationServer:
         self._wake_r, self._wake_w = os.pipe()
         self._lock = threading.Lock()
         self._associations: list[Association] = []
+        # Connections without an association slot, oldest first, with the socket to cut.
+        self._pending: dict[AssociationCore, socket.socket] = {}
+        self._slots: set[AssociationCore] = set()  # associations holding a slot
+        self._evicted: set[AssociationCore] = set()
         self._threads: set[threading.Thread] = set()
         # TLS handshakes in progress, by the thread doing them
         self._handshaking: dict[threading.Thread, ssl.SSLSocket] = {}
@@ -91,8 +109,47 @@ class AssociationServer:
 
     @property
     def active_count(self) -> int:
+        """Associations holding a slot (pending connections are not counted)."""
         with self._lock:
-            return len(self._associations)
+            return len(self._slots)
+
+    @property
+    def pending_count(self) -> int:
+        """Connections that have no association (yet)."""
+        with self._lock:
+            return len(self._pending)
+
+    def claim_slot(self, assoc: AssociationCore) -> bool:
+        """Give ``assoc`` (whose A-ASSOCIATE-RQ has arrived) an association slot: False when
+        all ``maximum_associations`` are taken (after reclaiming those whose peer has gone)."""
+        with self._lock:
+            if assoc in self._slots:
+                return True
+            if assoc in self._evicted:
+                return False
+            if len(self._slots) >= self.ae.maximum_associations:
+                for other in list(self._slots):
+                    if _peer_gone(other):
+                        LOGGER.warning(
+                            "%s:%s has gone while its association was busy; freeing its slot",
+                            other.requestor.address,
+                            other.requestor.port,
+                        )
+                        self._slots.discard(other)
+            if len(self._slots) >= self.ae.maximum_associations:
+                return False
+            sock = self._pending.pop(assoc, None)
+            if sock is None:
+                return False
+            self._slots.add(assoc)
+            return True
+
+    def release_slot(self, assoc: AssociationCore) -> None:
+        """``assoc`` is being rejected after all: it is a pending connection again."""
+        with self._lock:
+            if assoc in self._slots and assoc._conn is not None:
+                self._slots.discard(assoc)
+                self._pending[assoc] = assoc._conn.sock
 
     # --- running ----------------------------------------------------------------------------
 
@@ -129,19 +186,49 @@ class AssociationServer:
                 LOGGER.error("accept failed: %s", exc)
             return
         sock.setblocking(True)
-        thread = threading.Thread(target=self._serve, args=(sock,), daemon=True)
-        thread.name = f"dicomnet-assoc-{sock.fileno()}"
-        with self._lock:
-            self._threads.add(thread)
-        thread.start()
-
-    def _serve(self, sock: socket.socket) -> None:
         from dicomnet.association import Association
 
         assoc = Association(self.ae, "acceptor", self._handlers.copy(), server=self)
-        assoc.thread = threading.current_thread()
+        thread = threading.Thread(target=self._serve, args=(sock, assoc), daemon=True)
+        thread.name = f"dicomnet-assoc-{sock.fileno()}"
+        assoc.thread = thread
+        pending_cap = max(1, self.ae.maximum_pending_connections)
         with self._lock:
-            self._associations.append(assoc)
+            if len(self._threads) >= self.ae.maximum_associations + 2 * pending_cap:
+                refused = True
+            else:
+                refused = False
+                while len(self._pending) >= pending_cap:
+                    self._evict_one()
+                self._pending[assoc] = sock
+                self._associations.append(assoc)
+                self._threads.add(thread)
+        if refused:
+            LOGGER.warning("refusing a connection from %s: too many connections", _peer_name(sock))
+            with contextlib.suppress(OSError):
+                sock.close()
+            return
+        thread.start()
+
+    def _evict_one(self) -> None:
+        """Cut the oldest pending connection of the address with the most of them (lock held)."""
+        counts: dict[str, int] = {}
+        for sock in self._pending.values():
+            host = _peer_host(sock)
+            counts[host] = counts.get(host, 0) + 1
+        busiest = max(counts, key=lambda host: counts[host])
+        victim, sock = next(
+            (assoc, sock) for assoc, sock in self._pending.items() if _peer_host(sock) == busiest
+        )
+        del self._pending[victim]
+        self._evicted.add(victim)
+        LOGGER.info(
+            "too many pending connections: closing %s, which has not associated",
+            _peer_name(sock),
+        )
+        _cut(sock)
+
+    def _serve(self, sock: socket.socket, assoc: Association) -> None:
         try:
             if self._stopping.is_set():
                 sock.close()
@@ -157,7 +244,9 @@ class AssociationServer:
                         started=self._tls_started,
                     )
                 except ConnectError as exc:
-                    LOGGER.warning("%s: %s", peer, exc)
+                    with self._lock:
+                        evicted = assoc in self._evicted
+                    (LOGGER.info if evicted else LOGGER.warning)("%s: %s", peer, exc)
                     return
                 finally:
                     with self._lock:
@@ -169,14 +258,25 @@ class AssociationServer:
             with self._lock:
                 if assoc in self._associations:
                     self._associations.remove(assoc)
+                self._pending.pop(assoc, None)
+                self._slots.discard(assoc)
+                self._evicted.discard(assoc)
                 self._threads.discard(threading.current_thread())
 
     def _tls_started(self, tls: ssl.SSLSocket) -> None:
-        """Track a handshake so that :meth:`shutdown` can cut it short."""
+        """Track a handshake so that :meth:`shutdown` (or an eviction) can cut it short."""
+        current = threading.current_thread()
         with self._lock:
-            self._handshaking[threading.current_thread()] = tls
+            self._handshaking[current] = tls
+            evicted = False
+            for assoc in self._associations:
+                if assoc.thread is current:
+                    if assoc in self._pending:
+                        self._pending[assoc] = tls
+                    evicted = assoc in self._evicted
+                    break
             stopping = self._stopping.is_set()
-        if stopping:
+        if stopping or evicted:
             _cut(tls)
 
     def shutdown(self, timeout: float = 5.0) -> None:
@@ -218,7 +318,31 @@ def _peer_name(sock: socket.socket) -> str:
     return f"{host}:{port}"
 
 
-def _cut(tls: ssl.SSLSocket) -> None:
+def _peer_host(sock: socket.socket) -> str:
+    try:
+        return str(sock.getpeername()[0])
+    except OSError:
+        return ""
+
+
+def _peer_gone(assoc: AssociationCore) -> bool:
+    """True when the peer of ``assoc`` has closed or reset its connection (a peek, no read)."""
+    conn = assoc._conn
+    if conn is None or conn.closed:
+        return True
+    try:
+        poller = select.poll()  # no FD_SETSIZE limit, unlike select()
+        poller.register(conn.sock, select.POLLIN)
+        if not poller.poll(0):
+            return False
+        return socket.socket.recv(conn.sock, 1, socket.MSG_PEEK) == b""
+    except ValueError:
+        return False  # cannot tell (e.g. closed under us): keep the slot
+    except OSError:
+        return True  # reset by the peer
+
+
+def _cut(tls: socket.socket) -> None:
     """Wake a thread blocked in ``tls``'s handshake: it sees end of stream and fails."""
     # socket.socket.shutdown, not SSLSocket.shutdown: the latter drops the SSL object under
     # the feet of the handshaking thread.

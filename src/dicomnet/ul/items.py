@@ -84,12 +84,28 @@ class UserIdentityRQ:
     primary: bytes
     secondary: bytes = b""
 
+    def __repr__(self) -> str:
+        # Secrets never reach a log: only a username (types 1 and 2) is shown.
+        primary = repr(self.primary) if self.identity_type in (1, 2) else _redacted(self.primary)
+        return (
+            f"UserIdentityRQ(identity_type={self.identity_type}, "
+            f"positive_response_requested={self.positive_response_requested}, "
+            f"primary={primary}, secondary={_redacted(self.secondary)})"
+        )
+
 
 @record(frozen=True, slots=True)
 class UserIdentityAC:
     """Sub-item 0x59: the server response (may be empty)."""
 
     server_response: bytes
+
+    def __repr__(self) -> str:
+        return f"UserIdentityAC(server_response={_redacted(self.server_response)})"
+
+
+def _redacted(secret: bytes) -> str:
+    return f"<{len(secret)} bytes redacted>" if secret else "b''"
 
 
 @record(frozen=True, slots=True)

@@ -55,8 +55,13 @@ from dicomnet.ul.items import (
 MAX_CONTEXTS = 128
 """Context IDs are odd numbers 1..255, so an association carries at most 128 contexts."""
 
-MIN_PEER_MAX_LENGTH = 8
-"""Smallest non-zero maximum length we can send to: a 6-byte PDV header and 2 bytes of data."""
+MIN_PEER_MAX_LENGTH = 1024
+"""Smallest maximum length we honour (the one place this minimum is decided). PS3.8 sets no
+lower bound on sub-item 0x51, but 1-7 cannot carry a PDV at all and values of a few bytes turn a
+1 MiB data set into half a million PDUs; no real implementation advertises less than a few KiB
+(DCMTK's minimum is 4096). So a peer's non-zero Maximum Length below this is *clamped*: we send
+P-DATA-TF PDUs of up to this length, rather than reject the association or abort. Our own
+advertised maximum (``AE.maximum_pdu_size``) is never below it either."""
 
 _RQ_REJECT = RejectConsequence(REJECT_PERMANENT, REJECT_SOURCE_USER, REJECT_USER_NO_REASON)
 """What a malformed proposal earns: A-ASSOCIATE-RJ, permanent, service user, no reason."""
@@ -346,11 +351,12 @@ def negotiate_async_ops(rq: AsyncOpsWindow | None) -> AsyncOpsWindow | None:
 
 
 def peer_max_pdu_for_sending(peer_max_length: int, send_cap: int = 1 << 20) -> int:
-    """The largest P-DATA-TF PDU-length we may send, given the peer's sub-item 0x51 value.
+    """The largest P-DATA-TF PDU-length we send, given the peer's sub-item 0x51 value (both
+    the requestor and the acceptor use this).
 
-    0 means the peer sets no maximum, so ``send_cap`` applies; otherwise the smaller of the two.
-    Raises RemoteProtocolError (A-ABORT) if the peer's value is below 8 (too small for one PDV
-    with an even fragment), ValueError for a negative value or a ``send_cap`` below 8.
+    0 means the peer sets no maximum, so ``send_cap`` applies; a value below
+    :data:`MIN_PEER_MAX_LENGTH` is clamped up to it; otherwise the smaller of the value and
+    ``send_cap``. ValueError for a negative value or a ``send_cap`` below the minimum.
     """
     if send_cap < MIN_PEER_MAX_LENGTH:
         raise ValueError(f"send_cap must be at least {MIN_PEER_MAX_LENGTH}, got {send_cap}")
@@ -358,9 +364,7 @@ def peer_max_pdu_for_sending(peer_max_length: int, send_cap: int = 1 << 20) -> i
         raise ValueError(f"maximum length cannot be negative, got {peer_max_length}")
     if peer_max_length == 0:
         return send_cap
-    if peer_max_length < MIN_PEER_MAX_LENGTH:
-        raise _abort(f"peer's maximum length {peer_max_length} is too small to send any data")
-    return min(peer_max_length, send_cap)
+    return min(max(peer_max_length, MIN_PEER_MAX_LENGTH), send_cap)
 
 
 def find_context(

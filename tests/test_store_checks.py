@@ -1,0 +1,85 @@
+"""The library's C-STORE from a path checks the file before its command goes out: a malformed
+file or one without SOP UIDs raises (nothing is sent, the association stays usable); an odd
+deflate stream is padded; the UIDs sent are the data set's."""
+
+from __future__ import annotations
+
+import shutil
+import zlib
+from pathlib import Path
+from typing import Any
+
+import pydicom
+import pytest
+from pydicom.uid import UID
+
+from dicomnet import AE, evt
+from dicomnet.sop_class import CTImageStorage, MRImageStorage, SecondaryCaptureImageStorage
+from dicomnet.validate import StructureError
+from tests.conftest import ServerFactory
+from tests.helpers import dataset_bytes, pydicom_test_file, write_ct_file
+
+EXPLICIT = "1.2.840.10008.1.2.1"
+DEFLATED = "1.2.840.10008.1.2.1.99"
+
+
+def connect(port: int) -> Any:
+    ae = AE("CHECKS")
+    ae.acse_timeout = ae.dimse_timeout = 10.0
+    ae.add_requested_context(CTImageStorage, [EXPLICIT])
+    ae.add_requested_context(MRImageStorage, [EXPLICIT])
+    ae.add_requested_context(SecondaryCaptureImageStorage, [DEFLATED])
+    assoc = ae.associate("127.0.0.1", port)
+    assert assoc.is_established
+    return assoc
+
+
+def test_bad_files_raise_before_sending_and_the_association_goes_on(
+    dicomnet_server: ServerFactory, tmp_path: Path
+) -> None:
+    received: list[str] = []
+
+    def on_store(event: Any) -> int:
+        received.append(event.request.AffectedSOPInstanceUID)
+        return 0x0000
+
+    server = dicomnet_server([(evt.EVT_C_STORE, on_store)])
+    assoc = connect(server.server_address[1])
+    try:
+        with pytest.raises(StructureError, match="offset 1154"):
+            assoc.send_c_store(pydicom_test_file("MR_truncated.dcm"))
+        empty = write_ct_file(tmp_path / "empty.dcm", 1, EXPLICIT)
+        ds = pydicom.dcmread(empty)
+        ds.SOPInstanceUID = UID("")
+        ds.save_as(empty, enforce_file_format=False)
+        with pytest.raises(ValueError, match="no SOP Instance UID"):
+            assoc.send_c_store(empty)
+        good = write_ct_file(tmp_path / "good.dcm", 2, EXPLICIT)
+        assert assoc.send_c_store(good).Status == 0x0000
+    finally:
+        assoc.release()
+    assert received == [str(pydicom.dcmread(good).SOPInstanceUID)]
+
+
+def test_odd_deflate_stream_is_sent_padded_without_its_trailer(
+    dicomnet_server: ServerFactory, tmp_path: Path
+) -> None:
+    got: dict[str, bytes] = {}
+
+    def on_store(event: Any) -> int:
+        got["raw"] = event.encoded_dataset(include_meta=False)
+        return 0x0000
+
+    server = dicomnet_server([(evt.EVT_C_STORE, on_store)])
+    source = shutil.copyfile(pydicom_test_file("image_dfl.dcm"), tmp_path / "dfl.dcm")
+    assoc = connect(server.server_address[1])
+    try:
+        assert assoc.send_c_store(source).Status == 0x0000
+    finally:
+        assoc.release()
+    stream = dataset_bytes(Path(source))
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    inflater.decompress(stream)
+    end = len(stream) - len(inflater.unused_data)  # image_dfl.dcm has a gzip trailer after it
+    assert end % 2 == 1
+    assert got["raw"] == stream[:end] + b"\x00"
