@@ -14,11 +14,16 @@ from tests.helpers import STORESCU, run_dcmtk, sop_instance_of, write_ct_files
 pytestmark = pytest.mark.interop
 
 
+#: dicomnet's acceptor refuses a password over plain TCP unless told (README: "Coming from
+#: pynetdicom"); the SCP program sets ``allow_plain_password`` when this is in its environment.
+ALLOW = {"ALLOW_PLAIN_PASSWORD": "1"}
+
+
 def test_user_identity_scp_with_dcmtk_storescu(tmp_path: Path) -> None:
     ct = write_ct_files(tmp_path / "ct", 1)
     uid = sop_instance_of(ct[0])
     for flavour in FLAVOURS:
-        scp, port = serve("user_identity_scp", flavour, tmp_path / flavour)
+        scp, port = serve("user_identity_scp", flavour, tmp_path / flavour, ALLOW)
         try:
             good = run_dcmtk(
                 STORESCU, "-usr", "alice", "-pwd", "secret", "127.0.0.1", str(port), *ct
@@ -33,9 +38,27 @@ def test_user_identity_scp_with_dcmtk_storescu(tmp_path: Path) -> None:
         )
 
 
+def test_password_over_plain_tcp_is_refused_by_default(tmp_path: Path) -> None:
+    """The deliberate difference: unchanged, pynetdicom's program hands the password to its
+    handler; ours refuses the association before any handler sees the password."""
+    ct = write_ct_files(tmp_path / "ct", 1)
+    results = {}
+    for flavour in FLAVOURS:
+        scp, port = serve("user_identity_scp", flavour, tmp_path / flavour)
+        try:
+            done = run_dcmtk(
+                STORESCU, "-usr", "alice", "-pwd", "secret", "127.0.0.1", str(port), *ct
+            )
+        finally:
+            outcome = scp.stop()
+        results[flavour] = (done.returncode == 0, outcome.lines)
+    assert results["pynetdicom"] == (True, ["verified alice", f"stored {sop_instance_of(ct[0])}"])
+    assert results["dicomnet"] == (False, [])
+
+
 @pytest.mark.parametrize("scp_flavour", FLAVOURS)
 def test_user_identity_scu(scp_flavour: str, tmp_path: Path) -> None:
-    scp, port = serve("user_identity_scp", scp_flavour, tmp_path / f"scp-{scp_flavour}")
+    scp, port = serve("user_identity_scp", scp_flavour, tmp_path / f"scp-{scp_flavour}", ALLOW)
     try:
         for flavour in FLAVOURS:
             for password, expected in (

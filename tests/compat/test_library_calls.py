@@ -57,9 +57,16 @@ def check_alice(event: Any) -> tuple[bool, None]:
     return (event.primary_field, event.secondary_field) == (b"alice", b"secret"), None
 
 
+def identity_scp_ae() -> AE:
+    """An SCP that takes a password over plain TCP (ours refuses one by default)."""
+    ae = scp_ae()
+    ae.allow_plain_password = True
+    return ae
+
+
 @pytest.mark.parametrize(("password", "established"), [(b"secret", True), (b"guess", False)])
 def test_user_identity_negotiation_in_ext_neg(password: bytes, established: bool) -> None:
-    with running_server(scp_ae(), [(evt.EVT_USER_ID, check_alice)]) as server:
+    with running_server(identity_scp_ae(), [(evt.EVT_USER_ID, check_alice)]) as server:
         assoc = scu_ae().associate(HOST, server.server_address[1], ext_neg=[identity(password)])
         assert assoc.is_established is established
         assert assoc.is_rejected is not established
@@ -74,7 +81,7 @@ def test_pynetdicom_negotiation_objects_are_understood() -> None:
     item.user_identity_type = 2
     item.primary_field = b"alice"
     item.secondary_field = b"secret"
-    with running_server(scp_ae(), [(evt.EVT_USER_ID, check_alice)]) as server:
+    with running_server(identity_scp_ae(), [(evt.EVT_USER_ID, check_alice)]) as server:
         assoc = scu_ae().associate(HOST, server.server_address[1], ext_neg=[item])
         assert assoc.is_established
         assoc.release()
@@ -145,7 +152,7 @@ def test_credentials_without_tls_are_sent_with_a_warning(
     """As pynetdicom, the passcode is sent (the call works); unlike it, we say it went in
     clear text. The warning never contains the secret."""
     with (
-        running_server(scp_ae(), [(evt.EVT_USER_ID, check_alice)]) as server,
+        running_server(identity_scp_ae(), [(evt.EVT_USER_ID, check_alice)]) as server,
         caplog.at_level(logging.WARNING, logger="dicomnet"),
     ):
         assoc = scu_ae().associate(HOST, server.server_address[1], ext_neg=[identity(b"secret")])
