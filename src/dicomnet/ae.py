@@ -183,6 +183,11 @@ class AE:
 
         Always returns an :class:`Association`; check ``is_established``. When it is not,
         ``connect_error``, ``rejection``, ``abort_pdu`` and ``failure_reason`` say why.
+
+        ``ext_neg`` takes what pynetdicom's does: :func:`dicomnet.build_role` items and the
+        negotiation objects of :mod:`dicomnet.pdu_primitives` (user identity, asynchronous
+        operations window, SOP class extended and common extended negotiation; pynetdicom's
+        own objects of those kinds work too). ``max_pdu`` None: ``maximum_pdu_size``.
         """
         called = validate_ae_title(ae_title)
         wanted = list(contexts) if contexts is not None else list(self.requested_contexts)
