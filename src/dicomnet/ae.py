@@ -321,6 +321,16 @@ def _traced(evt_handlers: Iterable[Any] | None) -> list[Any]:
     return handlers
 
 
+#: pynetdicom-style negotiation objects without ``to_item`` (pynetdicom's own): the attribute
+#: that tells each kind apart, and our class with the same attributes.
+_FOREIGN_ITEMS = (
+    ("primary_field", "UserIdentityNegotiation"),
+    ("maximum_number_operations_invoked", "AsynchronousOperationsWindowNegotiation"),
+    ("service_class_application_information", "SOPClassExtendedNegotiation"),
+    ("related_general_sop_class_identification", "SOPClassCommonExtendedNegotiation"),
+)
+
+
 def _item_of(entry: Any) -> Any:
     """An ``ext_neg`` entry as the sub-item it stands for: pynetdicom-style negotiation
     objects (:mod:`dicomnet.pdu_primitives`, or pynetdicom's own, which have the same
@@ -330,15 +340,14 @@ def _item_of(entry: Any) -> Any:
     to_item = getattr(entry, "to_item", None)
     if callable(to_item):
         return to_item()
-    if hasattr(entry, "user_identity_type") and hasattr(entry, "primary_field"):
-        from dicomnet.pdu_primitives import UserIdentityNegotiation
+    for marker, name in _FOREIGN_ITEMS:
+        if hasattr(entry, marker):
+            from dicomnet import pdu_primitives
 
-        ours = UserIdentityNegotiation()
-        ours.user_identity_type = entry.user_identity_type
-        ours.positive_response_requested = entry.positive_response_requested
-        ours.primary_field = entry.primary_field
-        ours.secondary_field = entry.secondary_field
-        return ours.to_item()
+            ours = getattr(pdu_primitives, name)()
+            for attribute in vars(ours):
+                setattr(ours, attribute, getattr(entry, attribute, getattr(ours, attribute)))
+            return ours.to_item()
     return entry
 
 

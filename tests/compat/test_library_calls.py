@@ -160,3 +160,31 @@ def test_credentials_without_tls_are_sent_with_a_warning(
         assoc.release()
     assert "without TLS" in caplog.text
     assert "secret" not in caplog.text and "alice" not in caplog.text
+
+
+def test_pynetdicom_extended_negotiation_objects_reach_the_handlers() -> None:
+    """pynetdicom's own async-ops and SOP class extended items, in our ext_neg, arrive at the
+    acceptor's EVT_ASYNC_OPS and EVT_SOP_EXTENDED handlers."""
+    primitives = pytest.importorskip("pynetdicom.pdu_primitives")
+    window = primitives.AsynchronousOperationsWindowNegotiation()
+    window.maximum_number_operations_invoked = 4
+    window.maximum_number_operations_performed = 2
+    extended = primitives.SOPClassExtendedNegotiation()
+    extended.sop_class_uid = CTImageStorage
+    extended.service_class_application_information = b"\x01\x00\x01"
+    seen: dict[str, Any] = {}
+
+    def on_async(event: Any) -> tuple[int, int]:
+        seen["async"] = (event.nr_invoked, event.nr_performed)
+        return 1, 1
+
+    def on_extended(event: Any) -> dict[str, bytes]:
+        seen["extended"] = dict(event.app_info)
+        return {}
+
+    handlers = [(evt.EVT_ASYNC_OPS, on_async), (evt.EVT_SOP_EXTENDED, on_extended)]
+    with running_server(scp_ae(), handlers) as server:
+        assoc = scu_ae().associate(HOST, server.server_address[1], ext_neg=[window, extended])
+        assert assoc.is_established
+        assoc.release()
+    assert seen == {"async": (4, 2), "extended": {CTImageStorage: b"\x01\x00\x01"}}
