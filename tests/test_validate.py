@@ -305,3 +305,27 @@ def test_property_valid_in_any_chunking(ds: Dataset, syntax: str, chunk: int) ->
 def test_property_garbage_gives_only_our_error(data: bytes, syntax: str, chunk: int) -> None:
     problem = check(data, syntax, chunk)
     assert problem is None or isinstance(problem, StructureError)
+
+
+def test_a_highly_compressed_deflated_data_set_is_complete() -> None:
+    """8 MiB of zeros deflate to a few KiB: fed in one chunk, a step of inflated output comes out
+    full with every input byte already taken. It must still be read to its end (it was refused
+    as "incomplete"), by the validator and by the receiver's counting inflater alike."""
+    import io
+    import struct
+    import zlib
+
+    from dicomnet.dataset import Inflater
+    from dicomnet.validate import validate_stream
+
+    size = 8 * 1024 * 1024
+    head = struct.pack("<HH2sHI", 0x0008, 0x0016, b"UI", 4, 0)[:8] + b"1.2\x00"
+    head += struct.pack("<HH2sHI", 0x0008, 0x0018, b"UI", 4, 0)[:8] + b"1.3\x00"
+    head += struct.pack("<HH2sHI", 0x7FE1, 0x1010, b"OB", 0, size)
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    body = compressor.compress(head + bytes(size)) + compressor.flush()
+    assert len(body) < 64 * 1024
+    validator = validate_stream(io.BytesIO(body), "1.2.840.10008.1.2.1.99")
+    assert validator.uid(0x00080018) == "1.3"
+    inflater = Inflater(max_inflated=None)
+    assert sum(len(piece) for piece in inflater.feed(body)) == len(head) + size

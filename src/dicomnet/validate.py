@@ -389,7 +389,7 @@ class StructureValidator:
 
     def uid(self, tag: int) -> str:
         """A captured UID value as text ("" when absent or empty)."""
-        return self.values.get(tag, b"").rstrip(b"\x00 ").decode("ascii", "replace").strip()
+        return self.values.get(tag, b"").rstrip(b"\x00 ").decode("latin-1").strip()
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         self.size += len(data)
@@ -409,7 +409,9 @@ class StructureValidator:
                 self._take_inflated(chunk)
                 if walker.error is not None or walker.stopped:
                     return
-                if not inflater.unconsumed_tail:
+                # A step that came out full may have more output waiting even when every input
+                # byte was taken (a long run of zeros): ask again until it comes out short.
+                if inflater.eof or (not inflater.unconsumed_tail and len(chunk) < _INFLATE_STEP):
                     break
                 chunk = inflater.decompress(inflater.unconsumed_tail, _INFLATE_STEP)
         except zlib.error as exc:
@@ -449,7 +451,7 @@ class StructureValidator:
                 and not walker.error
             ):
                 self._take_inflated(inflater.flush())
-                if walker.error is None:
+                if walker.error is None and not inflater.eof:
                     raise StructureError(self.size, "the deflated data set is incomplete")
             walker.close()
             if self._trailing > 1 and not self._allow_trailing:
