@@ -1,0 +1,248 @@
+"""The index database: opening it (SQLite file or PostgreSQL URL), creating or migrating its
+schema, adding instances, and the queries C-FIND, C-GET and C-MOVE run.
+
+SQLite (the default, a file in the storage directory): WAL journal (readers never wait for the
+writer), ``synchronous=NORMAL`` (a commit survives a crash of the program; the files
+themselves are fsynced before the index row is written, and ``qrscp index`` rebuilds the index
+from them after a power loss), one writer at a time (``BEGIN IMMEDIATE``, a 30 s busy timeout
+between processes), ``case_sensitive_like`` on so that LIKE is as case-sensitive as on
+PostgreSQL. PostgreSQL (``postgresql://...``, driven by psycopg 3): several nodes may write
+concurrently; a unique-key race between two of them is retried.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from dicomnet.archive.attributes import LEVELS, row_values
+from dicomnet.archive.schema import (
+    INSTANCES,
+    PATIENTS,
+    SCHEMA_VERSION,
+    SERIES,
+    STUDIES,
+    TABLES,
+    migrate,
+)
+
+#: The SQLite file ``qrscp`` keeps in its storage directory by default.
+DEFAULT_DB_NAME = "dicomnet-index.sqlite3"
+
+_KEY_COLUMNS = {
+    "PATIENT": ("patientid", "issuerofpatientid"),
+    "STUDY": ("studyinstanceuid",),
+    "SERIES": ("seriesinstanceuid",),
+    "IMAGE": ("sopinstanceuid",),
+}
+
+
+class IndexUnavailable(RuntimeError):
+    """The database cannot be reached or used right now."""
+
+
+def database_url(db: str | None, directory: Path | None) -> str:
+    """The SQLAlchemy URL for a ``--db`` value: None -> the SQLite file in ``directory``; a
+    ``postgresql://`` URL -> the same with the psycopg 3 driver; ``sqlite:///...`` as given;
+    anything else is the path of a SQLite file."""
+    if not db:
+        if directory is None:
+            raise ValueError("no database given and no storage directory to keep one in")
+        return f"sqlite:///{(directory / DEFAULT_DB_NAME).resolve()}"
+    for prefix in ("postgresql://", "postgres://"):
+        if db.startswith(prefix):
+            return "postgresql+psycopg://" + db[len(prefix) :]
+    if "://" in db:
+        return db
+    return f"sqlite:///{Path(db).resolve()}"
+
+
+def describe_url(url: str) -> str:
+    """The URL without its password, for messages."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "<database>"
+
+
+def _sqlite_setup(engine: sa.Engine) -> None:
+    @sa_event.listens_for(engine, "connect")
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (below)
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA case_sensitive_like=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @sa_event.listens_for(engine, "begin")
+    def on_begin(conn: sa.Connection) -> None:
+        write = conn.get_execution_options().get("dicomnet_write", False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+class Index:
+    """An open index database."""
+
+    def __init__(self, url: str, *, root: Path | None = None, create: bool = True) -> None:
+        self.url = url
+        self.root = root.resolve() if root is not None else None
+        self.is_sqlite = url.startswith("sqlite")
+        options: dict[str, Any] = {"pool_pre_ping": not self.is_sqlite}
+        if self.is_sqlite:
+            options["connect_args"] = {"check_same_thread": False, "timeout": 30}
+        else:
+            options["connect_args"] = {"connect_timeout": 10}
+        try:
+            self.engine = sa.create_engine(url, **options)
+        except Exception as exc:  # bad URL, missing driver
+            raise IndexUnavailable(f"cannot use the database {describe_url(url)}: {exc}") from None
+        if self.is_sqlite:
+            _sqlite_setup(self.engine)
+        self._write_lock = threading.Lock()
+        self.previous_version: int | None = None
+        if create:
+            self.open_schema()
+
+    def open_schema(self) -> int:
+        """Create or migrate the schema; the version found (0: created now)."""
+        try:
+            with self._writer() as conn, conn.begin():
+                self.previous_version = migrate(conn)
+        except (OperationalError, sa.exc.InterfaceError, sa.exc.DBAPIError) as exc:
+            raise IndexUnavailable(self._why(exc)) from None
+        return self.previous_version
+
+    @property
+    def version(self) -> int:
+        return SCHEMA_VERSION
+
+    def _why(self, exc: Exception) -> str:
+        text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        first = text[0] if text else type(exc).__name__
+        return f"index database {describe_url(self.url)} unavailable: {first}"
+
+    def _writer(self) -> sa.Connection:
+        return self.engine.connect().execution_options(dicomnet_write=True)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- paths ---------------------------------------------------------------------------
+
+    def stored_path(self, path: Path) -> str:
+        """How a file's path is kept: relative to the storage root when inside it (so that
+        nodes mounting the storage elsewhere agree), else absolute."""
+        path = path.resolve()
+        if self.root is not None and path.is_relative_to(self.root):
+            return path.relative_to(self.root).as_posix()
+        return str(path)
+
+    def file_path(self, stored: str) -> Path:
+        path = Path(stored)
+        if path.is_absolute() or self.root is None:
+            return path
+        return self.root / path
+
+    # --- adding --------------------------------------------------------------------------
+
+    def add(self, ds: Any, path: Path, transfer_syntax: str, size: int | None = None) -> None:
+        """Index one stored instance (its data set ``ds``, read from ``path``): insert or update
+        its patient, study, series and instance rows in one transaction. IndexUnavailable when
+        the database cannot be written."""
+        rows = {level: row_values(ds, level) for level in LEVELS}
+        for level in ("PATIENT",):
+            for column in _KEY_COLUMNS[level]:
+                rows[level][column] = rows[level][column] or ""
+        for level in ("STUDY", "SERIES", "IMAGE"):
+            if not rows[level][_KEY_COLUMNS[level][0]]:
+                raise ValueError(f"the data set has no {level.title()} unique key")
+        rows["IMAGE"].update(
+            transfer_syntax=transfer_syntax,
+            path=self.stored_path(path),
+            size=size if size is not None else os.path.getsize(path),
+        )
+        last: Exception | None = None
+        for _attempt in range(5):
+            try:
+                with self._write_lock, self._writer() as conn, conn.begin():
+                    parent: int | None = None
+                    for level in LEVELS:
+                        parent = self._upsert(conn, level, rows[level], parent)
+                return
+            except IntegrityError as exc:  # another node inserted the same entity meanwhile
+                last = exc
+            except (OperationalError, sa.exc.InterfaceError, sa.exc.DBAPIError) as exc:
+                raise IndexUnavailable(self._why(exc)) from None
+        raise IndexUnavailable(self._why(last or RuntimeError("conflicting writers")))
+
+    def _upsert(
+        self, conn: sa.Connection, level: str, values: dict[str, Any], parent: int | None
+    ) -> int:
+        table = TABLES[level]
+        keys = _KEY_COLUMNS[level]
+        where = sa.and_(*(table.c[k] == values[k] for k in keys))
+        found = conn.execute(sa.select(table.c.id).where(where)).scalar()
+        data = dict(values)
+        if parent is not None:
+            data["parent_id"] = parent
+        if found is None:
+            result = conn.execute(sa.insert(table).values(**data))
+            key = result.inserted_primary_key
+            assert key is not None
+            return int(key[0])
+        conn.execute(sa.update(table).where(table.c.id == found).values(**data))
+        return int(found)
+
+    def remove_instance(self, sop_instance_uid: str) -> None:
+        """Forget one instance (its parents stay, as dcmqrscp keeps them)."""
+        try:
+            with self._write_lock, self._writer() as conn, conn.begin():
+                conn.execute(
+                    sa.delete(INSTANCES).where(INSTANCES.c.sopinstanceuid == sop_instance_uid)
+                )
+        except (OperationalError, sa.exc.DBAPIError) as exc:
+            raise IndexUnavailable(self._why(exc)) from None
+
+    def clear(self) -> None:
+        """Remove every row (``qrscp index`` rebuilds from scratch)."""
+        with self._write_lock, self._writer() as conn, conn.begin():
+            for table in (INSTANCES, SERIES, STUDIES, PATIENTS):
+                conn.execute(sa.delete(table))
+
+    # --- reading -------------------------------------------------------------------------
+
+    def stream(self, statement: sa.Select[Any], batch: int = 200) -> Iterator[sa.RowMapping]:
+        """The rows of ``statement``, fetched in batches (the first arrives before the query
+        has found them all). IndexUnavailable if the database fails."""
+        try:
+            with self.engine.connect() as conn:
+                result = conn.execution_options(stream_results=True, yield_per=batch).execute(
+                    statement
+                )
+                yield from result.mappings()
+        except (OperationalError, sa.exc.InterfaceError, sa.exc.DBAPIError) as exc:
+            raise IndexUnavailable(self._why(exc)) from None
+
+    def fetch(self, statement: sa.Select[Any]) -> list[sa.RowMapping]:
+        return list(self.stream(statement))
+
+    def count(self, level: str) -> int:
+        table = TABLES[level]
+        rows = self.fetch(sa.select(sa.func.count(table.c.id).label("n")))
+        return int(rows[0]["n"] or 0)
+
+    def instance_paths(self, uids: Sequence[str]) -> dict[str, Path]:
+        statement = sa.select(INSTANCES.c.sopinstanceuid, INSTANCES.c.path).where(
+            INSTANCES.c.sopinstanceuid.in_(list(uids))
+        )
+        return {row["sopinstanceuid"]: self.file_path(row["path"]) for row in self.fetch(statement)}
