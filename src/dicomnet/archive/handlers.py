@@ -120,6 +120,25 @@ class StoredFile(str):
         return made
 
 
+def _short(identifier: Any, model: Any, message: str) -> str:
+    """An ErrorComment (64 characters at most) naming the problem's key first."""
+    from dicomnet.qr import LEVELS, UNIQUE_KEYS
+
+    value = identifier.get("QueryRetrieveLevel")
+    if value is None:
+        return "no QueryRetrieveLevel (0008,0052)"
+    level = str(value).strip()
+    if level not in model.levels:
+        return f"invalid QueryRetrieveLevel {level[:16]!r} for {model.name}"
+    keyword = UNIQUE_KEYS[level][0]
+    if keyword not in identifier or ("needs" in message and keyword in message):
+        return f"{level}: unique key {keyword} missing or empty"
+    for below in LEVELS[LEVELS.index(level) + 1 :]:
+        if UNIQUE_KEYS[below][0] in identifier:
+            return f"{UNIQUE_KEYS[below][0]} is below the {level} level"
+    return message
+
+
 class ArchiveSCP:
     """The Query/Retrieve handlers over ``index``."""
 
@@ -147,7 +166,7 @@ class ArchiveSCP:
             validate_identifier(identifier, known[0], operation, relational=True)
         except ValueError as exc:
             LOG.warning("C-%s refused: %s", operation.upper(), exc)
-            return status(IDENTIFIER_DOES_NOT_MATCH, str(exc))
+            return status(IDENTIFIER_DOES_NOT_MATCH, _short(identifier, known[0], str(exc)))
         return identifier, str(identifier.QueryRetrieveLevel).strip(), known[0]
 
     def find(self, event: Any) -> Iterator[tuple[Any, Any]]:

@@ -54,10 +54,17 @@ def has_wildcard(value: str) -> bool:
     return "*" in value or "?" in value
 
 
-def split_values(value: Any) -> list[str]:
-    """The values of a key: a backslash list (or pydicom MultiValue) as stripped strings."""
+#: VRs whose single value may contain a backslash (they are never lists).
+TEXT_VRS = frozenset({"LT", "ST", "UT"})
+
+
+def split_values(value: Any, vr: str = "") -> list[str]:
+    """The values of a key: a backslash list (or pydicom MultiValue) as stripped strings; one
+    value for LT, ST and UT, where a backslash is just a character."""
     if value is None:
         return []
+    if vr in TEXT_VRS:
+        return [str(value).rstrip("\x00 ").strip()]
     if isinstance(value, bytes):
         value = value.decode("latin-1")
     if isinstance(value, list | tuple | MultiValue):
@@ -142,7 +149,7 @@ def value_condition(attr: Attr, table: sa.Table, value: str) -> Any:
 
 def key_condition(attr: Attr, table: sa.Table, raw: Any) -> Any | None:
     """The condition for a key's value (a string, list or MultiValue); None if universal."""
-    values = split_values(raw)
+    values = split_values(raw, attr.vr)
     if is_universal(values):
         return None
     if attr.vr == "UI":

@@ -87,12 +87,12 @@ def dataset_matches(item: Any, query: Any) -> bool:
             if not any(dataset_matches(sub, sub_query) for sub in have.value):
                 return False
             continue
-        values = split_values(elem.value)
+        values = split_values(elem.value, elem.VR)
         if is_universal(values):
             continue
         have_elem = item.get(elem.tag)
         candidate = text_of(have_elem.value) if have_elem is not None else None
-        stored = split_values(candidate) if candidate is not None else [None]
+        stored = split_values(candidate, elem.VR) if candidate is not None else [None]
         if not any(
             value_matches(elem.VR, v, s, elem.keyword or "") for v in values if v for s in stored
         ):
