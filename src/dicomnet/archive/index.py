@@ -51,7 +51,7 @@ class IndexUnavailable(RuntimeError):
 def database_url(db: str | None, directory: Path | None) -> str:
     """The SQLAlchemy URL for a ``--db`` value: None -> the SQLite file in ``directory``; a
     ``postgresql://`` URL -> the same with the psycopg 3 driver; ``sqlite:///...`` as given;
-    anything else is the path of a SQLite file."""
+    a directory -> its default SQLite file; anything else is the path of a SQLite file."""
     if not db:
         if directory is None:
             raise ValueError("no database given and no storage directory to keep one in")
@@ -61,6 +61,8 @@ def database_url(db: str | None, directory: Path | None) -> str:
             return "postgresql+psycopg://" + db[len(prefix) :]
     if "://" in db:
         return db
+    if Path(db).is_dir():  # a qrscp storage directory: its default index
+        return f"sqlite:///{(Path(db) / DEFAULT_DB_NAME).resolve()}"
     return f"sqlite:///{Path(db).resolve()}"
 
 

@@ -189,7 +189,7 @@ def qrscp(
     _serve(locals(), user)
 
 
-def _open_index(db: str | None, root: Path, *, create: bool = True) -> Any:
+def open_index(db: str | None, root: Path, *, create: bool = True) -> Any:
     from dicomnet.archive.index import Index, IndexUnavailable, database_url, describe_url
     from dicomnet.archive.schema import SchemaError
 
@@ -211,7 +211,7 @@ def _index_command(directory: Path, db: str | None, quiet: bool) -> None:
 
     if not directory.is_dir():
         raise CommandError(f"{directory} is not a directory", EXIT_USAGE)
-    index = _open_index(db, directory)
+    index = open_index(db, directory)
 
     def report(path: Path, problem: str | None) -> None:
         if problem is not None:
@@ -298,7 +298,7 @@ def _serve(options: dict[str, Any], user: list[Any]) -> None:
         storage = StorageHandler(output_dir, template, o_["on_duplicate"], on_stored=stored)
     except (TemplateError, ValueError) as exc:
         raise CommandError(f"--filepath/--on-duplicate: {exc}", EXIT_USAGE) from None
-    index = _open_index(o_["db"], storage.output_dir)
+    index = open_index(o_["db"], storage.output_dir)
     archive = ArchiveSCP(index, ae_title, destinations)
     worklist_scp = None
     if o_["worklist"] is not None:
