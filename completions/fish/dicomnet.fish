@@ -43,6 +43,7 @@ complete -c dicomnet -n '__fish_seen_subcommand_from storescp' -l sort-on-patien
 complete -c dicomnet -n '__fish_seen_subcommand_from storescp' -l on-duplicate -x -d 'replace, keep or fail when the file exists'
 complete -c dicomnet -n '__fish_seen_subcommand_from storescp' -l accept-all -d 'Accept compressed transfer syntaxes too'
 complete -c dicomnet -n '__fish_seen_subcommand_from storescp' -l no-store -d 'Do not write files; leave it to --handler'
+complete -c dicomnet -n '__fish_seen_subcommand_from storescp' -l index -x -d 'Also index each instance, before answering success, in this qrscp index: postgresql://..'
 complete -c dicomnet -n '__fish_seen_subcommand_from storescp' -l bind -x -d 'Address to listen on'
 complete -c dicomnet -n '__fish_seen_subcommand_from storescp' -l ae-title -o aet -x -d 'Our AE title'
 complete -c dicomnet -n '__fish_seen_subcommand_from storescp' -l require-called-aet -d 'Reject other called AE titles'
