@@ -157,14 +157,12 @@ class Index:
 
     # --- adding --------------------------------------------------------------------------
 
-    def add(self, ds: Any, path: Path, transfer_syntax: str, size: int | None = None) -> None:
-        """Index one stored instance (its data set ``ds``, read from ``path``): insert or update
-        its patient, study, series and instance rows in one transaction. IndexUnavailable when
-        the database cannot be written."""
+    def _rows(
+        self, ds: Any, path: Path, transfer_syntax: str, size: int | None
+    ) -> dict[str, dict[str, Any]]:
         rows = {level: row_values(ds, level) for level in LEVELS}
-        for level in ("PATIENT",):
-            for column in _KEY_COLUMNS[level]:
-                rows[level][column] = rows[level][column] or ""
+        for column in _KEY_COLUMNS["PATIENT"]:
+            rows["PATIENT"][column] = rows["PATIENT"][column] or ""
         for level in ("STUDY", "SERIES", "IMAGE"):
             if not rows[level][_KEY_COLUMNS[level][0]]:
                 raise ValueError(f"the data set has no {level.title()} unique key")
@@ -173,13 +171,25 @@ class Index:
             path=self.stored_path(path),
             size=size if size is not None else os.path.getsize(path),
         )
+        return rows
+
+    def add(self, ds: Any, path: Path, transfer_syntax: str, size: int | None = None) -> None:
+        """Index one stored instance (its data set ``ds``, read from ``path``): insert or update
+        its patient, study, series and instance rows in one transaction. IndexUnavailable when
+        the database cannot be written; ValueError when a unique key is missing."""
+        self.add_many([(ds, path, transfer_syntax, size)])
+
+    def add_many(self, items: Sequence[tuple[Any, Path, str, int | None]]) -> None:
+        """Index several instances in one transaction (all or none)."""
+        rows = [self._rows(*item) for item in items]
         last: Exception | None = None
         for _attempt in range(5):
             try:
                 with self._write_lock, self._writer() as conn, conn.begin():
-                    parent: int | None = None
-                    for level in LEVELS:
-                        parent = self._upsert(conn, level, rows[level], parent)
+                    for entity in rows:
+                        parent: int | None = None
+                        for level in LEVELS:
+                            parent = self._upsert(conn, level, entity[level], parent)
                 return
             except IntegrityError as exc:  # another node inserted the same entity meanwhile
                 last = exc
