@@ -178,10 +178,10 @@ def fold(text: str) -> str:
     return text.casefold()
 
 
-def row_values(ds: Any, level: str) -> dict[str, Any]:
-    """The index columns of ``level`` from a pydicom Dataset (derived columns included)."""
-    values: dict[str, Any] = {}
-    for attr in level_attributes(level):
+def texts_from_dataset(ds: Any) -> dict[int, str | None]:
+    """The indexed attributes of a pydicom Dataset as {tag: text}."""
+    texts: dict[int, str | None] = {}
+    for attr in ATTRIBUTES:
         elem = ds.get(attr.tag)
         text = None
         if elem is not None and elem.VR != "SQ":
@@ -189,6 +189,61 @@ def row_values(ds: Any, level: str) -> dict[str, Any]:
                 text = text_of(elem.value)
             except Exception:  # an undecodable value is not worth refusing the instance
                 text = None
+        texts[attr.tag] = text
+    return texts
+
+
+#: Python codecs for the single-byte and UTF-8 Specific Character Sets (the fast path).
+CODECS = {
+    "": "latin-1",  # the default repertoire is ASCII; Latin-1 reads stray bytes losslessly
+    "ISO_IR 6": "latin-1",
+    "ISO_IR 100": "latin-1",
+    "ISO_IR 101": "iso8859_2",
+    "ISO_IR 109": "iso8859_3",
+    "ISO_IR 110": "iso8859_4",
+    "ISO_IR 144": "iso8859_5",
+    "ISO_IR 127": "iso8859_6",
+    "ISO_IR 126": "iso8859_7",
+    "ISO_IR 138": "iso8859_8",
+    "ISO_IR 148": "iso8859_9",
+    "ISO_IR 166": "tis_620",
+    "ISO_IR 192": "utf-8",
+}
+
+
+def texts_from_raw(raw: dict[int, bytes]) -> dict[int, str | None] | None:
+    """The indexed attributes from raw top-level values (``part10.scan_top_level``), decoded
+    with the data set's character set; None when that needs pydicom (ISO 2022 code
+    extensions, several character sets, an unknown one, bytes that do not decode)."""
+    charset = raw.get(0x00080005, b"").decode("ascii", "replace").strip("\x00 ")
+    codec = CODECS.get(charset)
+    if codec is None:
+        return None
+    texts: dict[int, str | None] = {}
+    for attr in ATTRIBUTES:
+        value = raw.get(attr.tag)
+        if value is None:
+            texts[attr.tag] = None
+            continue
+        if b"\x1b" in value:
+            return None
+        try:
+            text = value.rstrip(b"\x00 ").decode(codec if attr.vr in _TEXT else "latin-1")
+        except UnicodeDecodeError:
+            return None
+        texts[attr.tag] = text.strip() or None
+    return texts
+
+
+#: VRs whose values follow the Specific Character Set (the others are ASCII).
+_TEXT = frozenset({"PN", "LO", "SH", "LT", "ST", "UT", "UC"})
+
+
+def row_values(texts: dict[int, str | None], level: str) -> dict[str, Any]:
+    """The index columns of ``level`` from {tag: text} (derived columns included)."""
+    values: dict[str, Any] = {}
+    for attr in level_attributes(level):
+        text = texts.get(attr.tag)
         values[attr.column] = text
         if attr.vr == "PN":
             values[f"{attr.column}_fold"] = fold(text) if text else None

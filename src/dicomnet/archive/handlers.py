@@ -59,6 +59,23 @@ def read_for_index(path: Path) -> Any:
     return dcmread(path, stop_before_pixels=True, specific_tags=list(INDEX_TAGS))
 
 
+def index_texts(event: Any, path: Path) -> Any:
+    """What to index for a received instance: read from the received bytes without pydicom
+    when they allow it (Implicit/Explicit VR Little Endian, a single-byte or UTF-8 character
+    set), else from the stored file with pydicom."""
+    from dicomnet.archive.attributes import texts_from_raw
+    from dicomnet.part10 import scan_top_level
+
+    received = event._received()
+    with received.open_dataset() as stream:
+        raw = scan_top_level(stream, received.transfer_syntax_uid, _TAGS)
+    texts = texts_from_raw(raw) if raw is not None else None
+    return texts if texts is not None else read_for_index(path)
+
+
+_TAGS = set(INDEX_TAGS)
+
+
 class _IndexFailed(Exception):
     def __init__(self, path: Path, code: int, comment: str) -> None:
         super().__init__(comment)
@@ -80,7 +97,7 @@ class IndexingStore:
 
     def _stored(self, path: Path, event: Any) -> None:
         try:
-            ds = read_for_index(path)
+            ds = index_texts(event, path)
         except Exception as exc:
             raise _IndexFailed(path, CANNOT_INDEX, f"cannot read it to index: {exc}") from exc
         try:
@@ -183,12 +200,13 @@ class ArchiveSCP:
             LOG.warning("C-FIND refused: %s", exc)
             yield status(IDENTIFIER_DOES_NOT_MATCH, str(exc)), None
             return
+        syntax = str(event.context.transfer_syntax[0])
         try:
             for row in self.index.stream(statement):
                 if event.is_cancelled:
                     yield 0xFE00, None
                     return
-                yield 0xFF00, response(row, requested, identifier, level, self.ae_title)
+                yield 0xFF00, response(row, requested, identifier, level, self.ae_title, syntax)
         except IndexUnavailable as exc:
             LOG.error("C-FIND: %s", exc)
             yield status(OUT_OF_RESOURCES, "index database unavailable"), None

@@ -12,6 +12,7 @@ concurrently; a unique-key race between two of them is retried.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -22,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from dicomnet.archive.attributes import LEVELS, row_values
+from dicomnet.archive.attributes import LEVELS, row_values, texts_from_dataset
 from dicomnet.archive.schema import (
     INSTANCES,
     PATIENTS,
@@ -111,6 +112,9 @@ class Index:
         if self.is_sqlite:
             _sqlite_setup(self.engine)
         self._write_lock = threading.Lock()
+        self._parents: dict[tuple[str, tuple[Any, ...]], tuple[int, dict[str, Any]]] = {}
+        self._statements: dict[str, Any] = {}
+        self._conn: sa.Connection | None = None
         self.previous_version: int | None = None
         if create:
             self.open_schema()
@@ -136,7 +140,27 @@ class Index:
     def _writer(self) -> sa.Connection:
         return self.engine.connect().execution_options(dicomnet_write=True)
 
+    def _kept_writer(self) -> sa.Connection:
+        """The connection instances are added on, kept between calls (under the write lock):
+        a pool checkout per instance costs more than the insert itself."""
+        if self._conn is None or self._conn.closed or self._conn.invalidated:
+            self._conn = self._writer()
+        return self._conn
+
+    def _drop_writer(self) -> None:
+        self._parents.clear()
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.invalidate()
+                self._conn.close()
+            self._conn = None
+
     def close(self) -> None:
+        with self._write_lock:
+            if self._conn is not None:
+                with contextlib.suppress(Exception):
+                    self._conn.close()
+                self._conn = None
         self.engine.dispose()
 
     # --- paths ---------------------------------------------------------------------------
@@ -144,7 +168,8 @@ class Index:
     def stored_path(self, path: Path) -> str:
         """How a file's path is kept: relative to the storage root when inside it (so that
         nodes mounting the storage elsewhere agree), else absolute."""
-        path = path.resolve()
+        if not path.is_absolute():
+            path = path.resolve()
         if self.root is not None and path.is_relative_to(self.root):
             return path.relative_to(self.root).as_posix()
         return str(path)
@@ -160,7 +185,8 @@ class Index:
     def _rows(
         self, ds: Any, path: Path, transfer_syntax: str, size: int | None
     ) -> dict[str, dict[str, Any]]:
-        rows = {level: row_values(ds, level) for level in LEVELS}
+        texts = ds if isinstance(ds, dict) else texts_from_dataset(ds)
+        rows = {level: row_values(texts, level) for level in LEVELS}
         for column in _KEY_COLUMNS["PATIENT"]:
             rows["PATIENT"][column] = rows["PATIENT"][column] or ""
         for level in ("STUDY", "SERIES", "IMAGE"):
@@ -174,8 +200,9 @@ class Index:
         return rows
 
     def add(self, ds: Any, path: Path, transfer_syntax: str, size: int | None = None) -> None:
-        """Index one stored instance (its data set ``ds``, read from ``path``): insert or update
-        its patient, study, series and instance rows in one transaction. IndexUnavailable when
+        """Index one stored instance at ``path`` (``ds``: its pydicom Dataset, or {tag: text}
+        as :func:`~dicomnet.archive.attributes.texts_from_raw` makes): insert or update its
+        patient, study, series and instance rows in one transaction. IndexUnavailable when
         the database cannot be written; ValueError when a unique key is missing."""
         self.add_many([(ds, path, transfer_syntax, size)])
 
@@ -184,32 +211,74 @@ class Index:
         rows = [self._rows(*item) for item in items]
         last: Exception | None = None
         for _attempt in range(5):
-            try:
-                with self._write_lock, self._writer() as conn, conn.begin():
-                    for entity in rows:
-                        parent: int | None = None
-                        for level in LEVELS:
-                            parent = self._upsert(conn, level, entity[level], parent)
-                return
-            except IntegrityError as exc:  # another node inserted the same entity meanwhile
-                last = exc
-            except (OperationalError, sa.exc.InterfaceError, sa.exc.DBAPIError) as exc:
-                raise IndexUnavailable(self._why(exc)) from None
+            with self._write_lock:
+                try:
+                    conn = self._kept_writer()
+                    with conn.begin():
+                        for entity in rows:
+                            self._add_entity(conn, entity)
+                    return
+                except IntegrityError as exc:  # a parent deleted by another node, or a race
+                    last = exc
+                    self._parents.clear()
+                except (OperationalError, sa.exc.InterfaceError, sa.exc.DBAPIError) as exc:
+                    self._drop_writer()
+                    raise IndexUnavailable(self._why(exc)) from None
+                except BaseException:
+                    self._drop_writer()
+                    raise
         raise IndexUnavailable(self._why(last or RuntimeError("conflicting writers")))
 
-    def _upsert(
-        self, conn: sa.Connection, level: str, values: dict[str, Any], parent: int | None
-    ) -> int:
-        table = TABLES[level]
-        keys = _KEY_COLUMNS[level]
-        where = sa.and_(*(table.c[k] == values[k] for k in keys))
+    def _add_entity(self, conn: sa.Connection, entity: dict[str, dict[str, Any]]) -> None:
+        """The rows of one instance. Parents (patient, study, series) just written with the
+        same values are not written again: their ids are remembered (cleared on any error,
+        and when this node clears the index), so an instance of a known series costs one
+        statement."""
+        parent: int | None = None
+        for level in LEVELS:
+            values = entity[level]
+            data = dict(values)
+            if parent is not None:
+                data["parent_id"] = parent
+            key = (level, tuple(values[k] for k in _KEY_COLUMNS[level]))
+            if level != "IMAGE":
+                seen = self._parents.get(key)
+                if seen is not None and seen[1] == data:
+                    parent = seen[0]
+                    continue
+            parent = self._upsert(conn, level, data)
+            if level != "IMAGE":
+                if len(self._parents) > 50_000:
+                    self._parents.clear()
+                self._parents[key] = (parent, data)
+
+    def _upsert_statement(self, level: str) -> Any:
+        """INSERT ... ON CONFLICT (unique key) DO UPDATE ... RETURNING id, built once per level
+        (SQLite and PostgreSQL share this syntax; SQLAlchemy spells it per dialect)."""
+        statement = self._statements.get(level)
+        if statement is None:
+            from sqlalchemy.dialects import postgresql, sqlite
+
+            table = TABLES[level]
+            keys = _KEY_COLUMNS[level]
+            base: Any = sqlite.insert(table) if self.is_sqlite else postgresql.insert(table)
+            updates = {
+                c.name: base.excluded[c.name] for c in table.c if c.name not in ("id", *keys)
+            }
+            statement = base.on_conflict_do_update(
+                index_elements=list(keys), set_=updates
+            ).returning(table.c.id)
+            self._statements[level] = statement
+        return statement
+
+    def _upsert(self, conn: sa.Connection, level: str, data: dict[str, Any]) -> int:
+        if self.is_sqlite or self.url.startswith("postgresql"):
+            return int(conn.execute(self._upsert_statement(level), data).scalar_one())
+        table = TABLES[level]  # another database: select, then insert or update
+        where = sa.and_(*(table.c[k] == data[k] for k in _KEY_COLUMNS[level]))
         found = conn.execute(sa.select(table.c.id).where(where)).scalar()
-        data = dict(values)
-        if parent is not None:
-            data["parent_id"] = parent
         if found is None:
-            result = conn.execute(sa.insert(table).values(**data))
-            key = result.inserted_primary_key
+            key = conn.execute(sa.insert(table).values(**data)).inserted_primary_key
             assert key is not None
             return int(key[0])
         conn.execute(sa.update(table).where(table.c.id == found).values(**data))
@@ -228,6 +297,7 @@ class Index:
     def clear(self) -> None:
         """Remove every row (``qrscp index`` rebuilds from scratch)."""
         with self._write_lock, self._writer() as conn, conn.begin():
+            self._parents.clear()
             for table in (INSTANCES, SERIES, STUDIES, PATIENTS):
                 conn.execute(sa.delete(table))
 
