@@ -85,6 +85,7 @@ def _sqlite_setup(engine: sa.Engine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA case_sensitive_like=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA wal_autocheckpoint=10000")
         cursor.close()
 
     @sa_event.listens_for(engine, "begin")
