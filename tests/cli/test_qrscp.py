@@ -380,3 +380,46 @@ def test_help_names_the_index_action_and_move_destinations(cli: CliRunner) -> No
     result = cli("qrscp", "--help")
     assert result.returncode == 0
     assert "--move-dest" in result.stdout and "PORT|index" in result.stdout
+
+
+def test_move_destinations_from_a_file(
+    qrscp: StartQrscp, cli: CliRunner, source: Archive, tmp_path: Path
+) -> None:
+    port = free_port()
+    config = tmp_path / "destinations.txt"
+    config.write_text(f"# AE host port\nOTHER 10.255.255.1 104\n\nMOVER 127.0.0.1 {port}\n")
+    server = qrscp("--move-dest-file", config)
+    load(cli, server, paths_of(source, 2))
+    out = tmp_path / "moved"
+    result = cli(
+        "movescu", "127.0.0.1", str(server.port), "-aec", "QRSCP", "-aem", "MOVER",
+        "--store-port", str(port), "-od", out, "-k", f"StudyInstanceUID={study_uid(2)}",
+    )  # fmt: skip
+    assert result.returncode == 0, result
+    assert_same_files(files_under(out), paths_of(source, 2))
+
+
+def test_worklist_queries_need_worklist(qrscp: StartQrscp, cli: CliRunner) -> None:
+    """Without --worklist the Modality Worklist SOP class is not offered: the query is refused
+    at association time (exit 4), not answered with nothing."""
+    server = qrscp()
+    result = cli(
+        "findscu", "127.0.0.1", str(server.port), "-aec", "QRSCP", "-W", "-k", "PatientName="
+    )
+    assert result.returncode == 4, result
+    assert "presentation context" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["index"], "needs the DIRECTORY"),
+        (["index", "/nonexistent/dir"], "not a directory"),
+        (["http"], "PORT must be a TCP port"),
+        (["0", "extra"], "unexpected argument"),
+    ],
+)
+def test_bad_positional_arguments_exit_2(cli: CliRunner, args: list[str], says: str) -> None:
+    result = cli("qrscp", *args)
+    assert result.returncode == 2, result
+    assert says in result.stderr and "Traceback" not in result.stderr
