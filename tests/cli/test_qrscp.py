@@ -94,6 +94,8 @@ def test_receive_index_and_find(
         cli, server, "-L", "SERIES", "-k", f"StudyInstanceUID={study_uid(1)}", "-k", "Modality="
     )
     assert sorted(r.SeriesInstanceUID for r in series) == [series_uid(1, 1), series_uid(1, 2)]
+    assert server.stop() == 0  # SIGTERM: a clean stop
+    assert "qrscp: 8 instance(s) stored, 0 failed" in server.stderr
 
 
 def test_stdout_has_a_line_per_stored_instance(
@@ -423,3 +425,34 @@ def test_bad_positional_arguments_exit_2(cli: CliRunner, args: list[str], says: 
     result = cli("qrscp", *args)
     assert result.returncode == 2, result
     assert says in result.stderr and "Traceback" not in result.stderr
+
+
+def test_several_nodes_share_one_postgresql_index(
+    cli: CliRunner,
+    qrscp: StartQrscp,
+    our_storescp: Callable[..., Running],
+    postgres: PostgresServer,
+    source: Archive,
+    tmp_path: Path,
+) -> None:
+    """A storescp --index receiver and two qrscp nodes over one storage directory and one
+    PostgreSQL index: what one receives, every node finds and serves."""
+    url = postgres.new_database()
+    shared = tmp_path / "shared"
+    receiver = our_storescp("--index", url, output_dir=shared)
+    first = qrscp("--db", url, output_dir=shared)
+    second = qrscp("--db", url, output_dir=shared)
+    load(cli, receiver, paths_of(source, 1))
+    load(cli, first, paths_of(source, 3))
+    for node in (first, second):
+        rows = findscu(cli, node, "-k", "StudyInstanceUID=", "-k", "NumberOfStudyRelatedInstances=")
+        assert sorted((r.StudyInstanceUID, int(r.NumberOfStudyRelatedInstances)) for r in rows) == [
+            (study_uid(1), 4),
+            (study_uid(3), 2),
+        ]
+    out = tmp_path / "got"
+    result = cli("getscu", "127.0.0.1", str(second.port), "-aec", "QRSCP",
+                 "-k", f"StudyInstanceUID={study_uid(1)}", "-od", out)  # fmt: skip
+    assert result.returncode == 0, result
+    assert_same_files(files_under(out), paths_of(source, 1))
+    postgres.drop_database(url)
