@@ -22,7 +22,7 @@ from dicomnet.qr import MODELS
 from dicomnet.sop_class import CTImageStorage, MRImageStorage, Verification
 from tests.archive.content import build_all
 from tests.pg import PostgresServer
-from tests.qr.archive import Archive
+from tests.qr.archive import Archive, Receiver
 from tests.qr.conftest import scu_ae
 
 QR_CLASSES = tuple(
@@ -106,14 +106,25 @@ def serve_index() -> Iterator[ServeIndex]:
 
 
 @pytest.fixture
+def received() -> Receiver:
+    """What C-GET sub-operations deliver to ``assoc``."""
+    return Receiver()
+
+
+@pytest.fixture
 def assoc(
-    filled: tuple[Index, Archive, list[Path]], serve_index: ServeIndex
+    filled: tuple[Index, Archive, list[Path]], serve_index: ServeIndex, received: Receiver
 ) -> Iterator[Association]:
-    """Our SCU associated with the archive SCP serving the filled index."""
+    """Our SCU associated with the archive SCP serving the filled index (C-STOREs of C-GETs
+    go to ``received``)."""
     server = serve_index(filled[0])
     ext_neg = [build_role(uid, scp_role=True) for uid in (CTImageStorage, MRImageStorage)]
     association = scu_ae().associate(
-        "127.0.0.1", server.server_address[1], ae_title="QRSCP", ext_neg=ext_neg
+        "127.0.0.1",
+        server.server_address[1],
+        ae_title="QRSCP",
+        ext_neg=ext_neg,
+        evt_handlers=received.handlers,
     )
     assert association.is_established, association.failure_reason
     try:

@@ -10,7 +10,8 @@ from pydicom.dataset import Dataset
 
 from dicomnet.association import Association
 from tests.archive.content import extra_study_uid, query
-from tests.qr.archive import series_uid, study_uid
+from tests.helpers import dataset_bytes
+from tests.qr.archive import Archive, Receiver, series_uid, study_uid
 
 
 def find(
@@ -308,3 +309,35 @@ def test_bad_identifiers_fail_with_0xA900_and_a_comment(
     assert status == 0xA900
     assert words in comment
     assert len(find(assoc, study_query())) == 9  # and the association goes on
+
+
+def test_retrieve_without_its_unique_key_fails_with_0xA900(
+    assoc: Association, careless: None
+) -> None:
+    responses = list(assoc.send_c_get(query("STUDY", PatientID="PAT001"), "S"))
+    assert len(responses) == 1
+    status, _ident = responses[0]
+    assert int(status.Status) == 0xA900
+    assert "StudyInstanceUID" in status.ErrorComment
+    assert int(status.NumberOfCompletedSuboperations) == 0
+
+
+def test_get_by_uid_list_at_image_level(
+    assoc: Association, received: Receiver, filled: tuple[Any, Archive, Any]
+) -> None:
+    wanted = [f"{series_uid(1, 1)}.1", f"{series_uid(1, 1)}.3"]
+    identifier = query(
+        "IMAGE",
+        StudyInstanceUID=study_uid(1),
+        SeriesInstanceUID=series_uid(1, 1),
+        SOPInstanceUID=wanted,
+    )
+    responses = list(assoc.send_c_get(identifier, "S"))
+    final = responses[-1][0]
+    assert int(final.Status) == 0x0000
+    assert int(final.NumberOfCompletedSuboperations) == 2
+    archive = filled[1]
+    assert sorted(received.files) == sorted(wanted)
+    for uid in wanted:  # undecoded: byte for byte (the SCU offers each transfer syntax)
+        original = archive.by_sop_instance(uid)
+        assert dataset_bytes(received.files[uid]) == original.dataset_bytes()
