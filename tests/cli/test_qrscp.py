@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from pydicom import dcmread
 from pydicom.dataset import Dataset
 
 from dicomnet.presentation import build_role
@@ -456,3 +457,19 @@ def test_several_nodes_share_one_postgresql_index(
     assert result.returncode == 0, result
     assert_same_files(files_under(out), paths_of(source, 1))
     postgres.drop_database(url)
+
+
+def test_an_instance_that_cannot_be_indexed_is_refused_and_not_kept(
+    qrscp: StartQrscp, cli: CliRunner, tmp_path: Path
+) -> None:
+    from tests.helpers import write_ct_file
+
+    path = write_ct_file(tmp_path / "no-study.dcm", 7, "1.2.840.10008.1.2.1")
+    ds = dcmread(path)
+    del ds.StudyInstanceUID
+    ds.save_as(path)
+    server = qrscp()
+    result = cli("storescu", "127.0.0.1", str(server.port), "-aec", "QRSCP", path)
+    assert result.returncode == 6, result
+    assert "0xC000" in result.stdout + result.stderr
+    assert list((tmp_path / "archive").glob("*.dcm")) == []
