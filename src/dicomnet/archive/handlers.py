@@ -106,6 +106,9 @@ class IndexingStore:
             raise _IndexFailed(path, OUT_OF_RESOURCES, "index database unavailable") from exc
         except ValueError as exc:
             raise _IndexFailed(path, CANNOT_INDEX, f"cannot index: {exc}") from exc
+        except Exception as exc:  # a bug or a value the database refuses: neither is kept
+            LOG.exception("indexing %s failed", path)
+            raise _IndexFailed(path, CANNOT_INDEX, f"cannot index: {type(exc).__name__}") from exc
         if self._then is not None:
             self._then(path, event)
 
