@@ -473,3 +473,24 @@ def test_an_instance_that_cannot_be_indexed_is_refused_and_not_kept(
     assert result.returncode == 6, result
     assert "0xC000" in result.stdout + result.stderr
     assert list((tmp_path / "archive").glob("*.dcm")) == []
+
+
+def test_no_command_loads_sqlalchemy_until_it_indexes() -> None:
+    """`dicomnet --help` builds every command, qrscp's included: SQLAlchemy and the archive
+    package stay unloaded (they cost start-up time); only qrscp and storescp --index load
+    them, when they run."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from dicomnet.cli.app import build_root\n"
+        "build_root()\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('sqlalchemy', 'psycopg', "
+        "'dicomnet.archive'))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
