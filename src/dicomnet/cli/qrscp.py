@@ -336,6 +336,11 @@ def _serve(options: dict[str, Any], user: list[Any]) -> None:
         ae.maximum_pdu_size = o_["max_pdu"]
     ae.spool_directory = str(storage.output_dir)
     syntaxes = list(AllTransferSyntaxes) if o_["accept_all"] else None
+    import gc
+
+    # Everything loaded so far (SQLAlchemy, the SOP class tables) lives until exit: out of the
+    # garbage collector's sight, full collections stay short (as the CLI does at start-up).
+    gc.freeze()
     ae.add_supported_context(Verification)
     for model in MODELS.values():
         for uid in (model.find, model.get, model.move):
