@@ -112,6 +112,14 @@ def storescp(
     no_store: Annotated[
         bool, typer.Option("--no-store", help="Do not write files; leave it to --handler.")
     ] = False,
+    index_db: Annotated[
+        str | None,
+        typer.Option(
+            "--index",
+            help="Also index each instance, before answering success, in this qrscp index: "
+            "postgresql://... URL, SQLite file, or a qrscp storage directory (its index).",
+        ),
+    ] = None,
     bind: Annotated[
         str,
         typer.Option(
@@ -251,7 +259,9 @@ def storescp(
             storage = StorageHandler(output_dir, template, on_duplicate, on_stored=stored)
         except (TemplateError, ValueError) as exc:
             raise CommandError(f"--filepath/--on-duplicate: {exc}", EXIT_USAGE) from None
-        builtin.append((evt.EVT_C_STORE, storage))
+        builtin.append((evt.EVT_C_STORE, _indexing(storage, index_db) if index_db else storage))
+    elif index_db:
+        raise CommandError("--index needs the built-in storage (not --no-store)", EXIT_USAGE)
     elif not user:
         sys.stderr.write(
             "storescp: warning: --no-store without --handler: instances will be refused (0x0122)\n"
@@ -351,3 +361,12 @@ def storescp(
             )
     if stdout_closed.is_set():
         raise StdoutClosed()
+
+
+def _indexing(storage: Any, db: str) -> Any:
+    """--index: the storage handler with the archive's index (dicomnet.archive, imported only
+    here: SQLAlchemy stays off storescp's start-up path)."""
+    from dicomnet.archive.handlers import IndexingStore
+    from dicomnet.cli.qrscp import open_index
+
+    return IndexingStore(storage, open_index(db, storage.output_dir))
