@@ -236,7 +236,14 @@ def _serve(options: dict[str, Any], user: list[Any]) -> None:
     from dicomnet.archive.handlers import ArchiveSCP, IndexingStore, sop_extended
     from dicomnet.cli._handlers import build_evt_handlers
     from dicomnet.cli._logging import logging_handlers
-    from dicomnet.cli._storage import DEFAULT_TEMPLATE, PRESETS, StorageHandler, TemplateError
+    from dicomnet.cli._storage import (
+        DEFAULT_TEMPLATE,
+        PRESETS,
+        FailureCounter,
+        StorageHandler,
+        TemplateError,
+        recover_temp_files,
+    )
     from dicomnet.qr import MODELS
     from dicomnet.sop_class import AllStorageClasses, AllTransferSyntaxes, Verification
     from dicomnet.ul.codec import validate_ae_title
@@ -274,6 +281,7 @@ def _serve(options: dict[str, Any], user: list[Any]) -> None:
         probe.unlink()
     except OSError as exc:
         raise CommandError(f"cannot use output directory {output_dir}: {exc}", EXIT_USAGE) from None
+    recover_temp_files("qrscp", output_dir, quiet)
 
     done = threading.Event()
     stdout_closed = threading.Event()
@@ -316,6 +324,8 @@ def _serve(options: dict[str, Any], user: list[Any]) -> None:
     replaced = {spec.event.name for spec in user if spec.event.name in _GENERATOR_EVENTS}
     builtin: list[tuple[Any, Any]] = list(logging_handlers(common.level))
     builtin.append((evt.EVT_C_STORE, IndexingStore(storage, index)))
+    failed = FailureCounter()
+    builtin.append((evt.EVT_DIMSE_SENT, failed))
     for event_type, func in (
         (evt.EVT_C_FIND, find),
         (evt.EVT_C_GET, archive.get),
@@ -401,7 +411,7 @@ def _serve(options: dict[str, Any], user: list[Any]) -> None:
             stdout_closed.set()
         if not quiet:
             sys.stderr.write(
-                f"qrscp: {storage.stored} instance(s) stored, {storage.failed} failed"
+                f"qrscp: {storage.stored} instance(s) stored, {failed.count} failed"
                 f"{'; stopped: stdout was closed' if stdout_closed.is_set() else ''}\n"
             )
     if stdout_closed.is_set():
