@@ -333,6 +333,13 @@ class _Walker:
                     stack.append(frame)
                     kind, end_of, limit = _ITEMS, end, end
                     continue
+                # (capture holds UIDs: the SOP Class and Instance UID)
+                if tag in capture and len(stack) == 1 and vr and vr != b"UI":
+                    raise StructureError(
+                        offset,
+                        f"({group:04X},{element:04X}) has VR {vr.decode('latin-1')}, "
+                        "a UID needs UI",
+                    )
                 if tag in capture and length <= _CAPTURE_CAP and len(stack) == 1:
                     self._capturing = bytearray()
                     self._capturing_tag = tag

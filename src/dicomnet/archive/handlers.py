@@ -123,8 +123,7 @@ class IndexingStore:
                 os.unlink(exc.path)
             lock = getattr(self.storage, "_lock", None)
             with lock if lock is not None else contextlib.nullcontext():
-                self.storage.stored -= 1
-                self.storage.failed += 1
+                self.storage.stored -= 1  # (the failure is counted from the response sent)
             return status(exc.code, exc.comment)
 
 
