@@ -24,6 +24,7 @@ import pytest
 
 from dicomnet import AE, AssociationServer
 from tests.helpers import DcmtkStorescp, start_dcmtk_storescp, write_ct_files
+from tests.pg import PostgresServer, start_postgres
 
 CT_FILE_COUNT = 4
 
@@ -104,3 +105,17 @@ def dicomnet_server() -> Iterator[ServerFactory]:
     finally:
         for server in started:
             server.shutdown()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL cluster for the session (tests/pg.py): skipped only when the
+    PostgreSQL programs are not installed."""
+    try:
+        server = start_postgres()
+    except FileNotFoundError as exc:
+        pytest.skip(f"PostgreSQL is not installed: {exc}")
+    try:
+        yield server
+    finally:
+        server.stop()

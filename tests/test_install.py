@@ -19,7 +19,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-OURS = ("dicomnet", "echoscu", "storescp", "storescu", "findscu", "getscu", "movescu")
+OURS = ("dicomnet", "echoscu", "storescp", "storescu", "findscu", "getscu", "movescu", "qrscp")
 #: Every program pynetdicom's package would install (its ``project.scripts``).
 PYNETDICOM_NAMES = ("echoscp", "findscu", "getscu", "movescu", "qrscp", "storescp", "storescu")
 
@@ -67,6 +67,7 @@ def requirements() -> list[str]:
     return [
         *project["dependencies"],
         *project["optional-dependencies"]["test"],
+        *project["optional-dependencies"]["archive"],
         *(line for line in peers if line.strip() and not line.startswith("#")),
     ]
 
@@ -107,9 +108,9 @@ def test_the_readme_has_the_two_commands_ci_runs() -> None:
     commands = readme_commands()
     setup = commands["setup"]
     for step in (
-        "apt-get update && apt-get install -y python3-venv dcmtk orthanc",
+        "apt-get update && apt-get install -y python3-venv dcmtk orthanc postgresql",
         "python3 -m venv .venv && . .venv/bin/activate",
-        "pip install -e '.[test]'",
+        "pip install -e '.[test,archive]'",
         "python tools/install_peers.py",
         "dicomnet --help",
     ):

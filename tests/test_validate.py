@@ -141,7 +141,10 @@ def test_pydicom_test_files_are_valid(name: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "offset"), [("MR_truncated.dcm", 1154), ("rtplan_truncated.dcm", 1110)]
+    ("name", "offset"),
+    # rtplan: Implicit VR; the cut element, (300A,012C), sits in a sequence of defined length
+    # (starting at 1110) that the walk enters because the dictionary says it is one.
+    [("MR_truncated.dcm", 1154), ("rtplan_truncated.dcm", 1792)],
 )
 def test_truncated_files_fail_at_the_element_they_cut(name: str, offset: int) -> None:
     path = pydicom_test_file(name)
@@ -305,3 +308,97 @@ def test_property_valid_in_any_chunking(ds: Dataset, syntax: str, chunk: int) ->
 def test_property_garbage_gives_only_our_error(data: bytes, syntax: str, chunk: int) -> None:
     problem = check(data, syntax, chunk)
     assert problem is None or isinstance(problem, StructureError)
+
+
+def test_a_highly_compressed_deflated_data_set_is_complete() -> None:
+    """8 MiB of zeros deflate to a few KiB: fed in one chunk, a step of inflated output comes out
+    full with every input byte already taken. It must still be read to its end (it was refused
+    as "incomplete"), by the validator and by the receiver's counting inflater alike."""
+    import io
+    import struct
+    import zlib
+
+    from dicomnet.dataset import Inflater
+    from dicomnet.validate import validate_stream
+
+    size = 8 * 1024 * 1024
+    head = struct.pack("<HH2sHI", 0x0008, 0x0016, b"UI", 4, 0)[:8] + b"1.2\x00"
+    head += struct.pack("<HH2sHI", 0x0008, 0x0018, b"UI", 4, 0)[:8] + b"1.3\x00"
+    head += struct.pack("<HH2sHI", 0x7FE1, 0x1010, b"OB", 0, size)
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    body = compressor.compress(head + bytes(size)) + compressor.flush()
+    assert len(body) < 64 * 1024
+    validator = validate_stream(io.BytesIO(body), "1.2.840.10008.1.2.1.99")
+    assert validator.uid(0x00080018) == "1.3"
+    inflater = Inflater(max_inflated=None)
+    assert sum(len(piece) for piece in inflater.feed(body)) == len(head) + size
+
+
+def _implicit(tag: int, value: bytes) -> bytes:
+    import struct
+
+    return struct.pack("<HHI", tag >> 16, tag & 0xFFFF, len(value)) + value
+
+
+def _uids() -> bytes:
+    return _implicit(0x00080016, b"1.2\x00") + _implicit(0x00080018, b"1.3\x00")
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (_implicit(0x00080100, b"AB"), "where an item tag should be"),  # no item in the sequence
+        (_implicit(0xFFFEE000, _implicit(0x00080100, b"ABCD"))[:-2], "past the end of its"),
+        (b"\xfe\xff\xdd\xe0\0\0\0\0", "sequence delimiter in a sequence of defined length"),
+    ],
+    ids=["element-in-sequence", "item-past-sequence", "delimiter"],
+)
+def test_implicit_vr_sequences_of_defined_length_are_walked(content: bytes, says: str) -> None:
+    """In Implicit VR the bytes do not say that (0008,1140) is a sequence; the dictionary does,
+    so a defined-length sequence whose content is not items is refused (the fuzzer's findings)."""
+    import io
+
+    from dicomnet.validate import StructureError, validate_stream
+
+    data = _uids() + _implicit(0x00081140, content)
+    with pytest.raises(StructureError, match=says):
+        validate_stream(io.BytesIO(data), "1.2.840.10008.1.2")
+    good = _uids() + _implicit(0x00081140, _implicit(0xFFFEE000, _implicit(0x00081150, b"12")))
+    validate_stream(io.BytesIO(good), "1.2.840.10008.1.2")
+
+
+@pytest.mark.parametrize("group", [0x0000, 0x0002, 0x0003, 0xFFFF])
+def test_groups_with_no_place_in_a_data_set_are_refused(group: int) -> None:
+    import io
+
+    from dicomnet.validate import StructureError, validate_stream
+
+    data = _uids() + _implicit(group << 16 | 0x0010, b"AB")
+    with pytest.raises(StructureError, match="has no place in a data set"):
+        validate_stream(io.BytesIO(data), "1.2.840.10008.1.2")
+
+
+def test_nesting_is_bounded() -> None:
+    import io
+
+    from dicomnet.validate import MAX_NESTING, StructureError, validate_stream
+
+    def nested(levels: int) -> bytes:
+        inner = _implicit(0x00081150, b"12")
+        for _ in range(levels):
+            inner = _implicit(0x00081140, _implicit(0xFFFEE000, inner))
+        return _uids() + inner
+
+    validate_stream(io.BytesIO(nested(MAX_NESTING)), "1.2.840.10008.1.2")
+    with pytest.raises(StructureError, match="nested more than"):
+        validate_stream(io.BytesIO(nested(MAX_NESTING + 1)), "1.2.840.10008.1.2")
+
+
+def test_the_sq_tag_table_is_fresh() -> None:
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tool = Path(__file__).resolve().parent.parent / "tools" / "gen_sq_tags.py"
+    done = subprocess.run([sys.executable, str(tool), "--check"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

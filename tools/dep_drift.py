@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def declared() -> list[Requirement]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    lines = [*project["dependencies"], *project["optional-dependencies"]["test"]]
+    extras = project["optional-dependencies"]
+    lines = [*project["dependencies"], *extras["test"], *extras["archive"]]
     peers = (ROOT / "tests" / "peers.txt").read_text().splitlines()
     lines += [line for line in peers if line.strip() and not line.startswith("#")]
     return [Requirement(line) for line in lines]

@@ -141,6 +141,17 @@ EXAMPLES: dict[str, list[tuple[str, str]]] = {
             "--tls-key me.key +r /data/study",
         ),
     ],
+    "qrscp": [
+        (
+            "An archive on port 11112 in /srv/archive (SQLite index there); C-MOVE to WS1.",
+            "qrscp 11112 -od /srv/archive --move-dest WS1=10.0.0.5:104",
+        ),
+        (
+            "Several nodes sharing one PostgreSQL index over shared storage.",
+            "qrscp 11112 -od /mnt/archive --db postgresql://pacs:secret@db.example.org/archive",
+        ),
+        ("Rebuild the index from the files already there.", "qrscp index /srv/archive"),
+    ],
 }
 
 ENVIRONMENT: list[tuple[str, str]] = [

@@ -136,9 +136,13 @@ class Inflater:
         a limit is passed (checked after every piece)."""
         self.compressed += len(data)
         pending: bytes | bytearray | memoryview = data
-        while pending and not self._zlib.eof:
+        full = True
+        # A full step may leave output waiting even when every input byte was taken (a long
+        # run of zeros): go on until the input is used up and a step comes out short.
+        while (pending or full) and not self._zlib.eof:
             piece = self._zlib.decompress(pending, _INFLATE_STEP)
             pending = self._zlib.unconsumed_tail
+            full = len(piece) == _INFLATE_STEP
             self.inflated += len(piece)
             self._check()
             if piece:

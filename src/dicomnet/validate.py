@@ -14,6 +14,12 @@ What counts as structurally invalid (:class:`StructureError`):
 * a value, item or sequence that runs past the end of the bytes, or past the end of the
   item/sequence holding it;
 * an Explicit VR header whose VR is not a DICOM VR;
+* an element of a group that has no place in a data set: command (0000), file meta (0002), the
+  reserved groups 0001, 0003, 0005, 0007 and FFFF (PS3.5 7.1);
+* in Implicit VR, a sequence of defined length (known by the data dictionary's SQ tags, as the
+  bytes do not say) whose content is not items;
+* sequences nested more than :data:`MAX_NESTING` deep (pydicom and most readers recurse per
+  level);
 * an undefined length where none is allowed (anything but SQ, UN and Pixel Data), an item or
   delimiter tag out of place, a delimiter with a non-zero length;
 * a sequence, item or encapsulated pixel data that is never closed;
@@ -31,6 +37,7 @@ import zlib
 from collections.abc import Iterable
 from typing import BinaryIO
 
+from dicomnet._sq_tags_generated import SQ_TAGS
 from dicomnet._uid import IMPLICIT_VR_LE
 
 __all__ = [
@@ -60,6 +67,12 @@ _ITEM = 0xFFFEE000
 _ITEM_END = 0xFFFEE00D
 _SEQUENCE_END = 0xFFFEE0DD
 _PIXEL_DATA = 0x7FE00010
+#: The most sequences one element may sit inside (real data sets nest a few levels; SR trees a
+#: few dozen).
+MAX_NESTING = 100
+#: Groups with no place in a data set (PS3.5 7.1): command, file meta, reserved.
+_NOT_IN_DATA_SETS = frozenset({0x0000, 0x0001, 0x0002, 0x0003, 0x0005, 0x0007, 0xFFFF})
+_MAX_FRAMES = 1 + 2 * MAX_NESTING  # the top level, then a sequence and an item per level
 _CAPTURE_CAP = 1024  # the longest value we keep for a caller (a UID is at most 64 bytes)
 _INFLATE_STEP = 1 << 20
 
@@ -279,9 +292,17 @@ class _Walker:
                     raise StructureError(
                         offset, f"({group:04X},{element:04X}) out of place among elements"
                     )
+                if group in _NOT_IN_DATA_SETS:
+                    raise StructureError(
+                        offset, f"({group:04X},{element:04X}) has no place in a data set"
+                    )
                 if tag > stop_after and len(stack) == 1:
                     self.stopped = True
                     return
+                if len(stack) >= _MAX_FRAMES and (
+                    length == _UNDEFINED or vr == b"SQ" or (implicit and tag in SQ_TAGS)
+                ):
+                    raise StructureError(offset, f"sequences nested more than {MAX_NESTING} deep")
                 if length == _UNDEFINED:
                     if base + i > limit:
                         raise StructureError(offset, "an element header runs past its item")
@@ -307,11 +328,18 @@ class _Walker:
                         f"({group:04X},{element:04X}) ends at {end}, past the end of the item "
                         f"holding it ({limit})",
                     )
-                if vr == b"SQ":
+                if vr == b"SQ" or (implicit and tag in SQ_TAGS):
                     frame = _Frame(_ITEMS, offset, end, implicit, end)
                     stack.append(frame)
                     kind, end_of, limit = _ITEMS, end, end
                     continue
+                # (capture holds UIDs: the SOP Class and Instance UID)
+                if tag in capture and len(stack) == 1 and vr and vr != b"UI":
+                    raise StructureError(
+                        offset,
+                        f"({group:04X},{element:04X}) has VR {vr.decode('latin-1')}, "
+                        "a UID needs UI",
+                    )
                 if tag in capture and length <= _CAPTURE_CAP and len(stack) == 1:
                     self._capturing = bytearray()
                     self._capturing_tag = tag
@@ -389,7 +417,7 @@ class StructureValidator:
 
     def uid(self, tag: int) -> str:
         """A captured UID value as text ("" when absent or empty)."""
-        return self.values.get(tag, b"").rstrip(b"\x00 ").decode("ascii", "replace").strip()
+        return self.values.get(tag, b"").rstrip(b"\x00 ").decode("latin-1").strip()
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
         self.size += len(data)
@@ -409,7 +437,9 @@ class StructureValidator:
                 self._take_inflated(chunk)
                 if walker.error is not None or walker.stopped:
                     return
-                if not inflater.unconsumed_tail:
+                # A step that came out full may have more output waiting even when every input
+                # byte was taken (a long run of zeros): ask again until it comes out short.
+                if inflater.eof or (not inflater.unconsumed_tail and len(chunk) < _INFLATE_STEP):
                     break
                 chunk = inflater.decompress(inflater.unconsumed_tail, _INFLATE_STEP)
         except zlib.error as exc:
@@ -449,7 +479,7 @@ class StructureValidator:
                 and not walker.error
             ):
                 self._take_inflated(inflater.flush())
-                if walker.error is None:
+                if walker.error is None and not inflater.eof:
                     raise StructureError(self.size, "the deflated data set is incomplete")
             walker.close()
             if self._trailing > 1 and not self._allow_trailing:

@@ -36,7 +36,7 @@ from dicomnet.ul.framing import PDUReader
 from dicomnet.ul.items import PresentationContextAC, UserInformation
 from dicomnet.ul.pdu import Abort, AssociateAC, AssociateRQ, PDataTF
 
-COMMANDS = ("echoscu", "storescp", "storescu", "findscu", "getscu", "movescu")
+COMMANDS = ("echoscu", "storescp", "storescu", "findscu", "getscu", "movescu", "qrscp")
 
 #: Seconds a CLI run may take before the test fails (generous: CI machines can be slow).
 CLI_TIMEOUT = 30.0

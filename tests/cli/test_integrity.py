@@ -193,7 +193,7 @@ def test_our_storescp_refuses_malformed_data_sets_and_keeps_nothing(
     files = sorted(p for p in od.rglob("*") if p.is_file())
     assert [p.name for p in files] == ["UNKNOWN.1.2.3.4.6.dcm"]
     assert dcmdump_ok(files[0])
-    assert "0xC220" in scp.wait_for("Refusing C-STORE")
+    assert "0xC220" in scp.wait_for("refusing C-STORE")
 
 
 def _rq(contexts: list[tuple[int, str, tuple[str, ...]]]) -> Any:

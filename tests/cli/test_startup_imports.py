@@ -32,6 +32,8 @@ NOT_ON_THE_ECHO_PATH = (
     "dicomnet._sop_class_generated",
     "dicomnet.transport.server",
     "dicomnet.tls",
+    "sqlalchemy",  # the archive's index (qrscp, storescp --index) only
+    "dicomnet.archive",
 )
 
 # The report is a repr, read back with ast.literal_eval: importing json would spoil the check.

@@ -32,6 +32,8 @@ SEEDS = {
     152: "A-RELEASE-RQ then another PDU in one read: the deferred A-RELEASE-RP was sent in Sta13",
     227: "the same, chunked delivery",
     245: "a repeated PDU after the A-RELEASE-RQ, peer maximum length 1",
+    1002291: "SOP Instance UID with VR US in an Explicit VR data set: stored with Success",
+    1008294: "C-STORE-RQ with Command Data Set Type 0x0101 (no data set): traceback, abort",
 }
 
 

@@ -269,3 +269,37 @@ class _Refused(Exception):
         super().__init__(comment)
         self.code = code
         self.comment = comment
+
+
+class FailureCounter:
+    """An EVT_DIMSE_SENT handler counting the C-STORE responses sent with a failure status:
+    refusals before any handler (malformed, mismatching UIDs, spool errors) as well as the
+    handlers' own."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def __call__(self, event: Any) -> None:
+        message = event.message
+        if type(message).__name__ == "C_STORE_RSP":
+            from dicomnet.dimse.status import status_category
+
+            if status_category(message.Status) == "Failure":
+                with self._lock:
+                    self.count += 1
+
+
+def recover_temp_files(prog: str, output_dir: Path, quiet: bool) -> None:
+    """Remove the temporary files a killed receiver left under ``output_dir`` (ours, named
+    ``.dicomnet-*.part``, that no running process holds locked), reported in one line."""
+    import sys
+
+    from dicomnet.dataset import remove_stale_temp_files
+
+    count, size = remove_stale_temp_files(output_dir)
+    if count and not quiet:
+        sys.stderr.write(
+            f"{prog}: removed {count} stale temporary file(s) ({size} bytes) left in "
+            f"{output_dir} by an earlier run\n"
+        )

@@ -44,6 +44,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "findscu": ("dicomnet.cli.findscu", "Query with C-FIND and print the matches."),
     "getscu": ("dicomnet.cli.getscu", "Retrieve with C-GET into a directory."),
     "movescu": ("dicomnet.cli.movescu", "Retrieve with C-MOVE, optionally receiving here."),
+    "qrscp": (
+        "dicomnet.cli.qrscp",
+        "Query/Retrieve archive node: store, index, answer C-FIND/C-GET/C-MOVE.",
+    ),
 }
 
 EPILOG = EXIT_CODES_HELP
@@ -103,7 +107,8 @@ def build_root(commands: list[str] | None = None) -> typer.Typer:
     """The ``dicomnet`` app with every (or the given) subcommand."""
     root = typer.Typer(
         name="dicomnet",
-        help="DICOM network utilities: echoscu, storescp, storescu, findscu, getscu, movescu.",
+        help="DICOM network utilities: echoscu, storescp, storescu, findscu, getscu, movescu, "
+        "qrscp.",
         epilog=EPILOG,
         **_settings(),
     )
@@ -229,3 +234,7 @@ def getscu_main() -> None:
 
 def movescu_main() -> None:
     _run(build_single("movescu"), "movescu")
+
+
+def qrscp_main() -> None:
+    _run(build_single("qrscp"), "qrscp")

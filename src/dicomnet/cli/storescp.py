@@ -44,37 +44,6 @@ class _Stop(Exception):
     pass
 
 
-class _FailureCounter:
-    """Counts the C-STORE responses sent with a failure status (EVT_DIMSE_SENT): refusals
-    before any handler (malformed, mismatching UIDs, spool errors) as well as handler ones."""
-
-    def __init__(self) -> None:
-        self.count = 0
-        self._lock = threading.Lock()
-
-    def __call__(self, event: Any) -> None:
-        message = event.message
-        if type(message).__name__ == "C_STORE_RSP":
-            from dicomnet.dimse.status import status_category
-
-            if status_category(message.Status) == "Failure":
-                with self._lock:
-                    self.count += 1
-
-
-def _recover(output_dir: Path, quiet: bool) -> None:
-    """Remove the temporary files a killed storescp left under ``output_dir`` (ours, named
-    ``.dicomnet-*.part``, that no running process holds locked), reported in one line."""
-    from dicomnet.dataset import remove_stale_temp_files
-
-    count, size = remove_stale_temp_files(output_dir)
-    if count and not quiet:
-        sys.stderr.write(
-            f"storescp: removed {count} stale temporary file(s) ({size} bytes) left in "
-            f"{output_dir} by an earlier run\n"
-        )
-
-
 def storescp(
     port: Annotated[
         int, typer.Argument(help="TCP port to listen on (0: any free port).", show_default=False)
@@ -112,6 +81,14 @@ def storescp(
     no_store: Annotated[
         bool, typer.Option("--no-store", help="Do not write files; leave it to --handler.")
     ] = False,
+    index_db: Annotated[
+        str | None,
+        typer.Option(
+            "--index",
+            help="Also index each instance, before answering success, in this qrscp index: "
+            "postgresql://... URL, SQLite file, or a qrscp storage directory (its index).",
+        ),
+    ] = None,
     bind: Annotated[
         str,
         typer.Option(
@@ -192,7 +169,14 @@ def storescp(
     from dicomnet.ae import AE
     from dicomnet.cli._handlers import build_evt_handlers
     from dicomnet.cli._logging import logging_handlers
-    from dicomnet.cli._storage import DEFAULT_TEMPLATE, PRESETS, StorageHandler, TemplateError
+    from dicomnet.cli._storage import (
+        DEFAULT_TEMPLATE,
+        PRESETS,
+        FailureCounter,
+        StorageHandler,
+        TemplateError,
+        recover_temp_files,
+    )
     from dicomnet.sop_class import AllStorageClasses, AllTransferSyntaxes, Verification
     from dicomnet.ul.codec import validate_ae_title
 
@@ -246,17 +230,19 @@ def storescp(
             raise CommandError(
                 f"cannot use output directory {output_dir}: {exc}", EXIT_USAGE
             ) from None
-        _recover(output_dir, quiet)
+        recover_temp_files("storescp", output_dir, quiet)
         try:
             storage = StorageHandler(output_dir, template, on_duplicate, on_stored=stored)
         except (TemplateError, ValueError) as exc:
             raise CommandError(f"--filepath/--on-duplicate: {exc}", EXIT_USAGE) from None
-        builtin.append((evt.EVT_C_STORE, storage))
+        builtin.append((evt.EVT_C_STORE, _indexing(storage, index_db) if index_db else storage))
+    elif index_db:
+        raise CommandError("--index needs the built-in storage (not --no-store)", EXIT_USAGE)
     elif not user:
         sys.stderr.write(
             "storescp: warning: --no-store without --handler: instances will be refused (0x0122)\n"
         )
-    failed = _FailureCounter()
+    failed = FailureCounter()
     builtin.append((evt.EVT_DIMSE_SENT, failed))
     if exit_after is not None and storage is None:
         counter = {"n": 0}
@@ -351,3 +337,12 @@ def storescp(
             )
     if stdout_closed.is_set():
         raise StdoutClosed()
+
+
+def _indexing(storage: Any, db: str) -> Any:
+    """--index: the storage handler with the archive's index (dicomnet.archive, imported only
+    here: SQLAlchemy stays off storescp's start-up path)."""
+    from dicomnet.archive.handlers import IndexingStore
+    from dicomnet.cli.qrscp import open_index
+
+    return IndexingStore(storage, open_index(db, storage.output_dir))

@@ -2,7 +2,8 @@
 service shares (identifier decoding, running a handler generator, C-CANCEL checks).
 
 The handler follows pynetdicom's convention: a generator yielding ``(status, identifier)``.
-Pending statuses (0xFF00, 0xFF01) carry the matching identifier; the first other status ends
+Pending statuses (0xFF00, 0xFF01) carry the matching identifier (a pydicom Dataset, or
+``bytes`` already encoded in ``event.context.transfer_syntax[0]``); the first other status ends
 the operation and is sent without an identifier (PS3.7 C1); when the generator ends, the final
 response is Success. Between yields the service reads, without blocking, whatever the peer
 sent: a C-CANCEL-RQ for this request sets ``event.is_cancelled`` and the operation ends with
@@ -195,7 +196,9 @@ def serve(assoc: Association, done: MessageComplete[Any]) -> None:
                 LOGGER.error("the EVT_C_FIND handler yielded a Pending status without identifier")
                 raise InvalidYield("Pending status without an identifier")
             try:
-                data = encode_dataset(match, syntax)
+                # bytes: an identifier the handler encoded itself in the context's transfer
+                # syntax (the archive does, for speed); else a pydicom Dataset
+                data = bytes(match) if isinstance(match, bytes) else encode_dataset(match, syntax)
             except Exception as exc:
                 LOGGER.error("cannot encode an EVT_C_FIND identifier: %s", exc)
                 raise InvalidYield("cannot encode the identifier") from None

@@ -486,7 +486,9 @@ class _Retrieve:
             info = _describe(dataset)
         except (OSError, ValueError, AttributeError) as exc:
             LOGGER.error("%s sub-operation: cannot read %r: %s", self.service, dataset, exc)
-            counts.fail("")
+            # A path that knows its instance (str subclass with ``sop_instance_uid``, as the
+            # archive yields) still names it in the Failed SOP Instance UID List.
+            counts.fail(str(getattr(dataset, "sop_instance_uid", "") or ""))
             return
         try:
             rsp = sender.store(dataset, info, priority)

@@ -38,6 +38,8 @@ DATASET_DOES_NOT_MATCH = 0xA900
 
 def refusal(request: C_STORE_RQ, received: Any) -> tuple[int, str] | None:
     """Why a received data set cannot be kept as sent: (status, ErrorComment), or None."""
+    if received is None:  # Command Data Set Type said "no data set"
+        return MALFORMED_DATASET, "the C-STORE request carries no data set"
     problem = received.problem()
     if isinstance(problem, OSError):
         return OUT_OF_RESOURCES, f"cannot spool: {problem.strerror or problem}"

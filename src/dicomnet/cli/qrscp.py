@@ -1,0 +1,418 @@
+"""``qrscp PORT -od DIR``: a Query/Retrieve archive node — storage, index, C-FIND, C-GET,
+C-MOVE — and ``qrscp index DIR``, which (re)builds the index from files on disk.
+
+Built like storescp: an AE whose built-in handlers (logging, storage + index, query, retrieve)
+are bound through ``evt_handlers``; ``--handler`` adds the user's. The archive logic lives in
+:mod:`dicomnet.archive` (SQLAlchemy is imported from there only, when this command runs).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any
+
+import typer
+
+from dicomnet.cli import _options as o
+from dicomnet.cli._common import Common, start, tls_server_context
+from dicomnet.cli._console import (
+    EXIT_CONNECT,
+    EXIT_USAGE,
+    CommandError,
+    OutputFormat,
+    RowWriter,
+    StdoutClosed,
+)
+
+HELP = """Query/Retrieve archive node: receive (C-STORE), index, and answer C-FIND, C-GET and
+C-MOVE.
+
+qrscp PORT -od DIR stores received instances exactly like storescp (same --filepath naming,
+atomic durable write, statuses) and indexes each one before answering success: the file is on
+disk and its index row committed, or the sender gets a failure and neither remains. The index
+is a SQLite database in DIR (dicomnet-index.sqlite3) unless --db names another, such as
+postgresql://user:password@host/db so that several qrscp and storescp --index nodes share one
+index over shared storage. C-FIND: Patient Root, Study Root and Patient/Study Only at every
+level, with the matching rules of PS3.4 C.2.2.2 (single value, universal, * and ? wildcards,
+date/time ranges, UID lists; person names case-insensitive; relational queries answered).
+C-GET and C-MOVE send the stored files undecoded when the transfer syntax allows; C-MOVE
+destinations come from --move-dest AE=host:port (repeatable) or --move-dest-file. --worklist
+DIR adds Modality Worklist C-FIND from the worklist files in DIR (reloaded when they change).
+qrscp index DIR [--db URL] rebuilds the index from the files under DIR and reports unreadable
+ones. One line per stored instance goes to stdout; SIGINT/SIGTERM stop the server (exit 0).
+--handler without EVENT= handles each received C-STORE, after the built-in storage and index;
+with EVENT=EVT_C_FIND, EVT_C_GET or EVT_C_MOVE it replaces the built-in query or retrieve."""
+
+_GENERATOR_EVENTS = ("EVT_C_FIND", "EVT_C_GET", "EVT_C_MOVE", "EVT_SOP_EXTENDED")
+
+
+class _Stop(Exception):
+    pass
+
+
+def parse_move_dest(text: str) -> tuple[str, tuple[str, int]]:
+    """``AE=host:port`` -> (AE, (host, port)); ValueError with the reason."""
+    from dicomnet.ul.codec import validate_ae_title
+
+    title, sep, where = text.partition("=")
+    host, colon, port_text = where.rpartition(":")
+    if not sep or not colon or not host or not port_text.isdigit():
+        raise ValueError(f"{text!r} is not AE=host:port")
+    port = int(port_text)
+    if not 0 < port <= 65535:
+        raise ValueError(f"{text!r}: {port} is not a TCP port")
+    return validate_ae_title(title.strip()), (host.strip("[] "), port)
+
+
+def read_move_dest_file(path: Path) -> list[str]:
+    """Lines ``AE=host:port`` or ``AE host port`` (``#`` comments, blank lines ignored)."""
+    entries = []
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        parts = line.split()
+        entries.append(line if len(parts) == 1 else f"{parts[0]}={parts[1]}:{parts[2]}")
+    return entries
+
+
+def qrscp(
+    port: Annotated[
+        str,
+        typer.Argument(
+            help="TCP port to listen on (0: any free port), or 'index' to (re)build the index "
+            "of DIRECTORY and exit.",
+            show_default=False,
+            metavar="PORT|index",
+        ),
+    ],
+    directory: Annotated[
+        Path | None,
+        typer.Argument(
+            help="With 'index': the directory whose files to index.", show_default=False
+        ),
+    ] = None,
+    output_dir: Annotated[
+        Path, typer.Option("--output-dir", "-od", help="Where received files are kept.")
+    ] = Path("."),
+    db: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            help="Index database: postgresql://user:pass@host/db, sqlite:///file or a SQLite "
+            "file path. Default: dicomnet-index.sqlite3 in the storage directory.",
+        ),
+    ] = None,
+    filepath: Annotated[
+        str | None,
+        typer.Option("--filepath", help="File name template, as storescp's --filepath."),
+    ] = None,
+    sort_on_study_uid: Annotated[
+        bool,
+        typer.Option(
+            "--sort-on-study-uid", "+ssu", help="One subdirectory per study (StudyInstanceUID)."
+        ),
+    ] = False,
+    on_duplicate: Annotated[
+        str, typer.Option("--on-duplicate", help="replace, keep or fail when the file exists.")
+    ] = "replace",
+    accept_all: Annotated[
+        bool, typer.Option("--accept-all", help="Accept compressed transfer syntaxes too.")
+    ] = False,
+    move_dest: Annotated[
+        list[str] | None,
+        typer.Option("--move-dest", help="A C-MOVE destination AE=host:port (repeatable)."),
+    ] = None,
+    move_dest_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--move-dest-file",
+            help="A file of C-MOVE destinations: one 'AE host port' or 'AE=host:port' a line.",
+        ),
+    ] = None,
+    worklist: Annotated[
+        Path | None,
+        typer.Option(
+            "--worklist", help="Answer Modality Worklist C-FIND from the files in this directory."
+        ),
+    ] = None,
+    bind: Annotated[str, typer.Option("--bind", help="Address to listen on.")] = "0.0.0.0",
+    ae_title: Annotated[str, typer.Option("--ae-title", "-aet", help="Our AE title.")] = "QRSCP",
+    require_called_aet: Annotated[
+        bool, typer.Option("--require-called-aet", help="Reject other called AE titles.")
+    ] = False,
+    require_calling_aet: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--require-calling-aet", help="Only accept these calling AE titles (repeatable)."
+        ),
+    ] = None,
+    max_associations: Annotated[
+        int, typer.Option("--max-associations", min=1, help="Concurrent associations.")
+    ] = 10,
+    acse_timeout: o.AcseTimeout = 30.0,
+    dimse_timeout: o.DimseTimeout = 30.0,
+    idle_timeout: Annotated[
+        float,
+        typer.Option("--idle-timeout", min=0.001, help="Seconds an association may sit idle."),
+    ] = 60.0,
+    max_pdu: o.MaxPDU = None,
+    tls_cert: o.TlsCert = None,
+    tls_key: o.TlsKey = None,
+    tls_ca: o.TlsCA = None,
+    tls_no_verify: o.TlsNoVerify = False,
+    handler: Annotated[list[str] | None, o.handler_option("each received C-STORE")] = None,
+    fmt: o.Format = OutputFormat.auto,
+    no_color: o.NoColor = False,
+    quiet: o.Quiet = False,
+    verbose: o.Verbose = False,
+    debug: o.Debug = False,
+    log_file: o.LogFile = None,
+) -> None:
+    from dicomnet import events as evt
+
+    common = Common(quiet, verbose, debug, log_file, handler or (), no_color)
+    user = start(common, evt.EVT_C_STORE)
+    if port == "index":
+        if directory is None:
+            raise CommandError("qrscp index needs the DIRECTORY to index", EXIT_USAGE)
+        _index_command(directory, db, quiet)
+        return
+    if directory is not None:
+        raise CommandError(f"unexpected argument {str(directory)!r}", EXIT_USAGE)
+    if not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise CommandError(f"PORT must be a TCP port (0-65535) or 'index', not {port!r}", 2)
+    _serve(locals(), user)
+
+
+def open_index(db: str | None, root: Path, *, create: bool = True) -> Any:
+    from dicomnet.archive.index import Index, IndexUnavailable, database_url, describe_url
+    from dicomnet.archive.schema import SchemaError
+
+    try:
+        url = database_url(db, root)
+    except ValueError as exc:
+        raise CommandError(f"--db: {exc}", EXIT_USAGE) from None
+    try:
+        return Index(url, root=root, create=create)
+    except SchemaError as exc:
+        raise CommandError(f"{describe_url(url)}: {exc}", EXIT_USAGE) from None
+    except IndexUnavailable as exc:
+        raise CommandError(str(exc), EXIT_CONNECT) from None
+
+
+def _index_command(directory: Path, db: str | None, quiet: bool) -> None:
+    from dicomnet.archive.index import IndexUnavailable
+    from dicomnet.archive.rebuild import rebuild
+
+    if not directory.is_dir():
+        raise CommandError(f"{directory} is not a directory", EXIT_USAGE)
+    index = open_index(db, directory)
+
+    def report(path: Path, problem: str | None) -> None:
+        if problem is not None:
+            sys.stderr.write(f"qrscp: warning: cannot index {path}: {problem}\n")
+
+    try:
+        done = rebuild(index, directory, on_file=report)
+    except IndexUnavailable as exc:
+        raise CommandError(str(exc), EXIT_CONNECT) from None
+    finally:
+        index.close()
+    if not quiet:
+        sys.stderr.write(
+            f"qrscp: indexed {done.indexed} file(s) under {directory}; "
+            f"{len(done.unreadable)} unreadable\n"
+        )
+
+
+def _serve(options: dict[str, Any], user: list[Any]) -> None:
+    from dicomnet import events as evt
+    from dicomnet.ae import AE
+    from dicomnet.archive.handlers import ArchiveSCP, IndexingStore, sop_extended
+    from dicomnet.cli._handlers import build_evt_handlers
+    from dicomnet.cli._logging import logging_handlers
+    from dicomnet.cli._storage import (
+        DEFAULT_TEMPLATE,
+        PRESETS,
+        FailureCounter,
+        StorageHandler,
+        TemplateError,
+        recover_temp_files,
+    )
+    from dicomnet.qr import MODELS
+    from dicomnet.sop_class import AllStorageClasses, AllTransferSyntaxes, Verification
+    from dicomnet.ul.codec import validate_ae_title
+
+    o_ = options
+    common: Common = o_["common"]
+    quiet: bool = o_["quiet"]
+    output_dir: Path = o_["output_dir"]
+    try:
+        ae_title = validate_ae_title(o_["ae_title"])
+        calling = [validate_ae_title(a) for a in o_["require_calling_aet"] or []]
+    except ValueError as exc:
+        raise CommandError(f"invalid AE title: {exc}", EXIT_USAGE) from None
+    entries = list(o_["move_dest"] or [])
+    if o_["move_dest_file"] is not None:
+        try:
+            entries += read_move_dest_file(o_["move_dest_file"])
+        except OSError as exc:
+            raise CommandError(f"--move-dest-file: {exc}", EXIT_USAGE) from None
+    destinations: dict[str, tuple[str, int]] = {}
+    for entry in entries:
+        try:
+            title, where = parse_move_dest(entry)
+        except ValueError as exc:
+            raise CommandError(f"--move-dest: {exc}", EXIT_USAGE) from None
+        destinations[title] = where
+    template = o_["filepath"] or (PRESETS["study"] if o_["sort_on_study_uid"] else DEFAULT_TEMPLATE)
+    ssl_context = tls_server_context(
+        o_["tls_cert"], o_["tls_key"], o_["tls_ca"], o_["tls_no_verify"]
+    )
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        probe = output_dir / ".dicomnet-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise CommandError(f"cannot use output directory {output_dir}: {exc}", EXIT_USAGE) from None
+    recover_temp_files("qrscp", output_dir, quiet)
+
+    done = threading.Event()
+    stdout_closed = threading.Event()
+    output = RowWriter(
+        ["file", "sop_instance_uid", "calling_aet"], o_["fmt"], no_color=o_["no_color"]
+    )
+
+    def stored(path: Path, event: Any) -> None:
+        try:
+            output.write(
+                {
+                    "file": str(path),
+                    "sop_instance_uid": event.request.AffectedSOPInstanceUID,
+                    "calling_aet": event.assoc.requestor.ae_title,
+                }
+            )
+        except StdoutClosed:
+            stdout_closed.set()
+            done.set()
+
+    try:
+        storage = StorageHandler(output_dir, template, o_["on_duplicate"], on_stored=stored)
+    except (TemplateError, ValueError) as exc:
+        raise CommandError(f"--filepath/--on-duplicate: {exc}", EXIT_USAGE) from None
+    index = open_index(o_["db"], storage.output_dir)
+    archive = ArchiveSCP(index, ae_title, destinations)
+    worklist_scp = None
+    if o_["worklist"] is not None:
+        from dicomnet.archive.worklist import WorklistSCP
+
+        if not o_["worklist"].is_dir():
+            raise CommandError(f"--worklist: {o_['worklist']} is not a directory", EXIT_USAGE)
+        worklist_scp = WorklistSCP(o_["worklist"])
+
+    def find(event: Any) -> Any:
+        if worklist_scp is not None and event.request.AffectedSOPClassUID == MODELS["W"].find:
+            return worklist_scp.find(event)
+        return archive.find(event)
+
+    replaced = {spec.event.name for spec in user if spec.event.name in _GENERATOR_EVENTS}
+    builtin: list[tuple[Any, Any]] = list(logging_handlers(common.level))
+    builtin.append((evt.EVT_C_STORE, IndexingStore(storage, index)))
+    failed = FailureCounter()
+    builtin.append((evt.EVT_DIMSE_SENT, failed))
+    for event_type, func in (
+        (evt.EVT_C_FIND, find),
+        (evt.EVT_C_GET, archive.get),
+        (evt.EVT_C_MOVE, archive.move),
+        (evt.EVT_SOP_EXTENDED, sop_extended),
+    ):
+        if event_type.name not in replaced:
+            builtin.append((event_type, func))
+
+    ae = AE(ae_title)
+    ae.acse_timeout = o_["acse_timeout"]
+    ae.dimse_timeout = o_["dimse_timeout"]
+    ae.network_timeout = o_["idle_timeout"]
+    ae.maximum_associations = o_["max_associations"]
+    ae.require_called_aet = o_["require_called_aet"]
+    ae.require_calling_aet = calling
+    if o_["max_pdu"] is not None:
+        ae.maximum_pdu_size = o_["max_pdu"]
+    ae.spool_directory = str(storage.output_dir)
+    syntaxes = list(AllTransferSyntaxes) if o_["accept_all"] else None
+    import gc
+
+    # Everything loaded so far (SQLAlchemy, the SOP class tables) lives until exit: out of the
+    # garbage collector's sight, full collections stay short (as the CLI does at start-up).
+    gc.freeze()
+    ae.add_supported_context(Verification)
+    for model in MODELS.values():
+        for uid in (model.find, model.get, model.move):
+            if uid and (model.is_hierarchical or worklist_scp is not None):
+                ae.add_supported_context(uid)
+    for sop_class in AllStorageClasses:
+        # scp_role for C-GET: the requestor stores what we send on its association.
+        ae.add_supported_context(sop_class, syntaxes, scu_role=True, scp_role=True)
+
+    signalled = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        if signalled.is_set():
+            raise _Stop()
+        signalled.set()
+        done.set()
+
+    previous = signal.signal(signal.SIGTERM, on_signal)
+    previous_int = signal.signal(signal.SIGINT, on_signal)
+    handlers = build_evt_handlers(builtin, user)
+    bind, port = o_["bind"], int(o_["port"])
+    try:
+        server = ae.start_server(
+            (bind, port), block=False, ssl_context=ssl_context, evt_handlers=handlers
+        )
+    except OSError as exc:
+        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
+        index.close()
+        raise CommandError(
+            f"cannot listen on {bind}:{port}: {exc.strerror or exc}", EXIT_CONNECT
+        ) from None
+    assert server is not None
+    host, real_port = server.server_address
+    if not quiet:
+        from dicomnet.archive.index import describe_url
+
+        moves = ", ".join(sorted(destinations)) or "none"
+        sys.stderr.write(
+            f"qrscp: listening on {host}:{real_port} as {ae_title}; storing in {output_dir} as "
+            f"{template}; index {describe_url(index.url)}; move destinations: {moves}"
+            f"{'; worklist ' + str(o_['worklist']) if worklist_scp else ''}"
+            f"{'; TLS' if ssl_context else ''}\n"
+        )
+        sys.stderr.flush()
+    try:
+        done.wait()
+    except _Stop:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
+        server.shutdown()
+        index.close()
+        try:
+            output.close()
+        except StdoutClosed:
+            stdout_closed.set()
+        if not quiet:
+            sys.stderr.write(
+                f"qrscp: {storage.stored} instance(s) stored, {failed.count} failed"
+                f"{'; stopped: stdout was closed' if stdout_closed.is_set() else ''}\n"
+            )
+    if stdout_closed.is_set():
+        raise StdoutClosed()
