@@ -101,7 +101,7 @@ class IndexingStore:
         except Exception as exc:
             raise _IndexFailed(path, CANNOT_INDEX, f"cannot read it to index: {exc}") from exc
         try:
-            self.index.add(ds, path, str(event.context.transfer_syntax[0]))
+            self.index.add(ds, path, str(event.context.transfer_syntax))
         except IndexUnavailable as exc:
             raise _IndexFailed(path, OUT_OF_RESOURCES, "index database unavailable") from exc
         except ValueError as exc:
@@ -202,7 +202,7 @@ class ArchiveSCP:
             LOG.warning("C-FIND refused: %s", exc)
             yield status(IDENTIFIER_DOES_NOT_MATCH, str(exc)), None
             return
-        syntax = str(event.context.transfer_syntax[0])
+        syntax = str(event.context.transfer_syntax)
         try:
             for row in self.index.stream(statement):
                 if event.is_cancelled:

@@ -3,7 +3,7 @@ service shares (identifier decoding, running a handler generator, C-CANCEL check
 
 The handler follows pynetdicom's convention: a generator yielding ``(status, identifier)``.
 Pending statuses (0xFF00, 0xFF01) carry the matching identifier (a pydicom Dataset, or
-``bytes`` already encoded in ``event.context.transfer_syntax[0]``); the first other status ends
+``bytes`` already encoded in ``event.context.transfer_syntax``); the first other status ends
 the operation and is sent without an identifier (PS3.7 C1); when the generator ends, the final
 response is Success. Between yields the service reads, without blocking, whatever the peer
 sent: a C-CANCEL-RQ for this request sets ``event.is_cancelled`` and the operation ends with
