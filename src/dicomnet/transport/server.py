@@ -79,6 +79,7 @@ class AssociationServer:
         self._handshaking: dict[threading.Thread, ssl.SSLSocket] = {}
         self._stopping = threading.Event()
         self._stopped = threading.Event()
+        self._serving = threading.Event()  # serve_forever entered (by start() or the user)
         self._thread: threading.Thread | None = None
 
     # --- handlers -------------------------------------------------------------------------
@@ -164,6 +165,7 @@ class AssociationServer:
 
     def serve_forever(self) -> None:
         """Accept connections until :meth:`shutdown` (blocking)."""
+        self._serving.set()
         selector = selectors.DefaultSelector()
         selector.register(self.socket, selectors.EVENT_READ)
         selector.register(self._wake_r, selectors.EVENT_READ)
@@ -286,6 +288,10 @@ class AssociationServer:
             os.write(self._wake_w, b"x")
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
+        elif self._serving.is_set():
+            # serve_forever on a thread of the caller's (AE.make_server): let it see the wake
+            # byte before the wake pipe is closed below
+            self._stopped.wait(timeout)
         with contextlib.suppress(OSError):
             self.socket.close()
         for assoc in self.active_associations:
