@@ -212,9 +212,11 @@ def part_receive(args: argparse.Namespace, work: Path) -> None:
         f"qrscp/storescp = {archive / ours:.2f} (target <= 1.20)"
     )
     ours, archive = min(cpu["storescp"]), min(cpu["qrscp"])
+    # (a very short run can measure 0 CPU ticks: no ratio then)
+    ratio = f"{archive / ours:.2f}" if ours > 0 else "n/a (run too short)"
     print(
         f"  receiver CPU time: storescp {ours * 1000:.2f} ms/file, qrscp {archive * 1000:.2f} "
-        f"ms/file; qrscp/storescp = {archive / ours:.2f} (less disturbed by other load)"
+        f"ms/file; qrscp/storescp = {ratio} (less disturbed by other load)"
     )
 
 
