@@ -44,7 +44,13 @@ except ImportError:  # pragma: no cover - not on POSIX: no locks, stale files ar
     fcntl = None  # type: ignore[assignment]
 
 from dicomnet.part10 import encode_file_meta
-from dicomnet.validate import SOP_CLASS_UID, SOP_INSTANCE_UID, StructureError, StructureValidator
+from dicomnet.validate import (
+    SOP_CLASS_UID,
+    SOP_INSTANCE_UID,
+    InflateLimitExceeded,
+    StructureError,
+    StructureValidator,
+)
 
 SPOOL_THRESHOLD = 4 * 1024 * 1024
 DEFLATED = "1.2.840.10008.1.2.1.99"
@@ -275,12 +281,16 @@ class ReceivedDataset:
         self.size = 0  # data-set bytes, without the header
         self.max_size = max_size
         self.max_inflated = max_inflated
-        self._inflater = (
-            Inflater(max_inflated, max_ratio) if transfer_syntax_uid == DEFLATED else None
-        )
         #: Why the data set was refused while it arrived (too large, a deflate bomb), or None.
         self.refusal: str | None = None
-        self._validator = StructureValidator(transfer_syntax_uid)
+        # The validator inflates a Deflated data set once, as it arrives, in bounded steps whose
+        # output it walks and drops; it also enforces the inflation limits.
+        self._validator = StructureValidator(
+            transfer_syntax_uid,
+            max_inflated=max_inflated,
+            max_ratio=max_ratio,
+            ratio_floor=RATIO_FLOOR,
+        )
         #: The error that stopped spooling (the data set was dropped), if any.
         self.write_error: OSError | None = None
 
@@ -295,17 +305,11 @@ class ReceivedDataset:
         if self.max_size is not None and self.size > self.max_size:
             self._refuse(f"data set larger than the maximum of {self.max_size} bytes")
             return len(data)
-        if self._inflater is not None:
-            try:
-                for _piece in self._inflater.feed(data):
-                    pass  # counted and dropped: only the limits matter here
-            except InflateLimitError as exc:
-                self._refuse(str(exc))
-                return len(data)
-            except zlib.error as exc:
-                self._refuse(f"the Deflated data set is corrupt: {exc}")
-                return len(data)
         self._validator.feed(data)
+        limit = self._validator.error
+        if isinstance(limit, InflateLimitExceeded):
+            self._refuse(limit.reason)
+            return len(data)
         if self.write_error is not None:
             return len(data)
         try:

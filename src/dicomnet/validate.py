@@ -43,6 +43,7 @@ from dicomnet._uid import IMPLICIT_VR_LE
 __all__ = [
     "SOP_CLASS_UID",
     "SOP_INSTANCE_UID",
+    "InflateLimitExceeded",
     "StructureError",
     "StructureValidator",
     "validate_stream",
@@ -90,6 +91,11 @@ class StructureError(ValueError):
         super().__init__(f"malformed data set at {where} {offset}: {reason}")
         self.offset = offset
         self.reason = reason
+
+
+class InflateLimitExceeded(StructureError):
+    """A deflated data set inflates past a limit (``max_inflated`` or ``max_ratio``): not
+    malformed, but more than the receiver agreed to hold."""
 
 
 _NO_LIMIT = 1 << 64
@@ -369,7 +375,9 @@ class StructureValidator:
     ``capture``: top-level tags whose (short) raw values to keep in :attr:`values`.
     ``stop_after``: stop walking once a top-level tag greater than this appears (for reading a
     few early values cheaply; the data set is then not validated past that point).
-    ``max_inflated``: for a deflated transfer syntax, the most bytes it may inflate to.
+    ``max_inflated``: for a deflated transfer syntax, the most bytes it may inflate to;
+    ``max_ratio``: the most it may inflate per byte fed, once more than ``ratio_floor`` bytes
+    have been inflated. Passing either gives :class:`InflateLimitExceeded`.
     ``allow_trailing``: for a deflated transfer syntax, accept bytes after the end of the
     deflate stream (more than the one pad byte PS3.5 A.5 allows); :attr:`deflate_end` says
     where the stream ended, for a sender that sends only that much.
@@ -382,6 +390,8 @@ class StructureValidator:
         *,
         stop_after: int = 0xFFFFFFFF,
         max_inflated: int | None = None,
+        max_ratio: float | None = None,
+        ratio_floor: int = 0,
         allow_trailing: bool = False,
     ) -> None:
         syntax = str(transfer_syntax_uid)
@@ -394,6 +404,8 @@ class StructureValidator:
         )
         self._inflated = 0
         self._max_inflated = max_inflated
+        self._max_ratio = max_ratio
+        self._ratio_floor = ratio_floor
         self._allow_trailing = allow_trailing
         #: Deflated syntaxes: how many bytes fed make up the deflate stream (once it ended).
         self.deflate_end: int | None = None
@@ -453,10 +465,19 @@ class StructureValidator:
 
     def _take_inflated(self, chunk: bytes) -> None:
         self._inflated += len(chunk)
-        if self._max_inflated is not None and self._inflated > self._max_inflated:
-            self._walker.error = StructureError(
+        inflated, ratio = self._inflated, self._max_ratio
+        if self._max_inflated is not None and inflated > self._max_inflated:
+            self._walker.error = InflateLimitExceeded(
                 self._max_inflated,
                 f"the deflated data set inflates to more than {self._max_inflated} bytes",
+                inflated=True,
+            )
+            return
+        if ratio is not None and inflated > self._ratio_floor and inflated > ratio * self.size:
+            self._walker.error = InflateLimitExceeded(
+                inflated,
+                f"the deflated data set inflates more than {ratio:g} times ({self.size} bytes "
+                f"inflated to over {inflated})",
                 inflated=True,
             )
             return

@@ -82,7 +82,8 @@ def test_received_deflated_dataset_over_the_limit_is_refused_and_dropped(tmp_pat
     received = ReceivedDataset(
         CT, "1.2.3", DEFLATED, "1.2.3.4", directory=tmp_path, threshold=1024, max_inflated=MiB
     )
-    data = deflate(bytes(4 * MiB))
+    # one private OB of 4 MiB of zeros: structurally valid, but past the 1 MiB it may inflate to
+    data = deflate(struct.pack("<HH2sHI", 0x7FE1, 0x1010, b"OB", 0, 4 * MiB) + bytes(4 * MiB))
     for start in range(0, len(data), 1000):
         received.write(data[start : start + 1000])
     assert received.refusal is not None and "inflates" in received.refusal
