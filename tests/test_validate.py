@@ -318,7 +318,7 @@ def test_a_highly_compressed_deflated_data_set_is_complete() -> None:
     import struct
     import zlib
 
-    from dicomnet.dataset import Inflater
+    from dicomnet._inflate import Inflater
     from dicomnet.validate import validate_stream
 
     size = 8 * 1024 * 1024

@@ -9,10 +9,11 @@ filesystem. Nothing here holds a large data set in memory.
 
 Limits (DESIGN.md 1.4): a data set larger than ``max_size`` bytes is refused while it arrives
 (its bytes are dropped, the temporary file removed, :attr:`ReceivedDataset.refusal` says why).
-A Deflated data set is inflated incrementally as it arrives, in bounded steps whose output is
-counted and dropped: over ``max_inflated`` bytes, or over ``max_ratio`` times the bytes received
-once more than :data:`RATIO_FLOOR` bytes have been inflated, it is refused the same way. It is
-never inflated whole in memory: readers (naming fields, ``dataset``) inflate it again as a
+A Deflated data set is inflated once, incrementally as it arrives, by the structure validator
+below (:class:`~dicomnet._inflate.Inflater`: bounded steps, output walked and dropped): over
+``max_inflated`` bytes, or over ``max_ratio`` times the bytes received once more than
+:data:`~dicomnet._inflate.RATIO_FLOOR` bytes have been inflated, it is refused the same way. It
+is never inflated whole in memory: readers (naming fields, ``dataset``) inflate it again as a
 stream, within the same limits.
 
 While the bytes arrive they are also walked by a :class:`~dicomnet.validate.StructureValidator`
@@ -43,6 +44,12 @@ try:
 except ImportError:  # pragma: no cover - not on POSIX: no locks, stale files are left alone
     fcntl = None  # type: ignore[assignment]
 
+from dicomnet._inflate import (
+    INFLATE_STEP,
+    MAX_INFLATED_SIZE,
+    RATIO_FLOOR,
+    Inflater,
+)
 from dicomnet.part10 import encode_file_meta
 from dicomnet.validate import (
     SOP_CLASS_UID,
@@ -112,63 +119,9 @@ def _temp_files(root: str | os.PathLike[str]) -> Iterator[str]:
 
 #: Defaults of the limits (AE.maximum_dataset_size, maximum_inflated_size, maximum_deflate_ratio).
 MAX_DATASET_SIZE = 4 * 1024**3
-MAX_INFLATED_SIZE = 4 * 1024**3
 MAX_DEFLATE_RATIO = 100.0
-#: The ratio limit applies once this much has been inflated (blank images deflate 1000:1).
-RATIO_FLOOR = 64 * 1024 * 1024
-_INFLATE_STEP = 1024 * 1024  # most output one zlib call may produce
 #: Identifiers, N-service data sets and other data sets held in memory: at most this much.
 MEMORY_SINK_CAP = 64 * 1024 * 1024
-
-
-class InflateLimitError(ValueError):
-    """A Deflated data set inflates past a limit (size or ratio)."""
-
-
-class Inflater:
-    """Incremental raw-deflate decompression with limits; output in bounded steps."""
-
-    def __init__(
-        self, max_inflated: int | None = MAX_INFLATED_SIZE, max_ratio: float | None = None
-    ) -> None:
-        self._zlib = zlib.decompressobj(-zlib.MAX_WBITS)
-        self.max_inflated = max_inflated
-        self.max_ratio = max_ratio
-        self.compressed = 0
-        self.inflated = 0
-
-    def feed(self, data: bytes | bytearray | memoryview) -> Iterator[bytes]:
-        """The inflated bytes of ``data``, in pieces of at most 1 MiB; InflateLimitError when
-        a limit is passed (checked after every piece)."""
-        self.compressed += len(data)
-        pending: bytes | bytearray | memoryview = data
-        full = True
-        # A full step may leave output waiting even when every input byte was taken (a long
-        # run of zeros): go on until the input is used up and a step comes out short.
-        while (pending or full) and not self._zlib.eof:
-            piece = self._zlib.decompress(pending, _INFLATE_STEP)
-            pending = self._zlib.unconsumed_tail
-            full = len(piece) == _INFLATE_STEP
-            self.inflated += len(piece)
-            self._check()
-            if piece:
-                yield piece
-
-    def _check(self) -> None:
-        if self.max_inflated is not None and self.inflated > self.max_inflated:
-            raise InflateLimitError(
-                f"the Deflated data set inflates to more than {self.max_inflated} bytes"
-            )
-        ratio = self.max_ratio
-        if (
-            ratio is not None
-            and self.inflated > RATIO_FLOOR
-            and self.inflated > ratio * max(self.compressed, 1)
-        ):
-            raise InflateLimitError(
-                f"the Deflated data set inflates more than {ratio:g} times "
-                f"({self.compressed} bytes inflated to over {self.inflated})"
-            )
 
 
 class InflatingReader(io.RawIOBase):
@@ -200,7 +153,7 @@ class InflatingReader(io.RawIOBase):
             if piece is not None:
                 self._buffer += piece
                 return True
-            chunk = self._source.read(_INFLATE_STEP)
+            chunk = self._source.read(INFLATE_STEP)
             if not chunk:
                 self._eof = True
                 return False
@@ -228,7 +181,7 @@ class InflatingReader(io.RawIOBase):
         if whence not in (io.SEEK_SET, io.SEEK_CUR) or target < self._position:
             raise io.UnsupportedOperation("an inflating stream only seeks forward")
         while self._position < target:
-            if not self.read(min(target - self._position, _INFLATE_STEP)):
+            if not self.read(min(target - self._position, INFLATE_STEP)):
                 break
         return self._position
 
@@ -546,7 +499,7 @@ def decode_dataset(
     if syntax == DEFLATED:
         inflated = tempfile.SpooledTemporaryFile(max_size=SPOOL_THRESHOLD)  # noqa: SIM115
         with InflatingReader(stream, max_inflated) as reader:
-            while piece := reader.read(_INFLATE_STEP):
+            while piece := reader.read(INFLATE_STEP):
                 inflated.write(piece)
         inflated.seek(0)
         stream = inflated  # type: ignore[assignment]

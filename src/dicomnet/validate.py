@@ -37,6 +37,7 @@ import zlib
 from collections.abc import Iterable
 from typing import BinaryIO
 
+from dicomnet._inflate import InflateLimitError, Inflater
 from dicomnet._sq_tags_generated import SQ_TAGS
 from dicomnet._uid import IMPLICIT_VR_LE
 
@@ -75,7 +76,6 @@ MAX_NESTING = 100
 _NOT_IN_DATA_SETS = frozenset({0x0000, 0x0001, 0x0002, 0x0003, 0x0005, 0x0007, 0xFFFF})
 _MAX_FRAMES = 1 + 2 * MAX_NESTING  # the top level, then a sequence and an item per level
 _CAPTURE_CAP = 1024  # the longest value we keep for a caller (a UID is at most 64 bytes)
-_INFLATE_STEP = 1 << 20
 
 # What a frame on the stack holds: elements (the top level or an item), items (a sequence), or
 # fragments (encapsulated pixel data).
@@ -400,12 +400,8 @@ class StructureValidator:
             syntax == IMPLICIT_VR_LE, syntax != EXPLICIT_VR_BE, capture, stop_after
         )
         self._inflater = (
-            zlib.decompressobj(-zlib.MAX_WBITS) if syntax in DEFLATED_SYNTAXES else None
+            Inflater(max_inflated, max_ratio, ratio_floor) if syntax in DEFLATED_SYNTAXES else None
         )
-        self._inflated = 0
-        self._max_inflated = max_inflated
-        self._max_ratio = max_ratio
-        self._ratio_floor = ratio_floor
         self._allow_trailing = allow_trailing
         #: Deflated syntaxes: how many bytes fed make up the deflate stream (once it ended).
         self.deflate_end: int | None = None
@@ -444,16 +440,13 @@ class StructureValidator:
             self._trailing += len(data)
             return
         try:
-            chunk = inflater.decompress(data, _INFLATE_STEP)
-            while True:
-                self._take_inflated(chunk)
+            for chunk in inflater.feed(data):
+                walker.feed(chunk)
                 if walker.error is not None or walker.stopped:
                     return
-                # A step that came out full may have more output waiting even when every input
-                # byte was taken (a long run of zeros): ask again until it comes out short.
-                if inflater.eof or (not inflater.unconsumed_tail and len(chunk) < _INFLATE_STEP):
-                    break
-                chunk = inflater.decompress(inflater.unconsumed_tail, _INFLATE_STEP)
+        except InflateLimitError as exc:
+            walker.error = InflateLimitExceeded(inflater.inflated, str(exc), inflated=True)
+            return
         except zlib.error as exc:
             walker.error = StructureError(
                 self.size - len(data), f"the deflated data set cannot be inflated ({exc})"
@@ -462,26 +455,6 @@ class StructureValidator:
         if inflater.eof and self.deflate_end is None:
             self._trailing = len(inflater.unused_data)
             self.deflate_end = self.size - self._trailing
-
-    def _take_inflated(self, chunk: bytes) -> None:
-        self._inflated += len(chunk)
-        inflated, ratio = self._inflated, self._max_ratio
-        if self._max_inflated is not None and inflated > self._max_inflated:
-            self._walker.error = InflateLimitExceeded(
-                self._max_inflated,
-                f"the deflated data set inflates to more than {self._max_inflated} bytes",
-                inflated=True,
-            )
-            return
-        if ratio is not None and inflated > self._ratio_floor and inflated > ratio * self.size:
-            self._walker.error = InflateLimitExceeded(
-                inflated,
-                f"the deflated data set inflates more than {ratio:g} times ({self.size} bytes "
-                f"inflated to over {inflated})",
-                inflated=True,
-            )
-            return
-        self._walker.feed(chunk)
 
     def close(self) -> None:
         """The data set ended: raise :class:`StructureError` unless it is structurally valid.
@@ -499,7 +472,10 @@ class StructureValidator:
                 and not walker.stopped
                 and not walker.error
             ):
-                self._take_inflated(inflater.flush())
+                try:
+                    walker.feed(inflater.flush())
+                except InflateLimitError as exc:
+                    walker.error = InflateLimitExceeded(inflater.inflated, str(exc), inflated=True)
                 if walker.error is None and not inflater.eof:
                     raise StructureError(self.size, "the deflated data set is incomplete")
             walker.close()

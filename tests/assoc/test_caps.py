@@ -22,10 +22,9 @@ from pydicom.dataset import Dataset
 from pydicom.uid import DeflatedExplicitVRLittleEndian, generate_uid
 
 from dicomnet import AE, evt
+from dicomnet._inflate import InflateLimitError, Inflater
 from dicomnet.dataset import (
     DEFLATED,
-    InflateLimitError,
-    Inflater,
     MemorySink,
     ReceivedDataset,
     encode_dataset,
