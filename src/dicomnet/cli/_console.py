@@ -168,6 +168,11 @@ def render(
         text = json.dumps(list(rows), indent=2, default=str) + "\n"
     else:
         text = "".join(_lines(rows, columns, fmt, header))
+    write_stdout(text)
+
+
+def write_stdout(text: str) -> None:
+    """Write and flush ``text`` to stdout; :class:`StdoutClosed` if its reader has gone."""
     with _writing():
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -218,9 +223,7 @@ class RowWriter:
 
     def _emit(self, text: str) -> None:
         try:
-            with _writing():
-                sys.stdout.write(text)
-                sys.stdout.flush()
+            write_stdout(text)
         except StdoutClosed:
             self.closed = True
             raise

@@ -33,7 +33,7 @@ from dicomnet.cli._console import (
     StdoutClosed,
     render,
     resolve_format,
-    stdout_gone,
+    write_stdout,
 )
 
 HELP = """Query a PACS or worklist with C-FIND and print the matches.
@@ -209,7 +209,7 @@ def findscu(
                 matches.append(found)
                 if streaming:
                     try:
-                        _write_line(json.dumps(found.to_json_dict()) + "\n")
+                        write_stdout(json.dumps(found.to_json_dict()) + "\n")
                     except StdoutClosed:
                         stdout_closed = True
                         responses.cancel()  # nobody reads the rest: stop the query
@@ -252,14 +252,6 @@ def _call_response_handlers(specs: Any, status: Any, found: Any) -> None:
             import logging
 
             logging.getLogger("dicomnet.cli").exception("Exception in --handler %s", spec.text)
-
-
-def _write_line(text: str) -> None:
-    try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        raise stdout_gone() from None
 
 
 def _drain(assoc: Any, message_id: int) -> list[tuple[Any, Any]]:
