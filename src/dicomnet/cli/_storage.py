@@ -303,3 +303,42 @@ def recover_temp_files(prog: str, output_dir: Path, quiet: bool) -> None:
             f"{prog}: removed {count} stale temporary file(s) ({size} bytes) left in "
             f"{output_dir} by an earlier run\n"
         )
+
+
+class StoredLines:
+    """The ``on_stored`` callback of a receiving command: one result row per stored instance
+    (file, SOP Instance UID, calling AE title) as it is stored, in ``fmt``. A closed stdout sets
+    :attr:`closed` and ``done``: the instance is stored and answered, the job ends there."""
+
+    COLUMNS = ("file", "sop_instance_uid", "calling_aet")
+
+    def __init__(self, fmt: Any, no_color: bool, done: threading.Event) -> None:
+        from dicomnet.cli._console import RowWriter
+
+        self.output = RowWriter(self.COLUMNS, fmt, no_color=no_color)
+        self.closed = threading.Event()
+        self._done = done
+
+    def __call__(self, path: Path, event: Any) -> None:
+        from dicomnet.cli._console import StdoutClosed
+
+        try:
+            self.output.write(
+                {
+                    "file": str(path),
+                    "sop_instance_uid": event.request.AffectedSOPInstanceUID,
+                    "calling_aet": event.assoc.requestor.ae_title,
+                }
+            )
+        except StdoutClosed:
+            self.closed.set()
+            self._done.set()
+
+    def close(self) -> None:
+        """End the output (a JSON array's closing bracket); a closed stdout sets :attr:`closed`."""
+        from dicomnet.cli._console import StdoutClosed
+
+        try:
+            self.output.close()
+        except StdoutClosed:
+            self.closed.set()

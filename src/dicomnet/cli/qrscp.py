@@ -24,7 +24,6 @@ from dicomnet.cli._console import (
     EXIT_USAGE,
     CommandError,
     OutputFormat,
-    RowWriter,
     StdoutClosed,
 )
 
@@ -241,6 +240,7 @@ def _serve(options: dict[str, Any], user: list[Any]) -> None:
         PRESETS,
         FailureCounter,
         StorageHandler,
+        StoredLines,
         TemplateError,
         recover_temp_files,
     )
@@ -284,23 +284,7 @@ def _serve(options: dict[str, Any], user: list[Any]) -> None:
     recover_temp_files("qrscp", output_dir, quiet)
 
     done = threading.Event()
-    stdout_closed = threading.Event()
-    output = RowWriter(
-        ["file", "sop_instance_uid", "calling_aet"], o_["fmt"], no_color=o_["no_color"]
-    )
-
-    def stored(path: Path, event: Any) -> None:
-        try:
-            output.write(
-                {
-                    "file": str(path),
-                    "sop_instance_uid": event.request.AffectedSOPInstanceUID,
-                    "calling_aet": event.assoc.requestor.ae_title,
-                }
-            )
-        except StdoutClosed:
-            stdout_closed.set()
-            done.set()
+    stored = StoredLines(o_["fmt"], o_["no_color"], done)
 
     try:
         storage = StorageHandler(output_dir, template, o_["on_duplicate"], on_stored=stored)
@@ -405,14 +389,11 @@ def _serve(options: dict[str, Any], user: list[Any]) -> None:
         signal.signal(signal.SIGINT, previous_int)
         server.shutdown()
         index.close()
-        try:
-            output.close()
-        except StdoutClosed:
-            stdout_closed.set()
+        stored.close()
         if not quiet:
             sys.stderr.write(
                 f"qrscp: {storage.stored} instance(s) stored, {failed.count} failed"
-                f"{'; stopped: stdout was closed' if stdout_closed.is_set() else ''}\n"
+                f"{'; stopped: stdout was closed' if stored.closed.is_set() else ''}\n"
             )
-    if stdout_closed.is_set():
+    if stored.closed.is_set():
         raise StdoutClosed()

@@ -23,7 +23,6 @@ from dicomnet.cli._console import (
     EXIT_USAGE,
     CommandError,
     OutputFormat,
-    RowWriter,
     StdoutClosed,
 )
 
@@ -174,6 +173,7 @@ def storescp(
         PRESETS,
         FailureCounter,
         StorageHandler,
+        StoredLines,
         TemplateError,
         recover_temp_files,
     )
@@ -199,22 +199,10 @@ def storescp(
     ssl_context = tls_server_context(tls_cert, tls_key, tls_ca, tls_no_verify)
 
     done = threading.Event()
-    output = RowWriter(["file", "sop_instance_uid", "calling_aet"], fmt, no_color=no_color)
-    stdout_closed = threading.Event()
+    lines = StoredLines(fmt, no_color, done)
 
     def stored(path: Path, event: Any) -> None:
-        try:
-            output.write(
-                {
-                    "file": str(path),
-                    "sop_instance_uid": event.request.AffectedSOPInstanceUID,
-                    "calling_aet": event.assoc.requestor.ae_title,
-                }
-            )
-        except StdoutClosed:
-            # The instance is stored and its sender gets its answer; the job ends here.
-            stdout_closed.set()
-            done.set()
+        lines(path, event)
         if exit_after is not None and storage is not None and storage.stored >= exit_after:
             done.set()
 
@@ -326,16 +314,13 @@ def storescp(
         signal.signal(signal.SIGTERM, previous)
         signal.signal(signal.SIGINT, previous_int)
         server.shutdown()
-        try:
-            output.close()
-        except StdoutClosed:
-            stdout_closed.set()
+        lines.close()
         if not quiet and storage is not None:
             sys.stderr.write(
                 f"storescp: {storage.stored} instance(s) stored, {failed.count} failed"
-                f"{'; stopped: stdout was closed' if stdout_closed.is_set() else ''}\n"
+                f"{'; stopped: stdout was closed' if lines.closed.is_set() else ''}\n"
             )
-    if stdout_closed.is_set():
+    if lines.closed.is_set():
         raise StdoutClosed()
 
 
