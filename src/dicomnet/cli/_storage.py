@@ -290,13 +290,22 @@ class FailureCounter:
                     self.count += 1
 
 
-def recover_temp_files(prog: str, output_dir: Path, quiet: bool) -> None:
-    """Remove the temporary files a killed receiver left under ``output_dir`` (ours, named
-    ``.dicomnet-*.part``, that no running process holds locked), reported in one line."""
+def prepare_output_dir(prog: str, output_dir: Path, quiet: bool) -> None:
+    """Make sure a receiving command can write into ``output_dir`` (exit 2 otherwise), then
+    remove the temporary files a killed receiver left there (ours, named ``.dicomnet-*.part``,
+    that no running process holds locked), reported in one line."""
     import sys
 
+    from dicomnet.cli._console import EXIT_USAGE, CommandError
     from dicomnet.dataset import remove_stale_temp_files
 
+    try:
+        output_dir.mkdir(parents=True, exist_ok=True)
+        probe = output_dir / ".dicomnet-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise CommandError(f"cannot use output directory {output_dir}: {exc}", EXIT_USAGE) from None
     count, size = remove_stale_temp_files(output_dir)
     if count and not quiet:
         sys.stderr.write(

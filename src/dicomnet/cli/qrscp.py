@@ -242,7 +242,7 @@ def _serve(options: dict[str, Any], user: list[Any]) -> None:
         StorageHandler,
         StoredLines,
         TemplateError,
-        recover_temp_files,
+        prepare_output_dir,
     )
     from dicomnet.qr import MODELS
     from dicomnet.sop_class import AllStorageClasses, AllTransferSyntaxes, Verification
@@ -274,14 +274,7 @@ def _serve(options: dict[str, Any], user: list[Any]) -> None:
     ssl_context = tls_server_context(
         o_["tls_cert"], o_["tls_key"], o_["tls_ca"], o_["tls_no_verify"]
     )
-    try:
-        output_dir.mkdir(parents=True, exist_ok=True)
-        probe = output_dir / ".dicomnet-write-test"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise CommandError(f"cannot use output directory {output_dir}: {exc}", EXIT_USAGE) from None
-    recover_temp_files("qrscp", output_dir, quiet)
+    prepare_output_dir("qrscp", output_dir, quiet)
 
     done = threading.Event()
     stored = StoredLines(o_["fmt"], o_["no_color"], done)

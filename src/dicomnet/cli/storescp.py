@@ -175,7 +175,7 @@ def storescp(
         StorageHandler,
         StoredLines,
         TemplateError,
-        recover_temp_files,
+        prepare_output_dir,
     )
     from dicomnet.sop_class import AllStorageClasses, AllTransferSyntaxes, Verification
     from dicomnet.ul.codec import validate_ae_title
@@ -209,16 +209,7 @@ def storescp(
     storage: StorageHandler | None = None
     builtin: list[tuple[Any, Any]] = list(logging_handlers(common.level))
     if not no_store:
-        try:
-            output_dir.mkdir(parents=True, exist_ok=True)
-            probe = output_dir / ".dicomnet-write-test"
-            probe.write_bytes(b"")
-            probe.unlink()
-        except OSError as exc:
-            raise CommandError(
-                f"cannot use output directory {output_dir}: {exc}", EXIT_USAGE
-            ) from None
-        recover_temp_files("storescp", output_dir, quiet)
+        prepare_output_dir("storescp", output_dir, quiet)
         try:
             storage = StorageHandler(output_dir, template, on_duplicate, on_stored=stored)
         except (TemplateError, ValueError) as exc:
