@@ -1,8 +1,9 @@
 """Report how the declared dependencies stand against what the package index offers now.
 
-    python tools/dep_drift.py   # inside the venv; run by `.ci/run --upgrade`
+    python tools/dep_drift.py                        # in the venv (`.ci/run --upgrade`)
+    python3 tools/dep_drift.py --lowest-constraints  # `name==lower` lines (`.ci/run --lowest`)
 
-For every requirement in ``pyproject.toml`` (runtime and the ``test`` extra) and
+For every requirement in ``pyproject.toml`` (runtime, the ``test`` and ``archive`` extras) and
 ``tests/peers.txt``: the bounds, the installed version, the newest release on the index, and
 whether that release lies outside the bounds ("drift": upstream has moved on; test the new
 version and widen the bound, or keep it out on purpose). Informational: the exit status is 0
@@ -25,12 +26,23 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def declared() -> list[Requirement]:
+    """Every requirement the README's install makes: runtime, the test and archive extras, and
+    the test peers."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     extras = project["optional-dependencies"]
     lines = [*project["dependencies"], *extras["test"], *extras["archive"]]
     peers = (ROOT / "tests" / "peers.txt").read_text().splitlines()
     lines += [line for line in peers if line.strip() and not line.startswith("#")]
     return [Requirement(line) for line in lines]
+
+
+def lowest_constraints() -> str:
+    """A pip constraints file pinning every declared package to its lower bound."""
+    out = []
+    for req in declared():
+        lows = [s.version for s in req.specifier if s.operator == ">="]
+        out.append(f"{req.name}=={lows[0]}\n")
+    return "".join(out)
 
 
 def newest(name: str) -> Version | None:
@@ -47,7 +59,10 @@ def newest(name: str) -> Version | None:
     return max((v for v in versions if not v.is_prerelease), default=None)
 
 
-def main() -> int:
+def main(argv: list[str]) -> int:
+    if argv == ["--lowest-constraints"]:
+        sys.stdout.write(lowest_constraints())
+        return 0
     problems = 0
     print(f"{'package':<12} {'bounds':<18} {'installed':<10} {'newest':<10} state")
     for req in declared():
@@ -75,4 +90,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))
