@@ -21,8 +21,7 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from dicomnet._core import TransportLost
-from dicomnet.dataset import MemorySink, decode_dataset, encode_dataset
+from dicomnet.dataset import MemorySink, decode_dataset, encode_dataset, status_dataset
 from dicomnet.dimse.messages import (
     DATASET_PRESENT,
     N_ACTION_RQ,
@@ -33,14 +32,14 @@ from dicomnet.dimse.messages import (
     N_SET_RQ,
     NRequest,
     NResponse,
-    is_request,
-    is_response,
+    response_type_for,
 )
 from dicomnet.dimse.status import status_category
+from dicomnet.errors import NoContextError
 
 if TYPE_CHECKING:
-    from dicomnet.association import Association
     from dicomnet.presentation import PresentationContext
+    from dicomnet.transport.driver import AssociationCore as Association
 
 LOGGER = logging.getLogger("dicomnet.assoc")
 
@@ -48,11 +47,9 @@ LOGGER = logging.getLogger("dicomnet.assoc")
 def _context(
     assoc: Association, class_uid: str, meta_uid: str | None, any_role: bool
 ) -> PresentationContext:
-    from dicomnet.association import NoContextError
-
-    assoc._require_established()
+    assoc.require_established()
     uid = str(meta_uid or class_uid)
-    cx = assoc._find_scu_context(uid)
+    cx = assoc.session.scu_context(uid)
     if cx is None and any_role:
         cx = next((c for c in assoc.contexts if c.accepted and c.abstract_syntax == uid), None)
     if cx is None or cx.context_id is None:
@@ -63,11 +60,7 @@ def _context(
 
 
 def _set_message_id(assoc: Association, msg_id: int | None) -> int:
-    if msg_id is not None:
-        if not (isinstance(msg_id, int) and 1 <= msg_id <= 0xFFFF):
-            raise ValueError(f"msg_id must be an int in 1..65535, not {msg_id!r}")
-        assoc._message_id = (msg_id - 1) % 0xFFFF
-    return assoc._next_message_id()
+    return assoc.session.next_message_id(msg_id)
 
 
 def _exchange(
@@ -76,20 +69,22 @@ def _exchange(
     """Send ``request`` (with ``dataset`` if not None); (status Dataset, reply data set)."""
     from pydicom.dataset import Dataset
 
-    from dicomnet.association import status_dataset
-
     assert cx.context_id is not None
     syntax = cx.transfer_syntax[0]
     data = None
     if dataset is not None:
         data = encode_dataset(dataset, syntax)
         request.CommandDataSetType = DATASET_PRESENT
-    if not assoc._send_request(cx.context_id, request, data):
+    if not assoc.send_request(cx.context_id, request, data):
         return Dataset(), None
-    found = _await(assoc, request.MessageID, type(request).__name__[:-3] + "_RSP")
-    if found is None:
+    response_type = response_type_for(request)
+    done = assoc.wait_response(request.MessageID, response_type)
+    if done is None:
+        reason = assoc.failure_reason or "association ended"
+        LOGGER.error("no %s: %s", response_type.__name__, reason)
         return Dataset(), None
-    response, sink = found
+    response, sink = done.message, done.dataset
+    assert isinstance(response, NResponse)
     reply = None
     if (
         response.has_dataset
@@ -104,31 +99,6 @@ def _exchange(
             LOGGER.error("cannot decode the data set of the %s: %s", type(response).__name__, exc)
             reply = None
     return status_dataset(response), reply
-
-
-def _await(assoc: Association, message_id: int, response_name: str) -> tuple[NResponse, Any] | None:
-    """The response to ``message_id`` and its data set sink; None if the association ended."""
-    from dicomnet.services import dispatch
-
-    while True:
-        done = assoc._next_message(assoc.dimse_timeout)
-        if done is None:
-            LOGGER.error("no %s: %s", response_name, assoc.failure_reason or "association ended")
-            return None
-        message = done.message
-        if is_response(message) and message.MessageIDBeingRespondedTo == message_id:
-            if type(message).__name__ == response_name:
-                return message, done.dataset  # type: ignore[return-value]
-            LOGGER.error("expected a %s, got a %s", response_name, type(message).__name__)
-            return None
-        if is_request(message):
-            try:
-                dispatch(assoc, done)
-            except TransportLost:  # e.g. a handler aborted the association
-                assoc._on_connection_closed()
-                return None
-            continue
-        LOGGER.warning("ignoring an unexpected %s", type(message).__name__)
 
 
 def _tags(identifier_list: Iterable[Any] | None) -> tuple[int, ...] | None:

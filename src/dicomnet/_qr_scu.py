@@ -18,12 +18,10 @@ served as they come by the association's ``EVT_C_STORE`` handler.
 from __future__ import annotations
 
 import logging
-import weakref
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from dicomnet._core import TransportLost
-from dicomnet.dataset import MemorySink, decode_dataset, encode_dataset
+from dicomnet.dataset import MemorySink, decode_dataset, encode_dataset, status_dataset
 from dicomnet.dimse.messages import (
     C_CANCEL_RQ,
     C_FIND_RQ,
@@ -35,19 +33,15 @@ from dicomnet.dimse.messages import (
     PRIORITY_HIGH,
     PRIORITY_LOW,
     PRIORITY_MEDIUM,
-    is_request,
-    is_response,
 )
 from dicomnet.dimse.status import status_category
+from dicomnet.errors import NoContextError
 from dicomnet.qr import normalise_operation, resolve_query_model, validate_identifier
 
 if TYPE_CHECKING:
-    from dicomnet.association import Association
+    from dicomnet.transport.driver import AssociationCore as Association
 
 LOGGER = logging.getLogger("dicomnet.assoc")
-
-# Requests awaiting their final response, per association: Message ID -> context ID.
-_OUTSTANDING: weakref.WeakKeyDictionary[Association, dict[int, int]] = weakref.WeakKeyDictionary()
 
 _RESPONSE_TYPES: dict[str, type[C_FIND_RSP | C_GET_RSP | C_MOVE_RSP]] = {
     "find": C_FIND_RSP,
@@ -84,8 +78,6 @@ class Responses(Iterator[tuple[Any, Any]]):
     def __next__(self) -> tuple[Any, Any]:
         from pydicom.dataset import Dataset
 
-        from dicomnet.association import status_dataset
-
         if self._finished:
             raise StopIteration
         found = self._read()
@@ -111,42 +103,17 @@ class Responses(Iterator[tuple[Any, Any]]):
     def _read(self) -> tuple[Any, Any] | None:
         """The next response to our request (serving requests meanwhile), None if the
         association ended or timed out first."""
-        from dicomnet.services import dispatch
-
         assoc = self.assoc
-        while True:
-            done = assoc._next_message(assoc.dimse_timeout)
-            if done is None:
-                LOGGER.error(
-                    "no final C-%s response: %s",
-                    self.op,
-                    assoc.failure_reason or "association ended",
-                )
-                return None
-            message = done.message
-            if (
-                is_response(message)
-                and isinstance(message, self._type)
-                and message.MessageIDBeingRespondedTo == self.message_id
-            ):
-                return message, done.dataset
-            if is_request(message):
-                try:
-                    dispatch(assoc, done)  # C-STORE sub-operations of a C-GET
-                except TransportLost:  # e.g. the EVT_C_STORE handler aborted
-                    assoc._on_connection_closed()
-                    return None
-                continue
-            LOGGER.warning("ignoring an unexpected %s", type(message).__name__)
-            sink = done.dataset
-            if sink is not None and hasattr(sink, "close"):
-                sink.close()
+        done = assoc.wait_response(self.message_id, self._type)
+        if done is None:
+            reason = assoc.failure_reason or "association ended"
+            LOGGER.error("no final C-%s response: %s", self.op, reason)
+            return None
+        return done.message, done.dataset
 
     def _finish(self) -> None:
         self._finished = True
-        outstanding = _OUTSTANDING.get(self.assoc)
-        if outstanding is not None:
-            outstanding.pop(self.message_id, None)
+        self.assoc.session.request_done(self.message_id)
 
     @property
     def finished(self) -> bool:
@@ -175,18 +142,17 @@ def _send(
     relational: bool = False,
     validate: bool = False,
 ) -> Responses:
-    from dicomnet.association import NoContextError
     from dicomnet.sop_class import uid_name
 
     op = normalise_operation(operation)
-    assoc._require_established()
+    assoc.require_established()
     uid, model = resolve_query_model(query_model, op)
     _check_identifier(identifier, model if model is not None else uid, op, relational, validate)
     if priority not in (PRIORITY_LOW, PRIORITY_MEDIUM, PRIORITY_HIGH):
         raise ValueError(f"priority must be 0 (medium), 1 (high) or 2 (low), not {priority!r}")
     if msg_id is not None and not (isinstance(msg_id, int) and 1 <= msg_id <= 0xFFFF):
         raise ValueError(f"msg_id must be an int in 1..65535, not {msg_id!r}")
-    cx = assoc._find_scu_context(uid)
+    cx = assoc.session.scu_context(uid)
     if cx is None or cx.context_id is None:
         raise NoContextError(
             f"no accepted presentation context for {uid_name(uid)} ({uid}); request it with "
@@ -199,9 +165,7 @@ def _send(
         data = encode_dataset(identifier, syntax)
     except Exception as exc:
         raise ValueError(f"cannot encode the C-{op.upper()} identifier: {exc}") from exc
-    if msg_id is not None:
-        assoc._message_id = (msg_id - 1) % 0xFFFF
-    message_id = assoc._next_message_id()
+    message_id = assoc.session.next_message_id(msg_id)
     request: C_FIND_RQ | C_GET_RQ | C_MOVE_RQ
     if op == "find":
         request = C_FIND_RQ(MessageID=message_id, AffectedSOPClassUID=uid, Priority=priority)
@@ -218,8 +182,8 @@ def _send(
     responses = Responses(assoc, op, message_id, cx.context_id, syntax)
     # a connection lost while sending ends the association: the iterator then yields
     # (Dataset(), None) once, as when no response arrives
-    if assoc._send_request(cx.context_id, request, data):
-        _OUTSTANDING.setdefault(assoc, {})[message_id] = cx.context_id
+    if assoc.send_request(cx.context_id, request, data):
+        assoc.session.request_sent(message_id, cx.context_id)
     return responses
 
 
@@ -249,7 +213,7 @@ def _warn_no_scp_role(assoc: Association) -> None:
     peer refused it (or the contexts) for every SOP class we proposed it for."""
     from dicomnet.sop_class import uid_name
 
-    proposed = [r.sop_class_uid for r in getattr(assoc, "_rq_roles", ()) if r.scp_role]
+    proposed = [r.sop_class_uid for r in assoc.requested_roles if r.scp_role]
     if not proposed:
         LOGGER.warning(
             "C-GET without any context where we are SCP: the peer cannot send the data sets "
@@ -326,17 +290,17 @@ def send_c_move(
 def send_c_cancel(assoc: Association, msg_id: int, context_id: int | None = None) -> None:
     """Send a C-CANCEL-RQ for the request ``msg_id``; ``context_id`` defaults to the context
     that request went on. No response comes: the request's own responses end with Cancel."""
-    assoc._require_established()
+    assoc.require_established()
     if context_id is None:
-        context_id = _OUTSTANDING.get(assoc, {}).get(msg_id)
+        context_id = assoc.session.outstanding.get(msg_id)
         if context_id is None:
             raise ValueError(
                 f"no C-FIND, C-GET or C-MOVE with Message ID {msg_id} is in progress here; "
                 "give context_id to cancel it anyway"
             )
-    if assoc._context_by_id(context_id) is None:
+    if assoc.session.context_by_id(context_id) is None:
         raise ValueError(f"presentation context {context_id} was not accepted")
-    assoc._send_request(context_id, C_CANCEL_RQ(MessageIDBeingRespondedTo=msg_id))
+    assoc.send_request(context_id, C_CANCEL_RQ(MessageIDBeingRespondedTo=msg_id))
 
 
 __all__ = ["Responses", "send_c_cancel", "send_c_find", "send_c_get", "send_c_move"]

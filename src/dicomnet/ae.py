@@ -100,7 +100,13 @@ class AE:
 
     @property
     def active_associations(self) -> list[Association]:
-        return [a for server in self._servers for a in server.active_associations]
+        # every server of ours makes Associations (see _new_acceptor)
+        return [
+            a
+            for server in self._servers
+            for a in server.active_associations
+            if isinstance(a, Association)
+        ]
 
     # --- contexts -------------------------------------------------------------------------
 
@@ -220,12 +226,12 @@ class AE:
                 "network path can read them (use ssl_context= or tls_args=)",
                 user_identity.identity_type,
             )
-        assoc = Association(self, "requestor", HandlerRegistry(_traced(evt_handlers)))
         if max_pdu is not None:
             max_pdu = _check_max_pdu(max_pdu)
-            assoc.local_max_pdu = max_pdu
-            assoc._reader = type(assoc._reader)(max_pdata_length=max_pdu)
-        assoc._request(
+        assoc = Association(
+            self, "requestor", HandlerRegistry(_traced(evt_handlers)), max_pdu=max_pdu
+        )
+        assoc.request(
             addr,
             port,
             called,
@@ -267,7 +273,13 @@ class AE:
 
         cls = server_class or AssociationServer
         server = cls(
-            self, address, HandlerRegistry(_traced(evt_handlers)), ssl_context=ssl_context, **kwargs
+            self,
+            address,
+            HandlerRegistry(_traced(evt_handlers)),
+            ssl_context=ssl_context,
+            factory=self._new_acceptor,
+            on_shutdown=self._server_stopped,
+            **kwargs,
         )
         self._servers.append(server)
         return server
@@ -298,6 +310,13 @@ class AE:
         finally:
             server.shutdown()
         return None
+
+    def _new_acceptor(self, server: AssociationServer, handlers: HandlerRegistry) -> Association:
+        return Association(self, "acceptor", handlers, server=server)
+
+    def _server_stopped(self, server: AssociationServer) -> None:
+        if server in self._servers:
+            self._servers.remove(server)
 
     def shutdown(self) -> None:
         """Stop every server this AE started."""

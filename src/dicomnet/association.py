@@ -1,30 +1,32 @@
-"""A DICOM association as users see it: the engine of :mod:`dicomnet._core` plus the requestor
-side (making the association) and the SCU services (C-ECHO, C-STORE; Query/Retrieve and
-DIMSE-N delegate to :mod:`dicomnet._qr_scu` and :mod:`dicomnet._n_scu`)."""
+"""A DICOM association as users see it: the driver of :mod:`dicomnet.transport.driver` plus the
+requestor side (making the association) and the SCU services (C-ECHO, C-STORE; Query/Retrieve
+and DIMSE-N delegate to :mod:`dicomnet._qr_scu` and :mod:`dicomnet._n_scu`). It is also the
+:class:`~dicomnet.services.base.ServicePort` the SCP services serve through."""
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from dicomnet import events as evt
-from dicomnet._core import AssociationCore, ServiceUser, TransportLost
 from dicomnet._record import record
 from dicomnet._uid import IMPLICIT_VR_LE, UNCOMPRESSED_SYNTAXES
-from dicomnet.dimse.fragments import MessageComplete
+from dicomnet.dataset import status_dataset
 from dicomnet.dimse.messages import (
     C_ECHO_RQ,
     C_ECHO_RSP,
     C_STORE_RQ,
     C_STORE_RSP,
     PRIORITY_MEDIUM,
-    Message,
 )
+from dicomnet.errors import NoContextError, SourceFailed, TransportLost
 from dicomnet.presentation import PresentationContext, from_negotiated
+from dicomnet.service_user import ServiceUser
 from dicomnet.transport.connection import ConnectError, Connection, deadline_in
+from dicomnet.transport.driver import AssociationCore, DriverSettings
 from dicomnet.ul.errors import ABORT_SOURCE_USER, RemoteProtocolError
 from dicomnet.ul.fsm import Event, State
 from dicomnet.ul.items import (
@@ -45,40 +47,14 @@ from dicomnet.ul.pdu import Abort, AssociateAC, AssociateRQ
 if TYPE_CHECKING:
     import ssl
 
+    from pydicom.dataset import Dataset
+
     from dicomnet.part10 import FileMeta
 
 LOGGER = logging.getLogger("dicomnet.assoc")
 
 # Where a data set may be re-encoded: Implicit VR LE first (the default every peer accepts).
 _REENCODE_ORDER = (IMPLICIT_VR_LE, *(s for s in UNCOMPRESSED_SYNTAXES if s != IMPLICIT_VR_LE))
-
-
-class NoContextError(ValueError):
-    """No accepted presentation context can carry this data set."""
-
-
-def status_dataset(rsp: Message | None) -> Any:
-    """A pydicom Dataset with the status elements of a response (empty if none arrived)."""
-    from pydicom.dataset import Dataset
-
-    ds = Dataset()
-    if rsp is None:
-        return ds
-    for name in (
-        "Status",
-        "ErrorComment",
-        "ErrorID",
-        "OffendingElement",
-        "AffectedSOPInstanceUID",
-        "NumberOfRemainingSuboperations",
-        "NumberOfCompletedSuboperations",
-        "NumberOfFailedSuboperations",
-        "NumberOfWarningSuboperations",
-    ):
-        value = getattr(rsp, name, None)
-        if value is not None:
-            setattr(ds, name, list(value) if isinstance(value, tuple) else value)
-    return ds
 
 
 @record(frozen=True, slots=True)
@@ -128,10 +104,6 @@ def check_file(handle: BinaryIO, meta: FileMeta) -> CheckedFile:
     return CheckedFile(sop_class, sop_instance, length, bool(length & 1))
 
 
-class SourceFailed(OSError):
-    """A data set being sent could not be read to its end (its command has gone out)."""
-
-
 class _ExactReader:
     """Reads exactly ``length`` bytes of ``source`` (then one NUL if ``pad``): the data set
     that was checked, even if the file grew since; :class:`SourceFailed` if it shrank or a
@@ -162,12 +134,36 @@ class _ExactReader:
         return data
 
 
+class RequestorSettings(DriverSettings, Protocol):
+    """What an association reads of its AE (:class:`dicomnet.ae.AE`) beyond the driver's."""
+
+    connection_timeout: float | None
+
+    def associate(
+        self,
+        addr: str,
+        port: int,
+        contexts: Iterable[PresentationContext] | None = None,
+        ae_title: str = "ANY-SCP",
+        max_pdu: int | None = None,
+        ext_neg: Any = None,
+        bind_address: tuple[str, int] | None = None,
+        tls_args: tuple[ssl.SSLContext, str | None] | None = None,
+        evt_handlers: Iterable[Any] | None = None,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        user_identity: UserIdentityRQ | None = None,
+    ) -> Association: ...
+
+
 class Association(AssociationCore):
     """A DICOM association, as requestor (``AE.associate``) or acceptor (``AE.start_server``)."""
 
+    ae: RequestorSettings
+
     # --- making the association -----------------------------------------------------------
 
-    def _request(
+    def request(
         self,
         address: str,
         port: int,
@@ -185,7 +181,7 @@ class Association(AssociationCore):
         ae = self.ae
         rq_contexts, roles = build_rq_contexts(specs)
         self._rq_contexts = rq_contexts
-        self._rq_roles = roles
+        self.requested_roles = roles
         rq = AssociateRQ(
             called_ae_title=called_ae_title,
             calling_ae_title=ae.ae_title,
@@ -250,7 +246,7 @@ class Association(AssociationCore):
         self.acceptor.implementation_version_name = info.implementation_version_name
         try:
             negotiated = negotiate_as_requestor(
-                self._rq_contexts, self._rq_roles, ac.presentation_contexts, info.roles
+                self._rq_contexts, self.requested_roles, ac.presentation_contexts, info.roles
             )
             self._peer_max_pdu = peer_max_pdu_for_sending(info.max_length)
         except RemoteProtocolError as exc:
@@ -266,84 +262,46 @@ class Association(AssociationCore):
             return
         self._notify(evt.EVT_ESTABLISHED)
 
-    # --- waiting for responses ------------------------------------------------------------
+    # --- the service port (see dicomnet.services.base) ---------------------------------------
 
-    def _wait_response(self, message_id: int) -> Message | None:
-        """Read until the response to ``message_id`` arrives; serve requests the peer sends
-        meanwhile (C-STORE sub-operations of a C-GET). None if the association ends."""
-        from dicomnet.services import dispatch
-
-        while True:
-            done: MessageComplete[Any] | None = self._next_message(self.dimse_timeout)
-            if done is None:
-                return None
-            message = done.message
-            # Only a response answers us: a C-CANCEL-RQ also carries MessageIDBeingRespondedTo
-            # (the peer's own request's ID, which may equal ours), and is a request to serve.
-            is_request = type(message).__name__.endswith("_RQ")
-            answered = getattr(message, "MessageIDBeingRespondedTo", None)
-            if not is_request and answered == message_id:
-                return message
-            if is_request:
-                dispatch(self, done)
-                continue
-            LOGGER.warning("ignoring an unexpected %s", type(message).__name__)
-
-    def _send_request(self, context_id: int, request: Message, data: Any = None) -> bool:
-        """Send a request; False if the connection failed meanwhile (e.g. the peer aborted
-        mid-data-set): the association is then over (``is_aborted``), no exception escapes."""
-        try:
-            self._send_message(context_id, request, data)
-        except TransportLost as exc:
-            LOGGER.warning("connection lost while sending %s: %s", type(request).__name__, exc)
-            self.failure_reason = self.failure_reason or f"connection lost while sending: {exc}"
-            self._on_connection_closed()
-            return False
-        return True
-
-    def _require_established(self) -> None:
-        if not self.is_established:
-            raise RuntimeError("the association is not established")
-
-    def _find_scu_context(
-        self, abstract_syntax: str, transfer_syntax: str | None = None
-    ) -> PresentationContext | None:
-        for cx in self.contexts:
-            if not cx.accepted or cx.abstract_syntax != abstract_syntax or not cx.as_scu:
-                continue
-            if transfer_syntax is None or cx.transfer_syntax[0] == transfer_syntax:
-                return cx
-        return None
+    def open_association(
+        self,
+        address: str,
+        port: int,
+        contexts: Sequence[PresentationContext],
+        options: dict[str, Any],
+    ) -> Association:
+        """Request an association with this association's AE (C-MOVE sub-operations)."""
+        return self.ae.associate(address, port, contexts=list(contexts), **options)
 
     # --- C-ECHO -----------------------------------------------------------------------------
 
-    def _echo(self) -> C_ECHO_RSP | None:
+    def echo_response(self, msg_id: int | None = None) -> C_ECHO_RSP | None:
         """Send a C-ECHO and return the raw response (None if none arrived)."""
-        self._require_established()
-        cx = self._find_scu_context("1.2.840.10008.1.1")
+        self.require_established()
+        cx = self.session.scu_context("1.2.840.10008.1.1")
         if cx is None or cx.context_id is None:
             raise NoContextError("no accepted presentation context for Verification")
-        message_id = self._next_message_id()
-        if not self._send_request(cx.context_id, C_ECHO_RQ(MessageID=message_id)):
+        message_id = self.session.next_message_id(msg_id)
+        if not self.send_request(cx.context_id, C_ECHO_RQ(MessageID=message_id)):
             return None
-        rsp = self._wait_response(message_id)
-        return rsp if isinstance(rsp, C_ECHO_RSP) else None
+        done = self.wait_response(message_id, C_ECHO_RSP)
+        return done.message if done is not None else None  # type: ignore[return-value]
 
-    def send_c_echo(self, msg_id: int | None = None) -> Any:
+    def send_c_echo(self, msg_id: int | None = None) -> Dataset:
         """C-ECHO; returns a pydicom Dataset with ``Status`` (empty if no response arrived)."""
-        if msg_id is not None:
-            self._message_id = (msg_id - 1) % 0xFFFF
-        return status_dataset(self._echo())
+        return status_dataset(self.echo_response(msg_id))
 
     # --- C-STORE ----------------------------------------------------------------------------
 
-    def _store(
+    def store_instance(
         self,
         source: Any,
         *,
         originator_aet: str | None = None,
         originator_id: int | None = None,
         priority: int = PRIORITY_MEDIUM,
+        msg_id: int | None = None,
     ) -> C_STORE_RSP | None:
         """Send one instance (a path or a pydicom Dataset); the raw response or None.
 
@@ -352,7 +310,7 @@ class Association(AssociationCore):
         before anything was sent, so the association stays usable."""
         from dicomnet.part10 import Part10Error, read_file_meta
 
-        self._require_established()
+        self.require_established()
         if isinstance(source, str | os.PathLike):
             path = Path(source)
             with open(path, "rb") as handle:
@@ -362,7 +320,7 @@ class Association(AssociationCore):
                     meta = None
                 if meta is not None:
                     checked = check_file(handle, meta)
-                    cx = self._find_scu_context(checked.sop_class_uid, meta.transfer_syntax_uid)
+                    cx = self.session.scu_context(checked.sop_class_uid, meta.transfer_syntax_uid)
                     if cx is not None:
                         # Stream the data set from disk, undecoded.
                         handle.seek(meta.dataset_offset)
@@ -374,6 +332,7 @@ class Association(AssociationCore):
                             originator_aet,
                             originator_id,
                             priority,
+                            msg_id,
                         )
                 from pydicom import dcmread
 
@@ -381,7 +340,7 @@ class Association(AssociationCore):
                 dataset = dcmread(handle, force=True)
         else:
             dataset = source
-        return self._store_dataset(dataset, originator_aet, originator_id, priority)
+        return self._store_dataset(dataset, originator_aet, originator_id, priority, msg_id)
 
     def _store_dataset(
         self,
@@ -389,6 +348,7 @@ class Association(AssociationCore):
         originator_aet: str | None,
         originator_id: int | None,
         priority: int,
+        msg_id: int | None,
     ) -> C_STORE_RSP | None:
         from dicomnet.dataset import encode_converted
 
@@ -401,14 +361,14 @@ class Association(AssociationCore):
             raise ValueError("the data set has an empty SOP Class/Instance UID")
         meta = getattr(dataset, "file_meta", None)
         current = str(getattr(meta, "TransferSyntaxUID", "") or "") if meta is not None else ""
-        cx = self._find_scu_context(sop_class, current) if current else None
+        cx = self.session.scu_context(sop_class, current) if current else None
         if cx is None:
             if current and current not in UNCOMPRESSED_SYNTAXES:
                 raise NoContextError(
                     f"no accepted presentation context for {sop_class} in {current}"
                 )
             for syntax in _REENCODE_ORDER:
-                cx = self._find_scu_context(sop_class, syntax)
+                cx = self.session.scu_context(sop_class, syntax)
                 if cx is not None:
                     break
         if cx is None:
@@ -416,7 +376,7 @@ class Association(AssociationCore):
         target = cx.transfer_syntax[0]
         data = encode_converted(dataset, current, target)
         return self._store_stream(
-            cx, sop_class, sop_instance, data, originator_aet, originator_id, priority
+            cx, sop_class, sop_instance, data, originator_aet, originator_id, priority, msg_id
         )
 
     def _store_stream(
@@ -428,9 +388,10 @@ class Association(AssociationCore):
         originator_aet: str | None,
         originator_id: int | None,
         priority: int,
+        msg_id: int | None,
     ) -> C_STORE_RSP | None:
         assert cx.context_id is not None
-        message_id = self._next_message_id()
+        message_id = self.session.next_message_id(msg_id)
         request = C_STORE_RQ(
             MessageID=message_id,
             AffectedSOPClassUID=sop_class,
@@ -440,7 +401,7 @@ class Association(AssociationCore):
             MoveOriginatorMessageID=originator_id,
         )
         try:
-            if not self._send_request(cx.context_id, request, data):
+            if not self.send_request(cx.context_id, request, data):
                 return None
         except SourceFailed as exc:
             # The data set could not be read to its end after its command went out (the file
@@ -449,8 +410,8 @@ class Association(AssociationCore):
             self.failure_reason = f"the data set could not be sent whole: {exc}"
             self.abort()
             return None
-        rsp = self._wait_response(message_id)
-        return rsp if isinstance(rsp, C_STORE_RSP) else None
+        done = self.wait_response(message_id, C_STORE_RSP)
+        return done.message if done is not None else None  # type: ignore[return-value]
 
     def send_c_store(
         self,
@@ -466,14 +427,13 @@ class Association(AssociationCore):
         is decoded and re-encoded in an accepted uncompressed transfer syntax. Raises
         :class:`NoContextError` (a ValueError) if no accepted context fits.
         """
-        if msg_id is not None:
-            self._message_id = (msg_id - 1) % 0xFFFF
         return status_dataset(
-            self._store(
+            self.store_instance(
                 dataset,
                 originator_aet=originator_aet,
                 originator_id=originator_id,
                 priority=priority,
+                msg_id=msg_id,
             )
         )
 
@@ -563,7 +523,7 @@ class Association(AssociationCore):
         from dicomnet._qr_scu import send_c_cancel
 
         if context_id is None and query_model is not None:
-            cx = self._find_scu_context(str(query_model))
+            cx = self.session.scu_context(str(query_model))
             if cx is None:
                 raise ValueError(f"no accepted presentation context for {query_model}")
             context_id = cx.context_id

@@ -37,12 +37,17 @@ import tempfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - not on POSIX: no locks, stale files are left alone
     fcntl = None  # type: ignore[assignment]
+
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+
+    from dicomnet.dimse.messages import Message
 
 from dicomnet._inflate import (
     INFLATE_STEP,
@@ -632,3 +637,27 @@ def _swapped(data: bytes, width: int) -> bytes:
     for k in range(width):
         out[k::width] = data[width - 1 - k :: width]
     return bytes(out)
+
+
+def status_dataset(rsp: Message | None) -> Dataset:
+    """A pydicom Dataset with the status elements of a response (empty if none arrived)."""
+    from pydicom.dataset import Dataset
+
+    ds = Dataset()
+    if rsp is None:
+        return ds
+    for name in (
+        "Status",
+        "ErrorComment",
+        "ErrorID",
+        "OffendingElement",
+        "AffectedSOPInstanceUID",
+        "NumberOfRemainingSuboperations",
+        "NumberOfCompletedSuboperations",
+        "NumberOfFailedSuboperations",
+        "NumberOfWarningSuboperations",
+    ):
+        value = getattr(rsp, name, None)
+        if value is not None:
+            setattr(ds, name, list(value) if isinstance(value, tuple) else value)
+    return ds

@@ -8,7 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dicomnet.ul.errors import AbortConsequence, RejectConsequence, RemoteProtocolError
+from dicomnet.ul.errors import (
+    AbortConsequence,
+    RejectConsequence,
+    RemoteProtocolError,
+    describe_rejection,
+)
 from dicomnet.ul.items import AsyncOpsWindow, PresentationContextAC, PresentationContextRQ
 from dicomnet.ul.items import RoleSelection as Role
 from dicomnet.ul.negotiation import (
@@ -16,11 +21,12 @@ from dicomnet.ul.negotiation import (
     ContextSpec,
     NegotiatedContext,
     build_rq_contexts,
-    find_context,
     negotiate_as_acceptor,
     negotiate_as_requestor,
     negotiate_async_ops,
     peer_max_pdu_for_sending,
+    policy_rejection,
+    version_rejection,
 )
 
 VERIFICATION = "1.2.840.10008.1.1"
@@ -422,39 +428,59 @@ def test_peer_max_pdu_bad_arguments(peer: int, cap: int) -> None:
         peer_max_pdu_for_sending(peer, cap)
 
 
-# ------------------------------------------------------------------------------ find_context
-NEGOTIATED = (
-    NegotiatedContext(1, CT, None, 4, False, False),
-    NegotiatedContext(3, CT, EXPLICIT, 0, True, False),
-    NegotiatedContext(5, CT, JPEG, 0, True, True),
-    NegotiatedContext(7, MR, IMPLICIT, 0, False, True),
-    NegotiatedContext(9, MR, EXPLICIT, 0, False, False),
-)
+# ------------------------------------------------------------------------- acceptor policy
+DICOM_APP = "1.2.840.10008.3.1.1.1"
+
+
+@pytest.mark.parametrize(("version", "refused"), [(1, False), (3, False), (0, True), (2, True)])
+def test_version_rejection(version: int, refused: bool) -> None:
+    rj = version_rejection(version)
+    assert (rj is not None) == refused
+    if rj is not None:
+        assert (rj.result, rj.source, rj.reason) == (1, 2, 2)
+        assert describe_rejection(rj) == (
+            "rejected-permanent, service provider (ACSE): protocol version not supported"
+        )
 
 
 @pytest.mark.parametrize(
-    ("uid", "ts", "role", "expected_id"),
+    ("app", "called", "calling", "require_called", "allowed", "expected"),
     [
-        (CT, None, "scu", 3),
-        (CT, JPEG, "scu", 5),
-        (CT, None, "scp", 5),
-        (CT, EXPLICIT, "scp", None),
-        (CT, IMPLICIT, "scu", None),
-        (MR, None, "scp", 7),
-        (MR, None, "scu", None),
-        (MR, EXPLICIT, "scp", None),
-        (VERIFICATION, None, "scu", None),
+        (DICOM_APP, "ANY", "SCU", False, [], None),
+        ("1.2.3", "US", "SCU", False, [], (1, 1, 2)),
+        (DICOM_APP, "OTHER", "SCU", True, [], (1, 1, 7)),
+        (DICOM_APP, "US  ", "SCU", True, [], None),
+        (DICOM_APP, "US", "SCU", False, ["PACS", "SCU "], None),
+        (DICOM_APP, "US", "STRANGER", False, ["PACS"], (1, 1, 3)),
+        # the application context is checked first, then the called, then the calling title
+        ("1.2.3", "OTHER", "STRANGER", True, ["PACS"], (1, 1, 2)),
+        (DICOM_APP, "OTHER", "STRANGER", True, ["PACS"], (1, 1, 7)),
     ],
 )
-def test_find_context(uid: str, ts: str | None, role: str, expected_id: int | None) -> None:
-    assert role in ("scu", "scp")
-    found = find_context(NEGOTIATED, uid, ts, role="scu" if role == "scu" else "scp")
-    assert (found.context_id if found else None) == expected_id
+def test_policy_rejection(
+    app: str,
+    called: str,
+    calling: str,
+    require_called: bool,
+    allowed: list[str],
+    expected: tuple[int, int, int] | None,
+) -> None:
+    rj = policy_rejection(
+        app,
+        called,
+        calling,
+        our_ae_title="US",
+        require_called_aet=require_called,
+        allowed_calling=allowed,
+    )
+    assert (None if rj is None else (rj.result, rj.source, rj.reason)) == expected
 
 
-def test_find_context_refuses_unknown_role() -> None:
-    with pytest.raises(ValueError, match="role"):
-        find_context(NEGOTIATED, CT, role="both")  # type: ignore[arg-type]
+def test_describe_rejection_names_unknown_values() -> None:
+    assert describe_rejection(RejectConsequence(2, 3, 2)) == (
+        "rejected-transient, service provider (presentation): local limit exceeded"
+    )
+    assert describe_rejection(RejectConsequence(9, 8, 7)) == "9, 8: reason 7"
 
 
 # -------------------------------------------------------------------------------- properties

@@ -155,7 +155,7 @@ def check_established(assoc: Any, peer: str, port: int) -> None:
     if assoc.connect_error is not None:
         raise CommandError(str(assoc.connect_error), EXIT_CONNECT)
     if assoc.is_rejected and assoc.rejection is not None:
-        from dicomnet._acceptor import describe_rejection
+        from dicomnet.ul.errors import describe_rejection
 
         raise CommandError(
             f"association rejected by {peer}:{port}: {describe_rejection(assoc.rejection)}",

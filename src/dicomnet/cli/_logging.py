@@ -96,7 +96,7 @@ def _on_requested(event: evt.Event) -> None:
 
 
 def _on_rejected(event: evt.Event) -> None:
-    from dicomnet._acceptor import describe_rejection
+    from dicomnet.ul.errors import describe_rejection
 
     assoc = event.assoc
     if assoc.rejection is not None:

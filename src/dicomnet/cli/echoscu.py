@@ -140,7 +140,7 @@ def _one_check(
     try:
         for _ in range(repeat):
             began = time.perf_counter()
-            rsp = assoc._echo()
+            rsp = assoc.echo_response()
             elapsed = (time.perf_counter() - began) * 1000.0
             if rsp is None:
                 reason = failure_text(assoc)

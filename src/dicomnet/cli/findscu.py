@@ -257,11 +257,11 @@ def _call_response_handlers(specs: Any, status: Any, found: Any) -> None:
 def _drain(assoc: Any, message_id: int) -> list[tuple[Any, Any]]:
     """After a C-CANCEL on Ctrl-C: read responses until the final one (bounded by the DIMSE
     timeout); matches that were still in flight are dropped."""
-    from dicomnet.association import status_dataset
+    from dicomnet.dataset import status_dataset
 
     out: list[tuple[Any, Any]] = []
     while True:
-        done = assoc._next_message(assoc.dimse_timeout)
+        done = assoc.next_message(assoc.dimse_timeout)
         if done is None:
             return out
         message = done.message

@@ -288,14 +288,14 @@ class _Batch:
     def send(self, assoc: Any, items: list[Item], progress: _Progress) -> tuple[list[Item], str]:
         """Send ``items`` on ``assoc``; returns the items not sent when it was aborted (the one
         in flight first) and the abort message, else ``([], "")``."""
-        from dicomnet.association import NoContextError
         from dicomnet.dataset import ConversionError
         from dicomnet.dimse.status import status_category, status_meaning
+        from dicomnet.errors import NoContextError
 
         for index, item in enumerate(items):
             self.in_flight = items[index:]
             try:
-                rsp = assoc._store(item.path)
+                rsp = assoc.store_instance(item.path)
             except (NoContextError, ConversionError) as exc:
                 self.skip(item, str(exc), context=True)
                 progress.advance(item.size)

@@ -444,3 +444,8 @@ def is_request(msg: Message) -> TypeGuard[Request]:
 def is_response(msg: Message) -> TypeGuard[Response]:
     """True for a response."""
     return bool(msg.command_field & RESPONSE_BIT)
+
+
+def response_type_for(request: Message) -> type[Message]:
+    """The class of the response to ``request`` (its Command Field with the response bit)."""
+    return MESSAGE_BY_COMMAND_FIELD[request.command_field | RESPONSE_BIT]

@@ -63,12 +63,12 @@ from dicomnet.dimse.messages import (
 )
 
 if TYPE_CHECKING:
-    from dicomnet._core import AssociationCore as Association
+    from dicomnet.services.base import ServicePort
 
 LOGGER = logging.getLogger("dicomnet.services")
 
 
-def dispatch(assoc: Association, done: MessageComplete[Any]) -> None:
+def dispatch(assoc: ServicePort, done: MessageComplete[Any]) -> None:
     """Serve one complete request message; always releases its data set afterwards."""
     from dicomnet.services import echo, storage
 
@@ -80,8 +80,8 @@ def dispatch(assoc: Association, done: MessageComplete[Any]) -> None:
             storage.serve(assoc, done)
         elif isinstance(message, C_CANCEL_RQ):
             # Arrives here while we wait for something else (a C-STORE-RSP of a C-GET
-            # sub-operation); otherwise Association._poll_cancel picks it up.
-            assoc._note_cancel(message.MessageIDBeingRespondedTo)
+            # sub-operation); otherwise ServicePort._poll_cancel picks it up.
+            assoc.session.note_cancel(message.MessageIDBeingRespondedTo)
         elif isinstance(message, C_FIND_RQ):
             from dicomnet.services import query
 

@@ -9,9 +9,9 @@ from dicomnet import events as evt
 from dicomnet.dimse.command_codec import make_encodable
 
 if TYPE_CHECKING:
-    from dicomnet._core import AssociationCore as Association
     from dicomnet.dimse.messages import Message
     from dicomnet.presentation import PresentationContext
+    from dicomnet.services.base import HandlerHost, ServicePort
 
 LOGGER = logging.getLogger("dicomnet.services")
 
@@ -27,12 +27,12 @@ class HandlerFailed(Exception):
 
 
 def call_handler(
-    assoc: Association, event_type: evt.EventType, default: Any, **attrs: Any
+    assoc: HandlerHost, event_type: evt.EventType, default: Any, **attrs: Any
 ) -> tuple[bool, Any]:
     """Call the one handler bound to ``event_type``; (False, default) when none is bound.
 
     Raises :class:`HandlerFailed` if it raises (logged with its traceback)."""
-    bound = evt.intervention_handler(assoc._handlers, event_type)
+    bound = evt.intervention_handler(assoc.handlers, event_type)
     if bound is None:
         return False, default
     handler, args = bound
@@ -65,20 +65,13 @@ def read_status(value: Any) -> tuple[int, dict[str, Any]]:
     raise ValueError(f"invalid status {value!r}: return an int or a Dataset with Status")
 
 
-def context_for(assoc: Association, context_id: int) -> PresentationContext | None:
-    return assoc._context_by_id(context_id)
-
-
-def scp_context(assoc: Association, context_id: int, sop_class: str) -> PresentationContext | None:
+def scp_context(assoc: ServicePort, context_id: int, sop_class: str) -> PresentationContext | None:
     """The accepted context a request came on, if we act as SCP there for ``sop_class``."""
-    context = assoc._context_by_id(context_id)
-    if context is None or not context.as_scp or context.abstract_syntax != sop_class:
-        return None
-    return context
+    return assoc.session.scp_context(context_id, sop_class)
 
 
 def handler_status(
-    assoc: Association,
+    assoc: ServicePort,
     event_type: evt.EventType,
     default: Any,
     failure: int,
@@ -98,7 +91,7 @@ def handler_status(
     return bound, status, extra
 
 
-def send_response(assoc: Association, context_id: int, response: Message, data: Any = None) -> None:
+def send_response(assoc: ServicePort, context_id: int, response: Message, data: Any = None) -> None:
     """Send a response we built. Its values come partly from the peer's request (echoed UIDs)
     and from handlers (status fields): those the command set cannot carry are left out, as
     PS3.7 allows for every optional field, and an ErrorComment is cut down to LO (see
@@ -106,4 +99,4 @@ def send_response(assoc: Association, context_id: int, response: Message, data: 
     dropped = make_encodable(response)
     if dropped:
         LOGGER.debug("%s: left out %s (cannot be encoded)", type(response).__name__, dropped)
-    assoc._send_message(context_id, response, data)
+    assoc.send_message(context_id, response, data)

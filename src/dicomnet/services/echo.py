@@ -10,13 +10,13 @@ from dicomnet.dimse.messages import C_ECHO_RQ, C_ECHO_RSP
 from dicomnet.services._common import handler_status, scp_context, send_response
 
 if TYPE_CHECKING:
-    from dicomnet._core import AssociationCore as Association
+    from dicomnet.services.base import ServicePort
 
 PROCESSING_FAILURE = 0x0110
 SOP_CLASS_NOT_SUPPORTED = 0x0122
 
 
-def serve(assoc: Association, done: MessageComplete[Any]) -> None:
+def serve(assoc: ServicePort, done: MessageComplete[Any]) -> None:
     request = done.message
     assert isinstance(request, C_ECHO_RQ)
     context = scp_context(assoc, done.context_id, request.AffectedSOPClassUID)

@@ -51,7 +51,7 @@ from dicomnet.dimse.status import status_category
 from dicomnet.services._common import LOGGER, read_status, send_response
 
 if TYPE_CHECKING:
-    from dicomnet._core import AssociationCore as Association
+    from dicomnet.services.base import ServicePort
 
 PROCESSING_FAILURE = 0x0110
 SOP_CLASS_NOT_SUPPORTED = 0x0122
@@ -98,8 +98,8 @@ def request_uids(request: NRequest) -> tuple[str, str | None]:
     return request.RequestedSOPClassUID, request.RequestedSOPInstanceUID
 
 
-def _call(assoc: Association, event_type: evt.EventType, **attrs: Any) -> Any:
-    bound = evt.intervention_handler(assoc._handlers, event_type)
+def _call(assoc: ServicePort, event_type: evt.EventType, **attrs: Any) -> Any:
+    bound = evt.intervention_handler(assoc.handlers, event_type)
     if bound is None:
         LOGGER.warning("no %s handler is bound: answering 0x0110", event_type.name)
         raise _Failed(f"no {event_type.name} handler is bound")
@@ -128,7 +128,7 @@ def _split(value: Any, event_type: evt.EventType) -> tuple[int, dict[str, Any], 
     return code, extra, dataset
 
 
-def serve(assoc: Association, done: MessageComplete[Any]) -> None:
+def serve(assoc: ServicePort, done: MessageComplete[Any]) -> None:
     """Serve one DIMSE-N request: call its handler, send the response."""
     request = done.message
     assert isinstance(
@@ -136,7 +136,7 @@ def serve(assoc: Association, done: MessageComplete[Any]) -> None:
     )
     event_type, response_type = _EVENTS[type(request)]
     class_uid, instance_uid = request_uids(request)
-    context = assoc._context_by_id(done.context_id)
+    context = assoc.session.context_by_id(done.context_id)
     data: bytes | None = None
     status, extra, reply = SOP_CLASS_NOT_SUPPORTED, dict[str, Any](), None
     if context is None or not context.accepted:

@@ -22,11 +22,10 @@ from dicomnet.dimse.fragments import MessageComplete
 from dicomnet.dimse.messages import C_FIND_RQ, C_FIND_RSP, DATASET_PRESENT
 from dicomnet.dimse.status import CANCEL, SUCCESS, status_category
 from dicomnet.services._common import LOGGER, HandlerFailed, read_status, send_response
-from dicomnet.ul.fsm import State
 
 if TYPE_CHECKING:
-    from dicomnet._core import AssociationCore as Association
     from dicomnet.presentation import PresentationContext
+    from dicomnet.services.base import ServicePort
 
 SOP_CLASS_NOT_SUPPORTED = 0x0122
 #: The identifier could not be decoded.
@@ -49,19 +48,16 @@ class ReceivedIdentifier:
         self.dataset = dataset
 
 
-def gone(assoc: Association) -> bool:
+def gone(assoc: ServicePort) -> bool:
     """True when nothing can be sent on ``assoc`` any more (aborted, closed, released)."""
-    return assoc.state not in (State.STA6, State.STA8) or assoc.is_aborted
+    return not assoc.can_send
 
 
 def scp_context(
-    assoc: Association, done: MessageComplete[Any], sop_class: str
+    assoc: ServicePort, done: MessageComplete[Any], sop_class: str
 ) -> PresentationContext | None:
     """The accepted context of ``done`` if we are its SCP and it is ``sop_class``'s."""
-    context = assoc._context_by_id(done.context_id)
-    if context is None or not context.as_scp or context.abstract_syntax != sop_class:
-        return None
-    return context
+    return assoc.session.scp_context(done.context_id, sop_class)
 
 
 def decode_identifier(done: MessageComplete[Any], context: PresentationContext) -> Any:
@@ -134,7 +130,7 @@ def status_pair(item: Any, service: str) -> tuple[int, dict[str, Any], Any]:
     return status, extra, item[1]
 
 
-def serve(assoc: Association, done: MessageComplete[Any]) -> None:
+def serve(assoc: ServicePort, done: MessageComplete[Any]) -> None:
     """Serve one C-FIND-RQ to its final response."""
     request = done.message
     assert isinstance(request, C_FIND_RQ)
@@ -162,20 +158,20 @@ def serve(assoc: Association, done: MessageComplete[Any]) -> None:
     if identifier is None:
         reply(FIND_CANNOT_DECODE, {"ErrorComment": "cannot decode the identifier"})
         return
-    bound = evt.intervention_handler(assoc._handlers, evt.EVT_C_FIND)
+    bound = evt.intervention_handler(assoc.handlers, evt.EVT_C_FIND)
     if bound is None:
         reply(SOP_CLASS_NOT_SUPPORTED, {"ErrorComment": "no C-FIND handler is bound"})
         return
     handler, args = bound
     syntax = context.transfer_syntax[0]
-    assoc._watch_cancel(message_id)
+    assoc.session.watch_cancel(message_id)
     event = evt.Event(
         assoc,
         evt.EVT_C_FIND,
         request=request,
         context=context,
         _received=ReceivedIdentifier(identifier),
-        _is_cancelled=lambda: assoc._poll_cancel(message_id),
+        _is_cancelled=lambda: assoc.is_cancelled(message_id),
     )
     run: HandlerRun | None = None
     try:
@@ -185,7 +181,7 @@ def serve(assoc: Association, done: MessageComplete[Any]) -> None:
             if not more:
                 reply(SUCCESS)
                 return
-            if assoc._poll_cancel(message_id):
+            if assoc.is_cancelled(message_id):
                 reply(CANCEL)
                 return
             status, extra, match = status_pair(item, "EVT_C_FIND")
@@ -211,4 +207,4 @@ def serve(assoc: Association, done: MessageComplete[Any]) -> None:
     finally:
         if run is not None:
             run.close()
-        assoc._unwatch_cancel(message_id)
+        assoc.session.unwatch_cancel(message_id)

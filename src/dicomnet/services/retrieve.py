@@ -51,6 +51,7 @@ from dicomnet.dimse.status import (
     SUCCESS,
     status_category,
 )
+from dicomnet.errors import NoContextError, TransportLost
 from dicomnet.services._common import LOGGER, HandlerFailed, send_response
 from dicomnet.services.query import (
     SOP_CLASS_NOT_SUPPORTED,
@@ -62,11 +63,11 @@ from dicomnet.services.query import (
     scp_context,
     status_pair,
 )
+from dicomnet.ul.errors import describe_rejection
 
 if TYPE_CHECKING:
-    from dicomnet._core import AssociationCore
-    from dicomnet.association import Association
     from dicomnet.presentation import PresentationContext
+    from dicomnet.services.base import ServicePort, StoreTarget
 
 UNABLE_TO_PERFORM_SUBOPERATIONS = 0xA702
 
@@ -153,11 +154,11 @@ def _describe(item: Any) -> _Instance:
 class _GetSender:
     """C-GET: C-STORE on the requesting association itself (roles reversed)."""
 
-    def __init__(self, assoc: Association) -> None:
+    def __init__(self, assoc: ServicePort) -> None:
         self.assoc = assoc
 
     def store(self, item: Any, info: _Instance, priority: int) -> C_STORE_RSP | None:
-        return self.assoc._store(item, priority=priority)
+        return self.assoc.store_instance(item, priority=priority)
 
     def close(self) -> None:
         pass
@@ -168,7 +169,7 @@ class _MoveSender:
 
     def __init__(
         self,
-        assoc: Association,
+        assoc: ServicePort,
         address: str,
         port: int,
         options: dict[str, Any],
@@ -181,7 +182,7 @@ class _MoveSender:
         self.options.setdefault("ae_title", request.MoveDestination)
         self.fixed_contexts = self.options.pop("contexts", None)
         self.request = request
-        self.dest: Association | None = None
+        self.dest: StoreTarget | None = None
         self.proposed: list[tuple[str, tuple[str, ...]]] = []
         self.opened_once = False
         self.broken = ""
@@ -209,14 +210,12 @@ class _MoveSender:
             self.dest = None
         assoc = self.assoc
         try:
-            dest = assoc.ae.associate(self.address, self.port, contexts=contexts, **self.options)
+            dest = assoc.open_association(self.address, self.port, contexts, self.options)
         except (ValueError, TypeError, RuntimeError) as exc:  # bad options from the handler
             raise _DestinationUnavailable(str(exc)) from exc
         if not dest.is_established:
             reason = dest.failure_reason or "association rejected"
             if dest.rejection is not None:
-                from dicomnet._acceptor import describe_rejection
-
                 reason = f"association rejected ({describe_rejection(dest.rejection)})"
             raise _DestinationUnavailable(reason)
         self.dest = dest
@@ -239,10 +238,8 @@ class _MoveSender:
         if not self.dest.is_established:
             self.broken = self.dest.failure_reason or "the destination association ended"
             raise _DestinationUnavailable(self.broken)
-        from dicomnet._core import TransportLost
-
         try:
-            return self.dest._store(
+            return self.dest.store_instance(
                 item,
                 originator_aet=self.assoc.requestor.ae_title,
                 originator_id=self.request.MessageID,
@@ -263,11 +260,8 @@ class _MoveSender:
 # --- the service -----------------------------------------------------------------------------
 
 
-def serve(assoc: AssociationCore, done: MessageComplete[Any]) -> None:
+def serve(assoc: ServicePort, done: MessageComplete[Any]) -> None:
     """Serve one C-GET-RQ or C-MOVE-RQ to its final response."""
-    from dicomnet.association import Association
-
-    assert isinstance(assoc, Association)
     request = done.message
     if isinstance(request, C_GET_RQ):
         _Retrieve(assoc, done, request, move=False).run()
@@ -280,7 +274,7 @@ def serve(assoc: AssociationCore, done: MessageComplete[Any]) -> None:
 class _Retrieve:
     def __init__(
         self,
-        assoc: Association,
+        assoc: ServicePort,
         done: MessageComplete[Any],
         request: C_GET_RQ | C_MOVE_RQ,
         *,
@@ -364,21 +358,21 @@ class _Retrieve:
         if identifier is None:
             self.reply(self.cannot_decode, {"ErrorComment": "cannot decode the identifier"})
             return
-        bound = evt.intervention_handler(assoc._handlers, self.event_type)
+        bound = evt.intervention_handler(assoc.handlers, self.event_type)
         if bound is None:
             comment = f"no {self.service} handler is bound"
             self.reply(SOP_CLASS_NOT_SUPPORTED, {"ErrorComment": comment})
             return
         handler, args = bound
         message_id = self.message_id
-        assoc._watch_cancel(message_id)
+        assoc.session.watch_cancel(message_id)
         event = evt.Event(
             assoc,
             self.event_type,
             request=request,
             context=context,
             _received=ReceivedIdentifier(identifier),
-            _is_cancelled=lambda: assoc._poll_cancel(message_id),
+            _is_cancelled=lambda: assoc.is_cancelled(message_id),
         )
         handler_run: HandlerRun | None = None
         sender: _GetSender | _MoveSender | None = None
@@ -407,7 +401,7 @@ class _Retrieve:
                 handler_run.close()
             if sender is not None:
                 sender.close()
-            assoc._unwatch_cancel(message_id)
+            assoc.session.unwatch_cancel(message_id)
 
     def _destination(self, handler_run: HandlerRun) -> _MoveSender | None:
         """C-MOVE: the first yield, the destination. None when the operation ended here."""
@@ -457,7 +451,7 @@ class _Retrieve:
             if not more:
                 self.reply(self.final())
                 return
-            if assoc._poll_cancel(self.message_id):
+            if assoc.is_cancelled(self.message_id):
                 self.reply(CANCEL)
                 return
             status, extra, dataset = status_pair(item, self.event_type.name)
@@ -476,8 +470,6 @@ class _Retrieve:
 
     def _one(self, sender: _GetSender | _MoveSender, dataset: Any, priority: int) -> None:
         """One C-STORE sub-operation, counted."""
-        from dicomnet._core import TransportLost
-        from dicomnet.association import NoContextError
         from dicomnet.ul.errors import LocalProtocolError
 
         counts = self.counts
@@ -512,7 +504,7 @@ class _Retrieve:
             LOGGER.error("%s sub-operation for %s failed: %s", self.service, info.sop_instance, exc)
             counts.fail(info.sop_instance)
             if isinstance(exc, TransportLost) and not isinstance(sender, _MoveSender):
-                self.assoc._on_connection_closed()  # our own association: it is gone
+                self.assoc.connection_lost()  # our own association: it is gone
             return
         if rsp is None:
             LOGGER.error(

@@ -26,7 +26,7 @@ from dicomnet.dimse.messages import C_STORE_RQ, C_STORE_RSP
 from dicomnet.services._common import LOGGER, handler_status, scp_context, send_response
 
 if TYPE_CHECKING:
-    from dicomnet._core import AssociationCore as Association
+    from dicomnet.services.base import ServicePort
 
 CANNOT_UNDERSTAND = 0xC211
 SOP_CLASS_NOT_SUPPORTED = 0x0122
@@ -60,7 +60,7 @@ def _printable(text: str) -> str:
     return "".join(c if c.isprintable() and c != "\\" else "?" for c in text)
 
 
-def serve(assoc: Association, done: MessageComplete[Any]) -> None:
+def serve(assoc: ServicePort, done: MessageComplete[Any]) -> None:
     request = done.message
     assert isinstance(request, C_STORE_RQ)
     context = scp_context(assoc, done.context_id, request.AffectedSOPClassUID)

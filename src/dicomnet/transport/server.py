@@ -26,35 +26,51 @@ import select
 import selectors
 import socket
 import threading
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dicomnet import events as evt
 from dicomnet.events import HandlerRegistry
 from dicomnet.transport.connection import ConnectError, Connection, deadline_in, wrap_tls
+from dicomnet.transport.driver import AssociationCore
 
 if TYPE_CHECKING:
     import ssl
 
-    from dicomnet._core import AssociationCore
-    from dicomnet.ae import AE
-    from dicomnet.association import Association
-
 LOGGER = logging.getLogger("dicomnet.server")
 
 
+class ServerSettings(Protocol):
+    """What the server reads of its AE (:class:`dicomnet.ae.AE` has all of it)."""
+
+    maximum_associations: int
+    maximum_pending_connections: int
+    acse_timeout: float | None
+
+
 class AssociationServer:
-    """Accepts associations for an AE on ``address`` (host, port); port 0 picks a free one."""
+    """Accepts associations for an AE on ``address`` (host, port); port 0 picks a free one.
+
+    ``factory(server, handlers)`` makes the association object for each connection
+    (``AE.make_server`` passes :class:`dicomnet.association.Association`; the server itself
+    never imports the layers above it); ``on_shutdown`` is called once the server has
+    stopped."""
 
     def __init__(
         self,
-        ae: AE,
+        ae: ServerSettings,
         address: tuple[str, int],
         handlers: HandlerRegistry,
         ssl_context: ssl.SSLContext | None = None,
+        *,
+        factory: Callable[[AssociationServer, HandlerRegistry], AssociationCore],
+        on_shutdown: Callable[[AssociationServer], None] | None = None,
     ) -> None:
         self.ae = ae
         self.ssl_context = ssl_context
         self._handlers = handlers
+        self._factory = factory
+        self._on_shutdown = on_shutdown
         family = socket.AF_INET6 if ":" in address[0] else socket.AF_INET
         self.socket = socket.socket(family, socket.SOCK_STREAM)
         self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -69,7 +85,7 @@ class AssociationServer:
         self.server_address: tuple[str, int] = (str(host), int(port))
         self._wake_r, self._wake_w = os.pipe()
         self._lock = threading.Lock()
-        self._associations: list[Association] = []
+        self._associations: list[AssociationCore] = []
         # Connections without an association slot, oldest first, with the socket to cut.
         self._pending: dict[AssociationCore, socket.socket] = {}
         self._slots: set[AssociationCore] = set()  # associations holding a slot
@@ -104,7 +120,7 @@ class AssociationServer:
     # --- associations -----------------------------------------------------------------------
 
     @property
-    def active_associations(self) -> list[Association]:
+    def active_associations(self) -> list[AssociationCore]:
         with self._lock:
             return list(self._associations)
 
@@ -113,6 +129,11 @@ class AssociationServer:
         """Associations holding a slot (pending connections are not counted)."""
         with self._lock:
             return len(self._slots)
+
+    @property
+    def stopping(self) -> bool:
+        """True once :meth:`shutdown` has begun."""
+        return self._stopping.is_set()
 
     @property
     def pending_count(self) -> int:
@@ -148,9 +169,10 @@ class AssociationServer:
     def release_slot(self, assoc: AssociationCore) -> None:
         """``assoc`` is being rejected after all: it is a pending connection again."""
         with self._lock:
-            if assoc in self._slots and assoc._conn is not None:
+            conn = assoc.connection
+            if assoc in self._slots and conn is not None:
                 self._slots.discard(assoc)
-                self._pending[assoc] = assoc._conn.sock
+                self._pending[assoc] = conn.sock
 
     # --- running ----------------------------------------------------------------------------
 
@@ -188,9 +210,7 @@ class AssociationServer:
                 LOGGER.error("accept failed: %s", exc)
             return
         sock.setblocking(True)
-        from dicomnet.association import Association
-
-        assoc = Association(self.ae, "acceptor", self._handlers.copy(), server=self)
+        assoc = self._factory(self, self._handlers.copy())
         thread = threading.Thread(target=self._serve, args=(sock, assoc), daemon=True)
         thread.name = f"dicomnet-assoc-{sock.fileno()}"
         assoc.thread = thread
@@ -230,7 +250,7 @@ class AssociationServer:
         )
         _cut(sock)
 
-    def _serve(self, sock: socket.socket, assoc: Association) -> None:
+    def _serve(self, sock: socket.socket, assoc: AssociationCore) -> None:
         try:
             if self._stopping.is_set():
                 sock.close()
@@ -253,7 +273,7 @@ class AssociationServer:
                 finally:
                     with self._lock:
                         self._handshaking.pop(threading.current_thread(), None)
-            assoc._run_acceptor(Connection(sock))
+            assoc.run_acceptor(Connection(sock))
         finally:
             with contextlib.suppress(OSError):
                 sock.close()
@@ -310,8 +330,9 @@ class AssociationServer:
         for fd in (self._wake_r, self._wake_w):
             with contextlib.suppress(OSError):
                 os.close(fd)
-        if self in self.ae._servers:
-            self.ae._servers.remove(self)
+        if self._on_shutdown is not None:
+            on_shutdown, self._on_shutdown = self._on_shutdown, None
+            on_shutdown(self)
 
     server_close = shutdown
 
@@ -333,7 +354,7 @@ def _peer_host(sock: socket.socket) -> str:
 
 def _peer_gone(assoc: AssociationCore) -> bool:
     """True when the peer of ``assoc`` has closed or reset its connection (a peek, no read)."""
-    conn = assoc._conn
+    conn = assoc.connection
     if conn is None or conn.closed:
         return True
     try:

@@ -7,6 +7,8 @@ in the current state. Nothing else may escape the decoder, the framer or the sta
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from dicomnet._record import record
 
 # A-ABORT sources (PS3.8 Table 9-26)
@@ -78,3 +80,37 @@ class RemoteProtocolError(ProtocolError):
 
 class LocalProtocolError(ProtocolError):
     """Our own user asked for something the protocol does not allow now (a usage error)."""
+
+
+class RejectionLike(Protocol):
+    """An A-ASSOCIATE-RJ or a :class:`RejectConsequence`: result, source and reason."""
+
+    @property
+    def result(self) -> int: ...
+
+    @property
+    def source(self) -> int: ...
+
+    @property
+    def reason(self) -> int: ...
+
+
+_SOURCES = {1: "service user", 2: "service provider (ACSE)", 3: "service provider (presentation)"}
+_REASONS = {
+    1: {
+        1: "no reason given",
+        2: "application context name not supported",
+        3: "calling AE title not recognised",
+        7: "called AE title not recognised",
+    },
+    2: {1: "no reason given", 2: "protocol version not supported"},
+    3: {1: "temporary congestion", 2: "local limit exceeded"},
+}
+
+
+def describe_rejection(rj: RejectionLike) -> str:
+    """Readable text for an A-ASSOCIATE-RJ (result, source, reason)."""
+    result = {1: "rejected-permanent", 2: "rejected-transient"}.get(rj.result, str(rj.result))
+    source = _SOURCES.get(rj.source, str(rj.source))
+    reason = _REASONS.get(rj.source, {}).get(rj.reason, f"reason {rj.reason}")
+    return f"{result}, {source}: {reason}"

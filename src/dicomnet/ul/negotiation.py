@@ -29,18 +29,23 @@ Decisions (the standard leaves them open):
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Literal
 
 from dicomnet._record import record
 from dicomnet.ul.errors import (
+    REJECT_ACSE_PROTOCOL_VERSION,
     REJECT_PERMANENT,
+    REJECT_SOURCE_ACSE,
     REJECT_SOURCE_USER,
+    REJECT_USER_APP_CONTEXT,
+    REJECT_USER_CALLED_AE,
+    REJECT_USER_CALLING_AE,
     REJECT_USER_NO_REASON,
     AbortConsequence,
     RejectConsequence,
     RemoteProtocolError,
 )
 from dicomnet.ul.items import (
+    APPLICATION_CONTEXT_NAME,
     PC_ABSTRACT_SYNTAX_NOT_SUPPORTED,
     PC_ACCEPTANCE,
     PC_NO_REASON,
@@ -367,23 +372,34 @@ def peer_max_pdu_for_sending(peer_max_length: int, send_cap: int = 1 << 20) -> i
     return min(max(peer_max_length, MIN_PEER_MAX_LENGTH), send_cap)
 
 
-def find_context(
-    contexts: Iterable[NegotiatedContext],
-    abstract_syntax: str,
-    transfer_syntax: str | None = None,
-    role: Literal["scu", "scp"] = "scu",
-) -> NegotiatedContext | None:
-    """The first accepted context for ``abstract_syntax`` in which we play ``role``.
+# --- the acceptor's policy on an A-ASSOCIATE-RQ ------------------------------------------------
 
-    ``transfer_syntax`` narrows the search when given. Returns None if nothing matches.
-    """
-    if role not in ("scu", "scp"):
-        raise ValueError(f"role must be 'scu' or 'scp', got {role!r}")
-    for cx in contexts:
-        if not cx.accepted or cx.abstract_syntax != abstract_syntax:
-            continue
-        if transfer_syntax is not None and cx.transfer_syntax != transfer_syntax:
-            continue
-        if cx.as_scu if role == "scu" else cx.as_scp:
-            return cx
+
+def version_rejection(protocol_version: int) -> RejectConsequence | None:
+    """Bit 0 of the protocol version must be set (PS3.8 9.3.2); otherwise reject."""
+    if protocol_version & 1 == 0:
+        return RejectConsequence(REJECT_PERMANENT, REJECT_SOURCE_ACSE, REJECT_ACSE_PROTOCOL_VERSION)
+    return None
+
+
+def policy_rejection(
+    application_context: str,
+    called_ae_title: str,
+    calling_ae_title: str,
+    *,
+    our_ae_title: str,
+    require_called_aet: bool,
+    allowed_calling: Sequence[str],
+) -> RejectConsequence | None:
+    """Why an A-ASSOCIATE-RQ is refused by the acceptor's policy, checked in this order: an
+    application context other than DICOM's, a called AE title that is not ours (when
+    required), a calling AE title not in ``allowed_calling`` (when that is not empty). Titles
+    compare without their padding."""
+    if application_context != APPLICATION_CONTEXT_NAME:
+        return RejectConsequence(REJECT_PERMANENT, REJECT_SOURCE_USER, REJECT_USER_APP_CONTEXT)
+    if require_called_aet and called_ae_title.strip() != our_ae_title.strip():
+        return RejectConsequence(REJECT_PERMANENT, REJECT_SOURCE_USER, REJECT_USER_CALLED_AE)
+    allowed = [title.strip() for title in allowed_calling]
+    if allowed and calling_ae_title.strip() not in allowed:
+        return RejectConsequence(REJECT_PERMANENT, REJECT_SOURCE_USER, REJECT_USER_CALLING_AE)
     return None

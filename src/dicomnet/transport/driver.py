@@ -1,5 +1,7 @@
-"""The engine of an association: the sans-IO core (state machine, framer, assembler) driven over one
-:class:`~dicomnet.transport.connection.Connection`.
+"""The blocking driver of an association: the sans-IO core (state machine, framer, assembler,
+DIMSE session) driven over one :class:`~dicomnet.transport.connection.Connection`. The only code
+that blocks; every SCU service waits for its responses through :meth:`AssociationCore.
+wait_response`.
 
 One thread drives an association: the user's thread for a requestor (each ``send_*`` call sends
 and reads until its response arrives), the server's per-connection thread for an acceptor. Only
@@ -25,14 +27,32 @@ import select
 import threading
 import time
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dicomnet import events as evt
 from dicomnet.dimse.command_codec import encode_command
 from dicomnet.dimse.fragments import MessageAssembler, MessageComplete, fragment_message
-from dicomnet.dimse.messages import C_CANCEL_RQ, C_STORE_RQ, Message
+from dicomnet.dimse.messages import (
+    C_CANCEL_RQ,
+    C_STORE_RQ,
+    C_STORE_RSP,
+    Message,
+    is_request,
+    is_response,
+)
+from dicomnet.dimse.session import DimseSession
+from dicomnet.errors import TransportLost
 from dicomnet.events import HandlerRegistry, notify
 from dicomnet.presentation import PresentationContext
+from dicomnet.service_user import ServiceUser
+from dicomnet.services import dispatch
+from dicomnet.services.acceptance import (
+    UNDECODABLE_RQ,
+    AcceptorSettings,
+    answer_request,
+    rejection_for,
+)
 from dicomnet.transport.connection import Connection, Deadline, deadline_in
 from dicomnet.transport.progress import TransferClock
 from dicomnet.ul.codec import decode_pdu, encode_pdu
@@ -41,6 +61,7 @@ from dicomnet.ul.errors import (
     ABORT_SOURCE_USER,
     LocalProtocolError,
     RemoteProtocolError,
+    describe_rejection,
 )
 from dicomnet.ul.framing import PDUReader
 from dicomnet.ul.fsm import (
@@ -57,6 +78,7 @@ from dicomnet.ul.fsm import (
     Transition,
     event_for_pdu,
 )
+from dicomnet.ul.negotiation import peer_max_pdu_for_sending
 from dicomnet.ul.pdu import (
     PDU,
     Abort,
@@ -67,8 +89,7 @@ from dicomnet.ul.pdu import (
 )
 
 if TYPE_CHECKING:
-    from dicomnet.ae import AE
-    from dicomnet.transport.server import AssociationServer
+    from dicomnet.services.base import StoreTarget
 
 LOGGER = logging.getLogger("dicomnet.assoc")
 
@@ -77,26 +98,32 @@ _SEND_STATES = (State.STA6, State.STA8)  # where we may send P-DATA-TF
 _DRAIN_LIMIT = 0.5  # most seconds we wait for the peer to close after our A-ABORT
 
 
-class TransportLost(Exception):
-    """The connection failed while we were sending."""
+class DriverSettings(AcceptorSettings, Protocol):
+    """What the driver reads of its AE (:class:`dicomnet.ae.AE` has all of it)."""
+
+    maximum_pdu_size: int
+    max_transfer_time: float | None
+    minimum_transfer_rate: float
+    transfer_rate_window: float
+    acse_timeout: float | None
+    dimse_timeout: float | None
+    network_timeout: float | None
+    spool_directory: str | None
+    maximum_dataset_size: int | None
+    maximum_inflated_size: int | None
+    maximum_deflate_ratio: float | None
 
 
-class ServiceUser:
-    """One side of an association: its AE title, address and negotiated parameters."""
+class SlotKeeper(Protocol):
+    """The server side of an acceptor: association slots (see :class:`~dicomnet.transport.
+    server.AssociationServer`)."""
 
-    def __init__(self, ae_title: str = "", address: str = "", port: int = 0) -> None:
-        self.ae_title = ae_title
-        self.address = address
-        self.port = port
-        self.maximum_length = 0
-        self.implementation_class_uid = ""
-        self.implementation_version_name: str | None = None
-        self.primitive: PDU | None = None
-        self.user_identity: Any = None
-        self.sop_class_common_extended: dict[str, Any] = {}
+    @property
+    def stopping(self) -> bool: ...
 
-    def __repr__(self) -> str:
-        return f"<ServiceUser {self.ae_title!r} {self.address}:{self.port}>"
+    def claim_slot(self, assoc: AssociationCore) -> bool: ...
+
+    def release_slot(self, assoc: AssociationCore) -> None: ...
 
 
 class AssociationCore:
@@ -105,10 +132,12 @@ class AssociationCore:
 
     def __init__(
         self,
-        ae: AE,
+        ae: DriverSettings,
         mode: str,
         handlers: HandlerRegistry,
-        server: AssociationServer | None = None,
+        server: SlotKeeper | None = None,
+        *,
+        max_pdu: int | None = None,
     ) -> None:
         if mode not in ("requestor", "acceptor"):
             raise ValueError("mode must be 'requestor' or 'acceptor'")
@@ -119,7 +148,9 @@ class AssociationCore:
         self._fsm = StateMachine(requestor=mode == "requestor")
         self._lock = threading.RLock()
         self._conn: Connection | None = None
-        self.local_max_pdu = ae.maximum_pdu_size
+        #: Message IDs, accepted contexts, outstanding requests, C-CANCEL notes.
+        self.session = DimseSession()
+        self.local_max_pdu = ae.maximum_pdu_size if max_pdu is None else max_pdu
         self._reader = PDUReader(max_pdata_length=self.local_max_pdu)
         self._assembler: MessageAssembler[Any] = MessageAssembler(self._sink_for)
         self._pending: deque[MessageComplete[Any]] = deque()
@@ -133,14 +164,11 @@ class AssociationCore:
             ae.max_transfer_time, ae.minimum_transfer_rate, ae.transfer_rate_window
         )
         self._peer_max_pdu = 0
-        self._message_id = 0
         self.acse_timeout: float | None = ae.acse_timeout
         self.dimse_timeout: float | None = ae.dimse_timeout
         self.network_timeout: float | None = ae.network_timeout
         self.requestor = ServiceUser()
         self.acceptor = ServiceUser()
-        self._contexts: list[PresentationContext] = []
-        self._accepted_by_id: dict[int, PresentationContext] = {}
         self.is_established = False
         self.is_rejected = False
         self.is_aborted = False
@@ -154,9 +182,8 @@ class AssociationCore:
         self._closed_notified = False
         self._close_notice_deferred = False
         self._rq_contexts: tuple[Any, ...] = ()
-        self._rq_roles: tuple[Any, ...] = ()
-        # C-FIND/GET/MOVE requests we serve, by Message ID: True once a C-CANCEL arrived.
-        self._cancel_watch: dict[int, bool] = {}
+        #: The SCP/SCU role selections we proposed (requestor).
+        self.requested_roles: tuple[Any, ...] = ()
 
     # --- public state -------------------------------------------------------------------------
 
@@ -195,6 +222,21 @@ class AssociationCore:
     @property
     def local(self) -> ServiceUser:
         return self.requestor if self.is_requestor else self.acceptor
+
+    @property
+    def handlers(self) -> HandlerRegistry:
+        """This association's event handlers."""
+        return self._handlers
+
+    @property
+    def connection(self) -> Connection | None:
+        """The transport connection (None before connecting)."""
+        return self._conn
+
+    @property
+    def can_send(self) -> bool:
+        """False once nothing can be sent any more (aborted, closed, released)."""
+        return self._fsm.state in _SEND_STATES and not self.is_aborted
 
     def bind(self, event: evt.EventType, handler: Any, args: Any = None) -> None:
         """Bind ``handler`` to ``event`` on this association (replacing an intervention one)."""
@@ -298,18 +340,14 @@ class AssociationCore:
     @property
     def contexts(self) -> list[PresentationContext]:
         """Every negotiated presentation context, accepted or not."""
-        return self._contexts
+        return self.session.contexts
 
     @contexts.setter
     def contexts(self, value: list[PresentationContext]) -> None:
-        self._contexts = list(value)
-        self._accepted_by_id = {
-            cx.context_id: cx for cx in self._contexts if cx.accepted and cx.context_id is not None
-        }
+        self.session.contexts = value
 
     def _context_by_id(self, context_id: int) -> PresentationContext | None:
-        """The accepted context with this ID (a dict lookup: it runs for every PDV)."""
-        return self._accepted_by_id.get(context_id)
+        return self.session.context_by_id(context_id)
 
     # --- reading ------------------------------------------------------------------------------
 
@@ -417,7 +455,7 @@ class AssociationCore:
             if kind is Indication.RELEASE_IND:
                 if self._fsm.state is State.STA8:
                     # Requests that arrived before the A-RELEASE-RQ are answered first (P-DATA
-                    # may still be sent in Sta8): _next_message answers it when none is left.
+                    # may still be sent in Sta8): next_message answers it when none is left.
                     self._release_requested = True
                 elif self._fsm.state is State.STA9:  # collision, requestor: AR-9, then Sta11
                     self._after(self._step(Event.EVT14))
@@ -539,11 +577,7 @@ class AssociationCore:
 
     # --- DIMSE messages -----------------------------------------------------------------------
 
-    def _next_message_id(self) -> int:
-        self._message_id = self._message_id % 0xFFFF + 1
-        return self._message_id
-
-    def _send_message(self, context_id: int, message: Message, dataset: Any = None) -> None:
+    def send_message(self, context_id: int, message: Message, dataset: Any = None) -> None:
         """Send one DIMSE message (the data set as bytes or a binary file object)."""
         command = encode_command(message)
         self._notify(evt.EVT_DIMSE_SENT, message=message)
@@ -569,7 +603,7 @@ class AssociationCore:
             except (OSError, Deadline) as exc:
                 raise TransportLost(str(exc)) from exc
 
-    def _next_message(self, wait_seconds: float | None) -> MessageComplete[Any] | None:
+    def next_message(self, wait_seconds: float | None) -> MessageComplete[Any] | None:
         """The next complete DIMSE message, or None when the association ended or
         ``wait_seconds`` passed with nothing (the association is then aborted)."""
         started = time.monotonic()
@@ -597,25 +631,60 @@ class AssociationCore:
             return
         self._released()
 
+    # --- requests and responses ---------------------------------------------------------------
+
+    def require_established(self) -> None:
+        if not self.is_established:
+            raise RuntimeError("the association is not established")
+
+    def send_request(self, context_id: int, request: Message, data: Any = None) -> bool:
+        """Send a request; False if the connection failed meanwhile (e.g. the peer aborted
+        mid-data-set): the association is then over (``is_aborted``), no exception escapes."""
+        try:
+            self.send_message(context_id, request, data)
+        except TransportLost as exc:
+            LOGGER.warning("connection lost while sending %s: %s", type(request).__name__, exc)
+            self.failure_reason = self.failure_reason or f"connection lost while sending: {exc}"
+            self._on_connection_closed()
+            return False
+        return True
+
+    def wait_response(
+        self, message_id: int, response_type: type[Message]
+    ) -> MessageComplete[Any] | None:
+        """Read until the response to our request ``message_id`` arrives (with its data set
+        sink); serve the requests the peer sends meanwhile (C-STORE sub-operations of a C-GET).
+        None if the association ends or times out first (``failure_reason`` says why), or the
+        peer answers with a response of another type (logged). The one wait loop of every SCU
+        service."""
+        name = response_type.__name__
+        while True:
+            done = self.next_message(self.dimse_timeout)
+            if done is None:
+                return None
+            message = done.message
+            # Only a response answers us: a C-CANCEL-RQ also carries MessageIDBeingRespondedTo
+            # (the peer's own request's ID, which may equal ours), and is a request to serve.
+            if is_response(message) and message.MessageIDBeingRespondedTo == message_id:
+                if isinstance(message, response_type):
+                    return done
+                LOGGER.error("expected a %s, got a %s", name, type(message).__name__)
+                _close_sink(done)
+                return None
+            if is_request(message):
+                try:
+                    dispatch(self, done)
+                except TransportLost:  # e.g. a handler aborted the association
+                    self._on_connection_closed()
+                    return None
+                continue
+            LOGGER.warning("ignoring an unexpected %s", type(message).__name__)
+            _close_sink(done)
+
     # --- C-CANCEL (SCP side of C-FIND, C-GET, C-MOVE) ------------------------------------------
 
-    def _watch_cancel(self, message_id: int) -> None:
-        """Start noting C-CANCELs for the request ``message_id`` we are serving."""
-        self._cancel_watch[message_id] = False
-
-    def _unwatch_cancel(self, message_id: int) -> None:
-        self._cancel_watch.pop(message_id, None)
-
-    def _note_cancel(self, message_id: int) -> None:
-        """A C-CANCEL-RQ arrived; it counts only for a request still being served (a late one,
-        after the final response, is dropped so that a reused Message ID is not cancelled)."""
-        if message_id in self._cancel_watch:
-            self._cancel_watch[message_id] = True
-        else:
-            LOGGER.debug("C-CANCEL for message %d, which is not in progress", message_id)
-
-    def _poll_cancel(self, message_id: int) -> bool:
-        """True once the request ``message_id`` has been cancelled.
+    def is_cancelled(self, message_id: int) -> bool:
+        """True once the request ``message_id`` we serve has been cancelled.
 
         Reads whatever has already arrived without blocking (a C-CANCEL may sit in the socket
         while a handler generator runs), notes C-CANCELs and keeps other messages queued for
@@ -630,11 +699,39 @@ class AssociationCore:
             kept: deque[MessageComplete[Any]] = deque()
             for done in self._pending:
                 if isinstance(done.message, C_CANCEL_RQ):
-                    self._note_cancel(done.message.MessageIDBeingRespondedTo)
+                    self.session.note_cancel(done.message.MessageIDBeingRespondedTo)
                 else:
                     kept.append(done)
             self._pending = kept
-        return self._cancel_watch.get(message_id, False) or self._ended() or self.is_aborted
+        return self.session.cancelled(message_id) or self._ended() or self.is_aborted
+
+    def connection_lost(self) -> None:
+        """The connection failed under us (a send raised TransportLost): end the association."""
+        self._on_connection_closed()
+
+    # --- provided by the facade (dicomnet.association.Association) -----------------------------
+
+    def store_instance(
+        self,
+        source: Any,
+        *,
+        originator_aet: str | None = None,
+        originator_id: int | None = None,
+        priority: int = 0,
+        msg_id: int | None = None,
+    ) -> C_STORE_RSP | None:
+        """Send one instance and wait for its response (the C-STORE SCU)."""
+        raise NotImplementedError("the association facade sends C-STOREs")
+
+    def open_association(
+        self,
+        address: str,
+        port: int,
+        contexts: Sequence[PresentationContext],
+        options: dict[str, Any],
+    ) -> StoreTarget:
+        """Request another association with this one's AE (C-MOVE sub-operations)."""
+        raise NotImplementedError("the association facade opens associations")
 
     # --- ending -------------------------------------------------------------------------------
 
@@ -684,28 +781,25 @@ class AssociationCore:
 
     # --- acceptor side --------------------------------------------------------------------
 
-    def _run_acceptor(self, conn: Connection) -> None:
+    def run_acceptor(self, conn: Connection) -> None:
         """Serve one incoming connection to its end (the server's per-connection thread)."""
-        from dicomnet._acceptor import negotiate_incoming
-        from dicomnet.services import dispatch
-
         self._conn = conn
         self.requestor.address, self.requestor.port = conn.peer
         self.acceptor.address, self.acceptor.port = conn.local
         try:
             self._notify(evt.EVT_CONN_OPEN, address=conn.peer)
             self._step(Event.EVT5)
-            if self.server is not None and self.server._stopping.is_set():
+            if self.server is not None and self.server.stopping:
                 return  # shutdown began before its abort() could see this connection
             rq = self._read_associate_rq()
             if rq is None:
                 return
-            if not negotiate_incoming(self, rq):
+            if not self._answer(rq):
                 return
             conn.expect_bulk()
             idle = self.network_timeout
             while True:
-                message = self._next_message(idle)
+                message = self.next_message(idle)
                 if message is None:
                     break
                 dispatch(self, message)
@@ -718,10 +812,72 @@ class AssociationCore:
             self._fail_pending()
             self._close_transport()
 
+    def _answer(self, rq: AssociateRQ) -> bool:
+        """Sta3: decide on ``rq`` (:func:`dicomnet.services.acceptance.answer_request`) and send
+        the AC (True) or RJ (False)."""
+        server = self.server
+        conn = self._conn
+        encrypted = conn is not None and getattr(conn.sock, "cipher", None) is not None
+        answer = answer_request(
+            self,
+            rq,
+            self.ae,
+            local_max_pdu=self.local_max_pdu,
+            encrypted=encrypted,
+            claim_slot=lambda: server is None or server.claim_slot(self),
+        )
+        if answer.rj is not None:
+            if answer.close_now:
+                self._step(Event.EVT8, answer.rj)
+                self._finish_after_abort()
+            else:
+                self._send_reject(answer.rj)
+            return False
+        assert answer.ac is not None
+        self.contexts = list(answer.contexts)
+        self._peer_max_pdu = peer_max_pdu_for_sending(rq.user_information.max_length)
+        self._step(Event.EVT7, answer.ac)
+        self.is_established = True
+        self._notify(evt.EVT_ACCEPTED)
+        self._notify(evt.EVT_ESTABLISHED)
+        return True
+
+    def _send_reject(self, rj: AssociateRJ) -> None:
+        if self.server is not None:
+            self.server.release_slot(self)
+        requestor = self.requestor
+        LOGGER.warning(
+            "rejected association from %r at %s:%s: %s",
+            requestor.ae_title,
+            requestor.address,
+            requestor.port,
+            describe_rejection(rj),
+        )
+        self.rejection = rj
+        self.is_rejected = True
+        self._step(Event.EVT8, rj)
+        self._notify(evt.EVT_REJECTED)
+        # Sta13: wait (ARTIM) for the requestor to close the connection.
+        while self._pump(self._artim):
+            pass
+        self._close_transport()
+
+    def _reject_malformed(self, exc: RemoteProtocolError) -> None:
+        """Sta2: the first PDU was bad. Answer an undecodable RQ with A-ASSOCIATE-RJ when the
+        decoder says so, otherwise A-ABORT (AA-1) per Table 9-10."""
+        LOGGER.warning("bad association request from %s: %s", self.requestor.address, exc)
+        self.failure_reason = f"protocol error: {exc}"
+        rj = rejection_for(exc)
+        if rj is not None:
+            self._step(Event.EVT6, UNDECODABLE_RQ, reject_reason=rj)
+            self.rejection = rj
+            self.is_rejected = True
+        else:
+            self._step(Event.EVT19)
+        self._finish_after_abort()
+
     def _read_associate_rq(self) -> AssociateRQ | None:
         """Sta2: wait (ARTIM) for the A-ASSOCIATE-RQ and move to Sta3 with it."""
-        from dicomnet._acceptor import reject_malformed
-
         conn = self._conn
         assert conn is not None
         while self._fsm.state is State.STA2:
@@ -743,7 +899,7 @@ class AssociationCore:
             try:
                 pdus = self._reader.feed(data)
             except RemoteProtocolError as exc:
-                reject_malformed(self, exc)
+                self._reject_malformed(exc)
                 return None
             for index, pdu in enumerate(pdus):
                 self._notify(evt.EVT_PDU_RECV, pdu=pdu)
@@ -758,6 +914,12 @@ class AssociationCore:
                 self._finish_after_abort()
                 return None
         return None
+
+
+def _close_sink(done: MessageComplete[Any]) -> None:
+    sink = done.dataset
+    if sink is not None and hasattr(sink, "close"):
+        sink.close()
 
 
 def _readable(conn: Connection) -> bool:
