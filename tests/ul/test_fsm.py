@@ -291,6 +291,21 @@ def test_cell(state: State, event: Event, requestor: bool) -> None:
     assert effects == EXPECTED_EFFECTS[expected_action](event, pdu)
 
 
+@pytest.mark.parametrize(("state", "event", "requestor"), CELLS)
+def test_data_transfer_is_the_tables_data_cell(state: State, event: Event, requestor: bool) -> None:
+    """The hot path of P-DATA agrees with the full cell: a transition exactly where the table
+    says DT-1/DT-2/AR-6/AR-7 (the same one handle() takes), None everywhere else."""
+    machine = machine_in(state, requestor)
+    fast = machine.data_transfer(event)
+    expected_action = GRID.get((state.value, event.value))
+    if expected_action not in ("DT-1", "DT-2", "AR-6", "AR-7"):
+        assert fast is None
+        return
+    assert fast is not None and machine.state is state  # nothing changed by looking
+    transition, _effects = machine_in(state, requestor).handle(event, PDU_FOR_EVENT[event])
+    assert fast == transition and fast.to_state is state
+
+
 def test_cell_count() -> None:
     assert len({(p.values[0], p.values[1]) for p in CELLS}) == 13 * 19
 

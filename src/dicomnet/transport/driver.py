@@ -93,7 +93,6 @@ if TYPE_CHECKING:
 
 LOGGER = logging.getLogger("dicomnet.assoc")
 
-_DATA_STATES = (State.STA6, State.STA7)  # where a received P-DATA-TF is delivered
 _SEND_STATES = (State.STA6, State.STA8)  # where we may send P-DATA-TF
 _DRAIN_LIMIT = 0.5  # most seconds we wait for the peer to close after our A-ABORT
 
@@ -265,7 +264,7 @@ class AssociationCore:
             transition, effects = self._fsm.handle(event, pdu, **kwargs)
             return self._execute(transition, effects)
 
-    def _execute(self, transition: Transition, effects: list[Effect]) -> list[Indicate]:
+    def _notify_transition(self, transition: Transition) -> None:
         if self._handlers.has(evt.EVT_FSM_TRANSITION):
             self._notify(
                 evt.EVT_FSM_TRANSITION,
@@ -274,6 +273,9 @@ class AssociationCore:
                 action=transition.action.name.replace("_", "-"),
                 next_state=f"Sta{transition.to_state.value}",
             )
+
+    def _execute(self, transition: Transition, effects: list[Effect]) -> list[Indicate]:
+        self._notify_transition(transition)
         indications: list[Indicate] = []
         for effect in effects:
             if isinstance(effect, SendPDU):
@@ -425,13 +427,14 @@ class AssociationCore:
     def _on_pdu(self, pdu: PDU) -> None:
         self._notify(evt.EVT_PDU_RECV, pdu=pdu)
         if isinstance(pdu, PDataTF):
-            if self._fsm.state in _DATA_STATES and not self._handlers.has(evt.EVT_FSM_TRANSITION):
-                self._receive_pdata(pdu)
+            # DT-2 / AR-6 (P-DATA indication, no state change) in Sta6/Sta7, looked up in the
+            # table without building effects; any other cell (AA-8 ...) runs in full.
+            transition = self._fsm.data_transfer(Event.EVT10)
+            if transition is None:
+                self._after(self._step(Event.EVT10, pdu))
                 return
-            indications = self._step(Event.EVT10, pdu)
-            if any(i.kind is Indication.P_DATA_IND for i in indications):
-                self._receive_pdata(pdu)
-            self._after(indications)
+            self._notify_transition(transition)
+            self._receive_pdata(pdu)
             return
         self._notify(evt.EVT_ACSE_RECV, primitive=pdu)
         self._after(self._step(event_for_pdu(pdu), pdu))
@@ -581,27 +584,26 @@ class AssociationCore:
         """Send one DIMSE message (the data set as bytes or a binary file object)."""
         command = encode_command(message)
         self._notify(evt.EVT_DIMSE_SENT, message=message)
-        slow = (
-            self._handlers.has(evt.EVT_FSM_TRANSITION)
-            or self._handlers.has(evt.EVT_PDU_SENT)
-            or self._handlers.has(evt.EVT_DATA_SENT)
-        )
+        pdu_sent = self._handlers.has(evt.EVT_PDU_SENT)
+        data_sent = self._handlers.has(evt.EVT_DATA_SENT)
         conn = self._conn
         if conn is None or conn.closed:  # e.g. a handler aborted the association
             raise TransportLost("not connected")
         # already at least ul.negotiation.MIN_PEER_MAX_LENGTH (peer_max_pdu_for_sending)
         for data in fragment_message(context_id, command, dataset, self._peer_max_pdu):
-            if slow:
-                pdu = decode_pdu(data)
-                assert isinstance(pdu, PDataTF)
-                self._step(Event.EVT9, pdu)
-                continue
-            if self._fsm.state not in _SEND_STATES:
+            # DT-1 / AR-7 in Sta6/Sta8; the table has no other cell for sending P-DATA
+            transition = self._fsm.data_transfer(Event.EVT9)
+            if transition is None:
                 raise LocalProtocolError(f"cannot send P-DATA in {self._fsm.state.name}")
+            self._notify_transition(transition)
             try:
                 conn.sendall(data, deadline_in(self.dimse_timeout), progress=self.dimse_timeout)
             except (OSError, Deadline) as exc:
                 raise TransportLost(str(exc)) from exc
+            if pdu_sent:  # decoded only for the handlers that asked for the PDU object
+                self._notify(evt.EVT_PDU_SENT, pdu=decode_pdu(data))
+            if data_sent:
+                self._notify(evt.EVT_DATA_SENT, data=data)
 
     def next_message(self, wait_seconds: float | None) -> MessageComplete[Any] | None:
         """The next complete DIMSE message, or None when the association ended or

@@ -281,6 +281,19 @@ class Transition:
     to_state: State
 
 
+#: The cells that carry a P-DATA-TF without changing state: DT-1/AR-7 (send, Evt9) and
+#: DT-2/AR-6 (receive, Evt10). Every data PDU goes through one of them
+#: (:meth:`StateMachine.data_transfer`), looked up in the table without building effects.
+_DATA_CELLS: Final[Mapping[tuple[State, Event], Transition]] = MappingProxyType(
+    {
+        (state, event): Transition(state, event, action, NEXT_STATE[action])
+        for (state, event), action in TRANSITIONS.items()
+        if action in (Action.DT_1, Action.DT_2, Action.AR_6, Action.AR_7)
+    }
+)
+assert all(t.from_state is t.to_state for t in _DATA_CELLS.values())
+
+
 # --- PDUs expected with each event ------------------------------------------------------------
 
 _RECEIVED: Final[Mapping[Event, type]] = MappingProxyType(
@@ -406,6 +419,13 @@ class StateMachine:
         if to_state is State.STA1:
             self._associate_rq = None
         return Transition(state, event, action, to_state), effects
+
+    def data_transfer(self, event: Event) -> Transition | None:
+        """The hot path of every P-DATA-TF: for Evt9 (send) or Evt10 (receive), the transition
+        if the current cell is DT-1/AR-7 or DT-2/AR-6 (the PDU may be sent, or is indicated to
+        the user; the state stays), else None — then :meth:`handle` runs the cell (an abort,
+        or a LocalProtocolError for sending where the table has no cell)."""
+        return _DATA_CELLS.get((self._state, event))
 
     def _run(
         self,
