@@ -38,6 +38,8 @@ from dicomnet.dimse.status import status_category
 from dicomnet.errors import NoContextError
 
 if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+
     from dicomnet.presentation import PresentationContext
     from dicomnet.transport.driver import AssociationCore as Association
 
@@ -65,7 +67,7 @@ def _set_message_id(assoc: Association, msg_id: int | None) -> int:
 
 def _exchange(
     assoc: Association, cx: PresentationContext, request: NRequest, dataset: Any
-) -> tuple[Any, Any]:
+) -> tuple[Dataset, Dataset | None]:
     """Send ``request`` (with ``dataset`` if not None); (status Dataset, reply data set)."""
     from pydicom.dataset import Dataset
 
@@ -116,7 +118,7 @@ def send_n_get(
     instance_uid: str,
     msg_id: int | None = None,
     meta_uid: str | None = None,
-) -> tuple[Any, Any]:
+) -> tuple[Dataset, Dataset | None]:
     cx = _context(assoc, class_uid, meta_uid, False)
     request = N_GET_RQ(
         MessageID=_set_message_id(assoc, msg_id),
@@ -134,7 +136,7 @@ def send_n_set(
     instance_uid: str,
     msg_id: int | None = None,
     meta_uid: str | None = None,
-) -> tuple[Any, Any]:
+) -> tuple[Dataset, Dataset | None]:
     if dataset is None:
         raise ValueError("N-SET needs a modification list data set")
     cx = _context(assoc, class_uid, meta_uid, False)
@@ -154,7 +156,7 @@ def send_n_action(
     instance_uid: str,
     msg_id: int | None = None,
     meta_uid: str | None = None,
-) -> tuple[Any, Any]:
+) -> tuple[Dataset, Dataset | None]:
     cx = _context(assoc, class_uid, meta_uid, False)
     request = N_ACTION_RQ(
         MessageID=_set_message_id(assoc, msg_id),
@@ -172,7 +174,7 @@ def send_n_create(
     instance_uid: str | None = None,
     msg_id: int | None = None,
     meta_uid: str | None = None,
-) -> tuple[Any, Any]:
+) -> tuple[Dataset, Dataset | None]:
     cx = _context(assoc, class_uid, meta_uid, False)
     request = N_CREATE_RQ(
         MessageID=_set_message_id(assoc, msg_id),
@@ -188,7 +190,7 @@ def send_n_delete(
     instance_uid: str,
     msg_id: int | None = None,
     meta_uid: str | None = None,
-) -> Any:
+) -> Dataset:
     cx = _context(assoc, class_uid, meta_uid, False)
     request = N_DELETE_RQ(
         MessageID=_set_message_id(assoc, msg_id),
@@ -206,7 +208,7 @@ def send_n_event_report(
     instance_uid: str,
     msg_id: int | None = None,
     meta_uid: str | None = None,
-) -> tuple[Any, Any]:
+) -> tuple[Dataset, Dataset | None]:
     cx = _context(assoc, class_uid, meta_uid, True)
     request = N_EVENT_REPORT_RQ(
         MessageID=_set_message_id(assoc, msg_id),

@@ -46,10 +46,17 @@ from dicomnet.ul.pdu import Abort, AssociateAC, AssociateRQ
 
 if TYPE_CHECKING:
     import ssl
+    from typing import TypeAlias
 
     from pydicom.dataset import Dataset
 
+    from dicomnet._qr_scu import Responses
     from dicomnet.part10 import FileMeta
+
+    #: What a C-STORE sends: a Part-10 file (path) or a pydicom Dataset.
+    StoreSource: TypeAlias = str | os.PathLike[str] | Dataset
+    #: An attribute in an N-GET identifier list: a tag (int or (group, element)) or keyword.
+    AttributeRef: TypeAlias = int | str | tuple[int, int]
 
 LOGGER = logging.getLogger("dicomnet.assoc")
 
@@ -174,7 +181,7 @@ class Association(AssociationCore):
         server_hostname: str | None = None,
         user_identity: UserIdentityRQ | None = None,
         bind_address: tuple[str, int] | None = None,
-        extended: Sequence[Any] = (),
+        extended: Sequence[AsyncOpsWindow | SOPClassExtended | SOPClassCommonExtended] = (),
     ) -> None:
         """Connect and request the association. ``extended``: AsyncOpsWindow,
         SOPClassExtended and SOPClassCommonExtended items to send (``ext_neg``)."""
@@ -296,7 +303,7 @@ class Association(AssociationCore):
 
     def store_instance(
         self,
-        source: Any,
+        source: StoreSource,
         *,
         originator_aet: str | None = None,
         originator_id: int | None = None,
@@ -337,14 +344,14 @@ class Association(AssociationCore):
                 from pydicom import dcmread
 
                 handle.seek(0)
-                dataset = dcmread(handle, force=True)
+                dataset: Dataset = dcmread(handle, force=True)
         else:
             dataset = source
         return self._store_dataset(dataset, originator_aet, originator_id, priority, msg_id)
 
     def _store_dataset(
         self,
-        dataset: Any,
+        dataset: Dataset,
         originator_aet: str | None,
         originator_id: int | None,
         priority: int,
@@ -384,7 +391,7 @@ class Association(AssociationCore):
         cx: PresentationContext,
         sop_class: str,
         sop_instance: str,
-        data: Any,
+        data: bytes | _ExactReader,
         originator_aet: str | None,
         originator_id: int | None,
         priority: int,
@@ -415,7 +422,7 @@ class Association(AssociationCore):
 
     def send_c_store(
         self,
-        dataset: Any,
+        dataset: StoreSource,
         msg_id: int | None = None,
         priority: int = PRIORITY_MEDIUM,
         originator_aet: str | None = None,
@@ -445,13 +452,13 @@ class Association(AssociationCore):
 
     def send_c_find(
         self,
-        dataset: Any,
-        query_model: Any,
+        dataset: Dataset,
+        query_model: str,
         msg_id: int | None = None,
         priority: int = PRIORITY_MEDIUM,
         relational: bool = False,
         validate: bool = False,
-    ) -> Any:
+    ) -> Responses:
         """C-FIND of the identifier ``dataset`` (pynetdicom's parameter name): an iterator of
         ``(status, identifier)`` pairs as the responses arrive.
 
@@ -475,12 +482,12 @@ class Association(AssociationCore):
 
     def send_c_get(
         self,
-        dataset: Any,
-        query_model: Any,
+        dataset: Dataset,
+        query_model: str,
         msg_id: int | None = None,
         priority: int = PRIORITY_MEDIUM,
         validate: bool = False,
-    ) -> Any:
+    ) -> Responses:
         """C-GET: ``(status, identifier)`` pairs; the C-STORE sub-operations arrive on this
         association and go to its ``EVT_C_STORE`` handler (negotiate the SCP role for their
         SOP classes: ``ext_neg=[build_role(uid, scp_role=True)]``). ``validate`` as for
@@ -493,13 +500,13 @@ class Association(AssociationCore):
 
     def send_c_move(
         self,
-        dataset: Any,
+        dataset: Dataset,
         move_aet: str,
-        query_model: Any,
+        query_model: str,
         msg_id: int | None = None,
         priority: int = PRIORITY_MEDIUM,
         validate: bool = False,
-    ) -> Any:
+    ) -> Responses:
         """C-MOVE to the AE titled ``move_aet``: ``(status, identifier)`` pairs. ``validate``
         as for :meth:`send_c_find`."""
         from dicomnet._qr_scu import send_c_move
@@ -515,7 +522,7 @@ class Association(AssociationCore):
         )
 
     def send_c_cancel(
-        self, msg_id: int, context_id: int | None = None, query_model: Any = None
+        self, msg_id: int, context_id: int | None = None, query_model: str | None = None
     ) -> None:
         """C-CANCEL the C-FIND/GET/MOVE with Message ID ``msg_id`` (no response comes; the
         operation's iterator ends with a Cancel status). The context is the request's own,
@@ -533,12 +540,12 @@ class Association(AssociationCore):
 
     def send_n_get(
         self,
-        identifier_list: Sequence[Any] | None,
+        identifier_list: Sequence[AttributeRef] | None,
         class_uid: str,
         instance_uid: str,
         msg_id: int | None = None,
         meta_uid: str | None = None,
-    ) -> tuple[Any, Any]:
+    ) -> tuple[Dataset, Dataset | None]:
         """N-GET the attributes (tags or keywords; empty: all) of an instance; returns
         ``(status, attribute_list)``, the list None unless the status is Success/Warning."""
         from dicomnet._n_scu import send_n_get
@@ -547,12 +554,12 @@ class Association(AssociationCore):
 
     def send_n_set(
         self,
-        dataset: Any,
+        dataset: Dataset | None,
         class_uid: str,
         instance_uid: str,
         msg_id: int | None = None,
         meta_uid: str | None = None,
-    ) -> tuple[Any, Any]:
+    ) -> tuple[Dataset, Dataset | None]:
         """N-SET with ``dataset`` as the modification list; ``(status, attribute_list)``."""
         from dicomnet._n_scu import send_n_set
 
@@ -560,13 +567,13 @@ class Association(AssociationCore):
 
     def send_n_action(
         self,
-        dataset: Any,
+        dataset: Dataset | None,
         action_type: int,
         class_uid: str,
         instance_uid: str,
         msg_id: int | None = None,
         meta_uid: str | None = None,
-    ) -> tuple[Any, Any]:
+    ) -> tuple[Dataset, Dataset | None]:
         """N-ACTION with ``dataset`` (or None) as the action information;
         ``(status, action_reply)``."""
         from dicomnet._n_scu import send_n_action
@@ -575,12 +582,12 @@ class Association(AssociationCore):
 
     def send_n_create(
         self,
-        dataset: Any,
+        dataset: Dataset | None,
         class_uid: str,
         instance_uid: str | None = None,
         msg_id: int | None = None,
         meta_uid: str | None = None,
-    ) -> tuple[Any, Any]:
+    ) -> tuple[Dataset, Dataset | None]:
         """N-CREATE an instance (``instance_uid`` None: the SCP chooses it; the status's
         AffectedSOPInstanceUID gives it); ``(status, attribute_list)``."""
         from dicomnet._n_scu import send_n_create
@@ -593,7 +600,7 @@ class Association(AssociationCore):
         instance_uid: str,
         msg_id: int | None = None,
         meta_uid: str | None = None,
-    ) -> Any:
+    ) -> Dataset:
         """N-DELETE an instance; returns the status Dataset."""
         from dicomnet._n_scu import send_n_delete
 
@@ -601,13 +608,13 @@ class Association(AssociationCore):
 
     def send_n_event_report(
         self,
-        dataset: Any,
+        dataset: Dataset | None,
         event_type: int,
         class_uid: str,
         instance_uid: str,
         msg_id: int | None = None,
         meta_uid: str | None = None,
-    ) -> tuple[Any, Any]:
+    ) -> tuple[Dataset, Dataset | None]:
         """N-EVENT-REPORT with ``dataset`` (or None) as the event information;
         ``(status, event_reply)``."""
         from dicomnet._n_scu import send_n_event_report

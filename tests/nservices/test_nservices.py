@@ -477,6 +477,7 @@ def test_our_scu_to_pynetdicom_scp(pynetdicom_nserver: Any) -> None:
     try:
         status, attrs = assoc.send_n_get(["PatientName", 0x00100020], MPPS, INSTANCE)
         assert status.Status == 0x0000
+        assert attrs is not None
         assert attrs.PatientName == "Roe^Richard"
         assert seen["ids"] == [Tag(0x00100010), Tag(0x00100020)]
 
@@ -484,6 +485,7 @@ def test_our_scu_to_pynetdicom_scp(pynetdicom_nserver: Any) -> None:
             _ds(PerformedProcedureStepStatus="DISCONTINUED"), MPPS, INSTANCE
         )
         assert status.Status == 0x0000
+        assert attrs is not None
         assert attrs.PerformedProcedureStepStatus == "DISCONTINUED"
         assert seen["mods"] == "DISCONTINUED"
 
@@ -492,12 +494,14 @@ def test_our_scu_to_pynetdicom_scp(pynetdicom_nserver: Any) -> None:
         )
         assert done.is_set()
         assert status.Status == 0x0000
+        assert reply is not None
         assert reply.TransactionUID == "5.6.7"
         assert seen["action"] == (1, "1.2.3")
 
         status, attrs = assoc.send_n_create(_ds(PatientID="Q"), MPPS, INSTANCE)
         assert status.Status == 0x0000
         assert status.AffectedSOPInstanceUID == INSTANCE
+        assert attrs is not None
         assert attrs.PatientID == "Q"
         assert seen["create"] == INSTANCE
     finally:

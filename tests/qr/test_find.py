@@ -414,7 +414,7 @@ def test_invalid_identifier_is_refused_before_sending_when_validating(
     with pytest.raises(ValueError, match="Modality Worklist information model supports C-FIND"):
         assoc.send_c_get(query(None, PatientID="A"), "W")
     with pytest.raises(ValueError, match="must be a pydicom Dataset"):
-        assoc.send_c_find("PatientID=A", "S")
+        assoc.send_c_find("PatientID=A", "S")  # type: ignore[arg-type]
     assert calls == []
     assert assoc.is_established
     results = collect(assoc.send_c_find(query("STUDY", StudyInstanceUID=""), "S"))
