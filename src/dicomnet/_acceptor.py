@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 from dicomnet import events as evt
 from dicomnet.presentation import from_negotiated
-from dicomnet.services._common import HandlerFailed, call_handler
 from dicomnet.ul.errors import (
     REJECT_ACSE_NO_REASON,
     REJECT_ACSE_PROTOCOL_VERSION,
@@ -101,28 +100,16 @@ def _user_identity(assoc: Association, rq: AssociateRQ) -> tuple[bool, UserIdent
             assoc.requestor.address,
         )
         return False, None
-    try:
-        bound, answer = call_handler(
-            assoc,
-            evt.EVT_USER_ID,
-            None,
-            user_id_type=identity.identity_type,
-            primary_field=identity.primary,  # pynetdicom's names
-            secondary_field=identity.secondary,
-            primary_identity=identity.primary,
-            secondary_identity=identity.secondary,
-            request=identity,
-        )
-    except HandlerFailed:
-        LOGGER.error("rejecting the association: the EVT_USER_ID handler raised")
-        return False, None
-    if not bound:
-        return True, None
-    try:
-        verified, response = answer
-    except (TypeError, ValueError):
-        LOGGER.error("EVT_USER_ID handler must return (is_verified, response); rejecting")
-        return False, None
+    verified, response = evt.verify_user_identity(
+        assoc._handlers,
+        assoc,
+        user_id_type=identity.identity_type,
+        primary_field=identity.primary,  # pynetdicom's names
+        secondary_field=identity.secondary,
+        primary_identity=identity.primary,
+        secondary_identity=identity.secondary,
+        request=identity,
+    )
     if not verified:
         return False, None
     if identity.positive_response_requested and response is not None:
@@ -134,8 +121,8 @@ def _intervene(assoc: Association, event_type: evt.EventType, **attrs: Any) -> t
     """Call the handler bound to an extended-negotiation event: (False, None) when none is bound
     or it raised (logged; the item is then answered as if unsupported)."""
     try:
-        return call_handler(assoc, event_type, None, **attrs)
-    except HandlerFailed:
+        return evt.call_intervention(assoc._handlers, assoc, event_type, **attrs)
+    except evt.HandlerFailed:
         return False, None
 
 
