@@ -486,7 +486,10 @@ def read_status(value: Any) -> tuple[int, dict[str, Any]]:
         for name in STATUS_FIELDS:
             field = getattr(value, name, None)
             if field is not None:
-                extra[name] = tuple(field) if name == "OffendingElement" else field
+                if name == "OffendingElement":  # one tag (VM 1) or several
+                    several = hasattr(field, "__iter__") and not isinstance(field, str | bytes)
+                    field = tuple(field) if several else (field,)
+                extra[name] = field
         return int(status), extra
     raise ValueError(f"invalid status {value!r}: return an int or a Dataset with Status")
 
@@ -786,18 +789,24 @@ def _compose_generators(event_type: EventType, chain: Chain) -> Handler:
                         break  # Success or Warning: this part is done
                     yield item  # Failure or Cancel: the operation is done
                     return
+                _close(part, event_type)  # its finally blocks run before the next part
             if warning is not None:
                 yield warning
         finally:
             for iterator in started:
-                close = getattr(iterator, "close", None)
-                if close is not None:
-                    try:
-                        close()
-                    except Exception:
-                        LOGGER.exception("Exception while closing a %s handler", event_type.name)
+                _close(iterator, event_type)
 
     return composed
+
+
+def _close(iterator: Iterator[Any], event_type: EventType) -> None:
+    """Close a handler's generator (its ``finally`` blocks run; again is harmless)."""
+    close = getattr(iterator, "close", None)
+    if close is not None:
+        try:
+            close()
+        except Exception:
+            LOGGER.exception("Exception while closing a %s handler", event_type.name)
 
 
 def _compose_user_id(chain: Chain) -> Handler:
