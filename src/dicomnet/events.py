@@ -8,6 +8,11 @@ run unchanged. Where dicomnet differs it is on purpose and documented here:
 * An intervention event has one handler. Binding another replaces the first (a warning is
   logged). An exception in it gives the service's failure status (see :mod:`dicomnet.services`),
   is logged with its traceback, and the association carries on.
+* Calling an intervention handler and reading what it returns (a status, ``(status,
+  dataset)``, ``(is_verified, response)``, a generator) is done here once, for the services,
+  the acceptor and the CLI: :func:`call_intervention`, :func:`read_status`,
+  :func:`verify_user_identity`, :class:`HandlerRun`. :func:`compose` runs several handlers as
+  one (a built-in one, then the user's ``--handler`` ones); its rules are documented with it.
 * ``EVT_REQUESTED`` handlers may call :meth:`Event.reject` to answer an association request with
   an A-ASSOCIATE-RJ of their choosing (result, source, reason): the supported way to accept or
   reject an association in code.
