@@ -642,10 +642,11 @@ def yielded_pair(item: Any, event_type: EventType) -> tuple[int, dict[str, Any],
 #   C-GET/C-MOVE need their leading yields before any pair, so every handler is started at
 #   once: the number of sub-operations is the sum of the handlers' numbers (the first invalid
 #   number is passed on instead, to be refused). C-MOVE has one destination: the first
-#   handler's that names one; a handler that answers ``(None, None)`` (unknown destination)
-#   or an invalid destination is left out (logged), and when none names one the first
-#   handler's answer is passed on (0xA801 or 0xC514 as for a single handler). The other
-#   handlers' sub-operations go to that destination too.
+#   handler's that names one, and every handler's sub-operations go there. A handler that
+#   answers ``(None, None)`` (it does not know the Move Destination) defers to it: it may go
+#   on yielding its number and pairs, or end (nothing to add). A handler whose destination is
+#   invalid, or that yields none, is left out (logged). When no handler names a destination,
+#   the first handler's answer is passed on (0xA801 or 0xC514, as for a single handler).
 # * EVT_USER_ID: every handler must verify; the first refusal (or exception, or a return that
 #   is not ``(is_verified, response)``) refuses and the later ones are not called. The
 #   response sent is the last one a handler gave.
@@ -663,12 +664,17 @@ def compose(event_type: EventType, chain: Chain) -> Handler:
         raise ValueError(f"{event_type.name} is a notification event: bind each handler")
     handlers = [(handler, list(args)) for handler, args in chain]
     if event_type in _SINGLE_STATUS_EVENTS or event_type in _STATUS_AND_DATASET_EVENTS:
-        return _compose_statuses(event_type, handlers)
-    if event_type in GENERATOR_EVENTS:
-        return _compose_generators(event_type, handlers)
-    if event_type is EVT_USER_ID:
-        return _compose_user_id(handlers)
-    return _compose_negotiation(event_type, handlers)
+        composed = _compose_statuses(event_type, handlers)
+    elif event_type in GENERATOR_EVENTS:
+        composed = _compose_generators(event_type, handlers)
+    elif event_type is EVT_USER_ID:
+        composed = _compose_user_id(handlers)
+    else:
+        composed = _compose_negotiation(event_type, handlers)
+    # What the logs show for it ("Exception in the EVT_C_FIND handler <function compose[...]>").
+    names = ", ".join(getattr(handler, "__qualname__", repr(handler)) for handler, _ in handlers)
+    composed.__qualname__ = composed.__name__ = f"compose[{names}]"
+    return composed
 
 
 def _severity(code: int) -> int:
@@ -724,6 +730,15 @@ def _destination_known(item: Any) -> bool:
     )
 
 
+def _destination_unknown(item: Any) -> bool:
+    """``(None, None)``: a C-MOVE handler that does not know the Move Destination."""
+    return (
+        isinstance(item, tuple | list)
+        and len(item) in (2, 3)
+        and (item[0] is None or item[1] is None)
+    )
+
+
 def _count_valid(count: Any) -> bool:
     return isinstance(count, int) and not isinstance(count, bool) and count >= 0
 
@@ -746,34 +761,42 @@ def _compose_generators(event_type: EventType, chain: Chain) -> Handler:
                 sources = (start(handler, args) for handler, args in chain)  # one at a time
             else:
                 parts = [start(handler, args) for handler, args in chain]
+                deferring: set[int] = set()
                 if event_type is EVT_C_MOVE:
-                    destinations: list[Any] = [next(part, _END) for part in parts]
-                    if any(d is _END for d in destinations):
-                        return  # the service: "handler yielded no destination"
-                    known = [i for i, d in enumerate(destinations) if _destination_known(d)]
+                    answers: list[Any] = [next(part, _END) for part in parts]
+                    known = [i for i, answer in enumerate(answers) if _destination_known(answer)]
                     if not known:
-                        yield destinations[0]
+                        if answers and answers[0] is not _END:
+                            yield answers[0]  # as for one handler: 0xA801 or 0xC514
                         return
-                    chosen = destinations[known[0]]
-                    for i, destination in enumerate(destinations):
-                        if i not in known:
+                    chosen = answers[known[0]]
+                    kept: list[Iterator[Any]] = []
+                    for i, answer in enumerate(answers):
+                        if i in known or _destination_unknown(answer):
+                            if i not in known:
+                                deferring.add(len(kept))
+                            elif tuple(answer[:2]) != tuple(chosen[:2]):
+                                LOGGER.warning(
+                                    "EVT_C_MOVE: handler %r's destination %r is not used (%r is)",
+                                    chain[i][0],
+                                    answer,
+                                    chosen,
+                                )
+                            kept.append(parts[i])
+                        else:
                             LOGGER.warning(
-                                "EVT_C_MOVE: handler %r answered destination %r: left out",
+                                "EVT_C_MOVE: handler %r gave no usable destination (%r): left out",
                                 chain[i][0],
-                                destination,
+                                None if answer is _END else answer,
                             )
-                        elif tuple(destination[:2]) != tuple(chosen[:2]):
-                            LOGGER.warning(
-                                "EVT_C_MOVE: handler %r's destination %r is not used (%r is)",
-                                chain[i][0],
-                                destination,
-                                chosen,
-                            )
-                    parts = [parts[i] for i in known]
+                            _close(parts[i], event_type)
+                    parts = kept
                     yield chosen
                 total = 0
-                for part in parts:
+                for index, part in enumerate(parts):
                     count: Any = next(part, _END)
+                    if count is _END and index in deferring:
+                        count = 0  # it did not know the destination and ended: nothing to add
                     if not _count_valid(count):
                         yield None if count is _END else count
                         return

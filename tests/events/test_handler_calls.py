@@ -406,10 +406,23 @@ def test_composed_move_uses_the_first_known_destination() -> None:
         (finder(calls, "unknown", (None, None)), []),
         (finder(calls, "builtin", ("10.0.0.1", 104), 1, (0xFF00, "b1")), []),
         (finder(calls, "user", ("10.0.0.2", 11112, {}), 1, (0xFF00, "u1")), []),
+        (finder(calls, "adds", (None, None), 2, (0xFF00, "a1"), (0xFF00, "a2")), []),
+        (finder(calls, "broken", ("10.0.0.3", "104"), 5, (0xFF00, "never")), []),
+        (finder(calls, "silent"), []),
     ]
     items = drain(evt.compose(evt.EVT_C_MOVE, chain), evt.EVT_C_MOVE)
-    assert items == [("10.0.0.1", 104), 2, (0xFF00, "b1"), (0xFF00, "u1")]
-    assert "unknown closed" in calls
+    assert items == [
+        ("10.0.0.1", 104),
+        4,
+        (0xFF00, "b1"),
+        (0xFF00, "u1"),
+        (0xFF00, "a1"),
+        (0xFF00, "a2"),
+    ]
+    # every handler started was closed, the left-out ones at once
+    assert sorted(c for c in calls if c.endswith("closed")) == sorted(
+        f"{name} closed" for name in ("unknown", "builtin", "user", "adds", "broken", "silent")
+    )
 
 
 @pytest.mark.parametrize("first", [(None, None), ("host", "port")])
@@ -417,8 +430,9 @@ def test_composed_move_without_a_known_destination_passes_the_first_answer(first
     calls: list[str] = []
     chain: Chain = [(finder(calls, "a", first), []), (finder(calls, "b", (None, None)), [])]
     assert drain(evt.compose(evt.EVT_C_MOVE, chain), evt.EVT_C_MOVE) == [first]
-    empty: Chain = [(finder(calls, "a", ("h", 1), 0), []), (finder(calls, "b"), [])]
-    assert drain(evt.compose(evt.EVT_C_MOVE, empty), evt.EVT_C_MOVE) == []
+    silent: Chain = [(finder(calls, "a"), []), (finder(calls, "b", (None, None)), [])]
+    assert drain(evt.compose(evt.EVT_C_MOVE, silent), evt.EVT_C_MOVE) == []
+    assert drain(evt.compose(evt.EVT_C_MOVE, []), evt.EVT_C_MOVE) == []
 
 
 # --- composing: extended negotiation ---------------------------------------------------------

@@ -16,9 +16,17 @@ from dicomnet.cli._handlers import build_evt_handlers, load_handlers
 from dicomnet.sop_class import (
     PatientRootQueryRetrieveInformationModelFind,
     StudyRootQueryRetrieveInformationModelGet,
+    StudyRootQueryRetrieveInformationModelMove,
 )
 from tests.helpers import dataset_bytes, sop_instance_of
-from tests.qr.archive import Archive, Receiver, find_handler, get_handler, study_uid
+from tests.qr.archive import (
+    Archive,
+    Receiver,
+    find_handler,
+    get_handler,
+    move_handler,
+    study_uid,
+)
 from tests.qr.conftest import QRServerFactory
 
 Associate = Callable[..., Association]
@@ -106,3 +114,40 @@ def test_composed_get_sums_the_counts_and_sends_every_file(
     assert len(receiver.files) == total
     sent = [str(r.AffectedSOPInstanceUID) for r in receiver.requests]
     assert sent[-2:] == [sop_instance_of(p) for p in ct_files[:2]]  # the user's files last
+
+
+def test_composed_move_sends_the_users_files_to_the_builtins_destination(
+    archive: Archive,
+    qr_server: QRServerFactory,
+    associate: Associate,
+    dicomnet_server: Any,
+    ct_files: list[Path],
+) -> None:
+    receiver = Receiver()
+    dest = dicomnet_server(receiver.handlers, ae_title="DEST")
+    destinations = {"DEST": ("127.0.0.1", dest.server_address[1])}
+    extra = ",".join(str(p) for p in ct_files[2:4])
+    handlers = composed(
+        (evt.EVT_C_MOVE, move_handler(archive, destinations)),
+        f"EVT_C_MOVE={USER}:extra_files_to_any_destination:{extra}",
+    )
+    assoc = associate(qr_server(handlers=handlers).server_address[1])
+    identifier = Dataset()
+    identifier.QueryRetrieveLevel = "STUDY"
+    identifier.StudyInstanceUID = study_uid(1)
+    responses = list(
+        assoc.send_c_move(identifier, "DEST", StudyRootQueryRetrieveInformationModelMove)
+    )
+    final = responses[-1][0]
+    in_study = [i for i in archive.instances if i.header.StudyInstanceUID == study_uid(1)]
+    assert final.Status == 0x0000
+    assert final.NumberOfCompletedSuboperations == len(in_study) + 2
+    wanted = {i.sop_instance_uid for i in in_study} | {sop_instance_of(p) for p in ct_files[2:4]}
+    assert set(receiver.files) == wanted
+    for path in ct_files[2:4]:
+        assert dataset_bytes(receiver.files[sop_instance_of(path)]) == dataset_bytes(path)
+    # an unknown Move Destination is still refused: the built-in does not know it either
+    unknown = list(
+        assoc.send_c_move(identifier, "NOWHERE", StudyRootQueryRetrieveInformationModelMove)
+    )
+    assert [int(status.Status) for status, _ in unknown] == [0xA801]

@@ -30,3 +30,10 @@ def extra_files(event: Any, *paths: str) -> Iterator[Any]:
     yield len(paths)
     for path in paths:
         yield 0xFF00, path
+
+
+def extra_files_to_any_destination(event: Any, *paths: str) -> Iterator[Any]:
+    """C-MOVE: no destination of its own (the built-in knows the AE titles), then the number
+    of files in the extra arguments and each file."""
+    yield None, None
+    yield from extra_files(event, *paths)
