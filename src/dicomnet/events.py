@@ -622,44 +622,44 @@ def yielded_pair(item: Any, event_type: EventType) -> tuple[int, dict[str, Any],
 
 
 # --- composing handlers ----------------------------------------------------------------------
-#
-# ``compose(event, [(handler, args), ...])`` is one intervention handler running several, in
-# order (a built-in one first, then the user's): what ``--handler`` binds when a command has a
-# built-in handler for the event too, or the user gives several. The rules, per event:
-#
-# * C-ECHO, C-STORE, N-DELETE, and the DIMSE-N events returning ``(status, dataset)``: every
-#   handler runs; the most severe status wins (Failure, then Cancel, then Warning, then
-#   Success), the first of equals. A handler that raises or returns no usable status counts as
-#   a failure (:data:`RAISED_STATUS` / :data:`INVALID_STATUS`, with an ErrorComment) and the
-#   others still run. DIMSE-N: the winning handler's data set goes with its status.
-# * C-FIND, C-GET, C-MOVE (generators): the first handler's responses, then the next one's, and
-#   so on. A handler's final Success only ends its own part; its final Warning ends its part
-#   too and is sent at the very end, the first one, if nothing failed; its first Failure or
-#   Cancel ends the whole operation (later handlers are not run). A handler that raises ends
-#   it with :data:`RAISED_STATUS`; an unusable yield goes to the service as it is (which ends
-#   it with :data:`INVALID_STATUS`). When every part ended with Success, the service gives the
-#   final status itself (C-FIND Success; C-GET/C-MOVE from the sub-operation counts).
-#   C-GET/C-MOVE need their leading yields before any pair, so every handler is started at
-#   once: the number of sub-operations is the sum of the handlers' numbers (the first invalid
-#   number is passed on instead, to be refused). C-MOVE has one destination: the first
-#   handler's that names one, and every handler's sub-operations go there. A handler that
-#   answers ``(None, None)`` (it does not know the Move Destination) defers to it: it may go
-#   on yielding its number and pairs, or end (nothing to add). A handler whose destination is
-#   invalid, or that yields none, is left out (logged). When no handler names a destination,
-#   the first handler's answer is passed on (0xA801 or 0xC514, as for a single handler).
-# * EVT_USER_ID: every handler must verify; the first refusal (or exception, or a return that
-#   is not ``(is_verified, response)``) refuses and the later ones are not called. The
-#   response sent is the last one a handler gave.
-# * EVT_SOP_EXTENDED, EVT_SOP_COMMON: the dicts are merged, the first answer for a SOP class
-#   kept; EVT_ASYNC_OPS: the first handler's answer that is a pair. A handler that raises or
-#   returns something else is logged and left out.
+
 
 Chain: TypeAlias = Sequence[tuple[Handler, Sequence[Any]]]
 
 
 def compose(event_type: EventType, chain: Chain) -> Handler:
-    """One intervention handler running ``chain`` (``(handler, extra args)`` in order) by the
-    rules above."""
+    """One intervention handler running ``chain`` (``(handler, extra args)`` in order).
+
+    What ``--handler`` binds when a command has a built-in handler for the event too (it comes
+    first, then the user's), or the user gives several. The rules, per event:
+
+    * C-ECHO, C-STORE, N-DELETE, and the DIMSE-N events returning ``(status, dataset)``: every
+      handler runs; the most severe status wins (Failure, then Cancel, then Warning, then
+      Success), the first of equals. A handler that raises or returns no usable status counts
+      as a failure (:data:`RAISED_STATUS` / :data:`INVALID_STATUS`, with an ErrorComment) and the
+      others still run. DIMSE-N: the winning handler's data set goes with its status.
+    * C-FIND, C-GET, C-MOVE (generators): the first handler's responses, then the next one's,
+      and so on. A handler's final Success only ends its own part; its final Warning ends its part
+      too and is sent at the very end, the first one, if nothing failed; its first Failure or
+      Cancel ends the whole operation (later handlers are not run). A handler that raises ends
+      it with :data:`RAISED_STATUS`; an unusable yield goes to the service as it is (which ends
+      it with :data:`INVALID_STATUS`). When every part ended with Success, the service gives
+      the final status itself (C-FIND Success; C-GET/C-MOVE from the sub-operation counts).
+      C-GET/C-MOVE need their leading yields before any pair, so every handler is started at
+      once: the number of sub-operations is the sum of the handlers' numbers (the first invalid
+      number is passed on instead, to be refused). C-MOVE has one destination: the first
+      handler's that names one, and every handler's sub-operations go there. A handler that
+      answers ``(None, None)`` (it does not know the Move Destination) defers to it: it may go
+      on yielding its number and pairs, or end (nothing to add). A handler whose destination is
+      invalid, or that yields none, is left out (logged). When no handler names a destination,
+      the first handler's answer is passed on (0xA801 or 0xC514, as for a single handler).
+    * EVT_USER_ID: every handler must verify; the first refusal (or exception, or a return that
+      is not ``(is_verified, response)``) refuses and the later ones are not called. The
+      response sent is the last one a handler gave.
+    * EVT_SOP_EXTENDED, EVT_SOP_COMMON: the dicts are merged, the first answer for a SOP class
+      kept; EVT_ASYNC_OPS: the first handler's answer that is a pair. A handler that raises or
+      returns something else is logged and left out.
+    """
     if not event_type.is_intervention:
         raise ValueError(f"{event_type.name} is a notification event: bind each handler")
     handlers = [(handler, list(args)) for handler, args in chain]
