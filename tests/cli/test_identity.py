@@ -101,3 +101,52 @@ def test_accepting_user_id_handler_gets_its_args(our_storescp: StorescpStarter) 
     assoc.release()
     identity_ac = getattr(getattr(ac, "user_information", None), "user_identity_ac", None)
     assert identity_ac is not None and identity_ac.server_response == b"corp"
+
+
+@pytest.mark.parametrize(
+    "chain",
+    [
+        ["handler_mods.identity:allow:corp", "handler_mods.identity:deny"],
+        ["handler_mods.identity:allow", "handler_mods.identity:deny:corp"],
+        ["handler_mods.identity:deny:corp", "handler_mods.identity:allow:corp"],
+        ["handler_mods.identity:deny", "handler_mods.identity:allow"],
+    ],
+)
+def test_composed_user_id_handlers_reject_when_any_refuses(
+    our_storescp: StorescpStarter, chain: list[str]
+) -> None:
+    options = [item for spec in chain for item in ("--handler", f"EVT_USER_ID={spec}")]
+    scp = our_storescp("--allow-plain-password", *options)
+    assoc = associate(scp, UserIdentityRQ(2, True, b"alice", PASSWORD))
+    assert getattr(assoc, "is_rejected", False)
+    assert getattr(assoc, "rejection", None) == AssociateRJ(1, 2, 1)
+    assert not getattr(assoc, "is_established", True)
+
+
+def test_composed_user_id_handlers_all_verifying_accept_with_the_last_response(
+    our_storescp: StorescpStarter,
+) -> None:
+    scp = our_storescp(
+        "--allow-plain-password",
+        "--handler",
+        "EVT_USER_ID=handler_mods.identity:allow:corp",
+        "--handler",
+        "EVT_USER_ID=handler_mods.identity:allow",  # no response: the earlier one stands
+        "--handler",
+        "EVT_USER_ID=handler_mods.identity:allow:dept,lab",
+    )
+    ae = AE("IDSCU")
+    ae.add_requested_context(Verification)
+    assert scp.port is not None
+    assoc = ae.associate(
+        "127.0.0.1",
+        scp.port,
+        ae_title="STORESCP",
+        user_identity=UserIdentityRQ(2, True, b"alice", PASSWORD),
+    )
+    assert assoc.is_established
+    ac = assoc.acceptor.primitive
+    assert assoc.send_c_echo().Status == 0x0000
+    assoc.release()
+    identity_ac = getattr(getattr(ac, "user_information", None), "user_identity_ac", None)
+    assert identity_ac is not None and identity_ac.server_response == b"dept,lab"

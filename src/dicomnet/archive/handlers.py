@@ -66,7 +66,7 @@ def index_texts(event: Any, path: Path) -> Any:
     from dicomnet.archive.attributes import texts_from_raw
     from dicomnet.part10 import scan_top_level
 
-    received = event._received()
+    received = event.received
     with received.open_dataset() as stream:
         raw = scan_top_level(stream, received.transfer_syntax_uid, _TAGS)
     texts = texts_from_raw(raw) if raw is not None else None

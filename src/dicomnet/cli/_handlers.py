@@ -5,9 +5,13 @@
 are passed after the event, as with the 3-tuple form of ``evt_handlers``.
 
 Built-in handlers (logging, storage) are ordinary handlers. For an intervention event the
-built-in runs first, then the user's in the order given; the first failure status wins (else the
-first warning, else success). A user handler that raises is logged with its traceback and counts
-as a failure; the server keeps serving.
+built-in and the user's handlers are composed by :func:`dicomnet.events.compose` (its rules,
+per event, are documented there): the built-in first, then the user's in the order given. For a
+single status the first failure status wins (else the first warning, else success) and every
+handler runs; generators (C-FIND, C-GET, C-MOVE) give the built-in's responses first, then each
+user handler's, until the first failure; EVT_USER_ID needs every handler to verify. A user
+handler that raises is logged with its traceback and counts as a failure; the server keeps
+serving.
 """
 
 from __future__ import annotations
@@ -23,14 +27,8 @@ from typing import Any
 
 from dicomnet import events as evt
 from dicomnet._record import field, record
-from dicomnet.dimse.status import status_category
 
 LOGGER = logging.getLogger("dicomnet.cli")
-
-FAILURE_ON_EXCEPTION = {
-    "EVT_C_STORE": 0xC211,
-    "EVT_C_ECHO": 0x0110,
-}
 
 
 class HandlerSpecError(ValueError):
@@ -134,73 +132,6 @@ def load_handlers(texts: Sequence[str], default_event: evt.EventType) -> list[Ha
     return loaded
 
 
-def _status_of(value: Any) -> tuple[int, Any]:
-    """(status code, the value to return) for a handler's return value."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value, value
-    status = getattr(value, "Status", None)
-    if isinstance(status, int):
-        return status, value
-    raise ValueError(f"invalid status {value!r}")
-
-
-def _rank(code: int) -> int:
-    category = status_category(code)
-    return {"Failure": 0, "Cancel": 1, "Warning": 2}.get(category, 3)
-
-
-def compose(
-    event: evt.EventType,
-    chain: Sequence[tuple[Callable[..., Any], Sequence[Any]]],
-) -> Callable[..., Any]:
-    """One intervention handler running ``chain`` in order; the first failure status wins."""
-    failure = FAILURE_ON_EXCEPTION.get(event.name, 0xC000)
-    if event is evt.EVT_USER_ID:
-        return _compose_user_id(chain)
-
-    def composed(event_obj: evt.Event) -> Any:
-        best: tuple[int, Any] | None = None
-        for func, args in chain:
-            try:
-                code, value = _status_of(func(event_obj, *args))
-            except Exception as exc:
-                LOGGER.exception("Exception in the %s handler %r", event.name, func)
-                from pydicom.dataset import Dataset
-
-                value = Dataset()
-                value.Status = failure
-                value.ErrorComment = f"handler raised {type(exc).__name__}"[:64]
-                code = failure
-            if best is None or _rank(code) < _rank(best[0]):
-                best = (code, value)
-        return best[1] if best is not None else 0x0000
-
-    return composed
-
-
-def _compose_user_id(
-    chain: Sequence[tuple[Callable[..., Any], Sequence[Any]]],
-) -> Callable[..., Any]:
-    """EVT_USER_ID handlers return (is_verified, response): every one must verify (a refusal
-    or an exception rejects); the last response given is sent."""
-
-    def composed(event_obj: evt.Event) -> tuple[bool, Any]:
-        response = None
-        for func, args in chain:
-            try:
-                verified, answer = func(event_obj, *args)
-            except Exception:
-                LOGGER.exception("Exception in the EVT_USER_ID handler %r", func)
-                return False, None
-            if not verified:
-                return False, None
-            if answer is not None:
-                response = answer
-        return True, response
-
-    return composed
-
-
 def build_evt_handlers(
     builtin: Sequence[tuple[evt.EventType, Callable[..., Any]]],
     user: Sequence[HandlerSpec],
@@ -231,5 +162,5 @@ def build_evt_handlers(
             func, args = chain[0]
             result.append((event, func, list(args)) if args else (event, func))
         else:
-            result.append((event, compose(event, chain)))
+            result.append((event, evt.compose(event, chain)))
     return result

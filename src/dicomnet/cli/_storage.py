@@ -171,7 +171,7 @@ class StorageHandler:
         they are read for Deflated: a deflate bomb is never inflated whole)."""
         from dicomnet.part10 import scan_top_level
 
-        received = event._received()
+        received = event.received
         syntax = received.transfer_syntax_uid
         deflated = syntax == _DEFLATED
         tags = [_DATASET_FIELDS[f] for f in wanted]

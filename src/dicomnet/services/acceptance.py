@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 from dicomnet import events as evt
 from dicomnet._record import record
 from dicomnet.presentation import PresentationContext, from_negotiated
-from dicomnet.services._common import HandlerFailed, call_handler
 from dicomnet.services.base import HandlerHost
 from dicomnet.ul.errors import (
     REJECT_ACSE_NO_REASON,
@@ -211,28 +210,16 @@ def _user_identity(
             port.requestor.address,
         )
         return False, None
-    try:
-        bound, answer = call_handler(
-            port,
-            evt.EVT_USER_ID,
-            None,
-            user_id_type=identity.identity_type,
-            primary_field=identity.primary,  # pynetdicom's names
-            secondary_field=identity.secondary,
-            primary_identity=identity.primary,
-            secondary_identity=identity.secondary,
-            request=identity,
-        )
-    except HandlerFailed:
-        LOGGER.error("rejecting the association: the EVT_USER_ID handler raised")
-        return False, None
-    if not bound:
-        return True, None
-    try:
-        verified, response = answer
-    except (TypeError, ValueError):
-        LOGGER.error("EVT_USER_ID handler must return (is_verified, response); rejecting")
-        return False, None
+    verified, response = evt.verify_user_identity(
+        port.handlers,
+        port,
+        user_id_type=identity.identity_type,
+        primary_field=identity.primary,  # pynetdicom's names
+        secondary_field=identity.secondary,
+        primary_identity=identity.primary,
+        secondary_identity=identity.secondary,
+        request=identity,
+    )
     if not verified:
         return False, None
     if identity.positive_response_requested and response is not None:
@@ -244,8 +231,8 @@ def _intervene(port: AcceptancePort, event_type: evt.EventType, **attrs: Any) ->
     """Call the handler bound to an extended-negotiation event: (False, None) when none is bound
     or it raised (logged; the item is then answered as if unsupported)."""
     try:
-        return call_handler(port, event_type, None, **attrs)
-    except HandlerFailed:
+        return evt.call_intervention(port.handlers, port, event_type, **attrs)
+    except evt.HandlerFailed:
         return False, None
 
 

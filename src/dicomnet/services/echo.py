@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Any
 from dicomnet import events as evt
 from dicomnet.dimse.fragments import MessageComplete
 from dicomnet.dimse.messages import C_ECHO_RQ, C_ECHO_RSP
-from dicomnet.services._common import handler_status, scp_context, send_response
+from dicomnet.services._common import scp_context, send_response
 
 if TYPE_CHECKING:
     from dicomnet.services.base import ServicePort
 
-PROCESSING_FAILURE = 0x0110
+PROCESSING_FAILURE = evt.RAISED_STATUS[evt.EVT_C_ECHO]  # 0x0110
 SOP_CLASS_NOT_SUPPORTED = 0x0122
 
 
@@ -22,8 +22,8 @@ def serve(assoc: ServicePort, done: MessageComplete[Any]) -> None:
     context = scp_context(assoc, done.context_id, request.AffectedSOPClassUID)
     status, extra = SOP_CLASS_NOT_SUPPORTED, dict[str, Any]()
     if context is not None:
-        _bound, status, extra = handler_status(
-            assoc, evt.EVT_C_ECHO, 0x0000, PROCESSING_FAILURE, request=request, context=context
+        _bound, status, extra = evt.call_for_status(
+            assoc.handlers, assoc, evt.EVT_C_ECHO, 0x0000, request=request, context=context
         )
     response = C_ECHO_RSP(
         MessageIDBeingRespondedTo=request.MessageID,

@@ -48,12 +48,12 @@ from dicomnet.dimse.messages import (
     NResponse,
 )
 from dicomnet.dimse.status import status_category
-from dicomnet.services._common import LOGGER, read_status, send_response
+from dicomnet.services._common import LOGGER, send_response
 
 if TYPE_CHECKING:
     from dicomnet.services.base import ServicePort
 
-PROCESSING_FAILURE = 0x0110
+PROCESSING_FAILURE = evt.RAISED_STATUS[evt.EVT_N_SET]  # 0x0110, every DIMSE-N event
 SOP_CLASS_NOT_SUPPORTED = 0x0122
 
 _EVENTS: dict[type[NRequest], tuple[evt.EventType, type[NResponse]]] = {
@@ -99,33 +99,30 @@ def request_uids(request: NRequest) -> tuple[str, str | None]:
 
 
 def _call(assoc: ServicePort, event_type: evt.EventType, **attrs: Any) -> Any:
-    bound = evt.intervention_handler(assoc.handlers, event_type)
-    if bound is None:
+    try:
+        bound, value = evt.call_intervention(assoc.handlers, assoc, event_type, **attrs)
+    except evt.HandlerFailed as exc:
+        raise _Failed(exc.comment) from exc
+    if not bound:
         LOGGER.warning("no %s handler is bound: answering 0x0110", event_type.name)
         raise _Failed(f"no {event_type.name} handler is bound")
-    handler, args = bound
-    try:
-        return handler(evt.Event(assoc, event_type, **attrs), *args)
-    except Exception as exc:
-        LOGGER.exception("Exception in the %s handler %r", event_type.name, handler)
-        raise _Failed(f"handler raised {type(exc).__name__}: {exc}") from exc
+    return value
 
 
 def _split(value: Any, event_type: evt.EventType) -> tuple[int, dict[str, Any], Any]:
     """(status, status fields, data set) from a handler's return value."""
-    if event_type is evt.EVT_N_DELETE:
-        status, dataset = value, None
-    elif isinstance(value, tuple | list) and len(value) == 2:
-        status, dataset = value
-    else:
+    if event_type is not evt.EVT_N_DELETE and (
+        not isinstance(value, tuple | list) or len(value) != 2
+    ):
         LOGGER.error("the %s handler returned %r, not (status, dataset)", event_type.name, value)
         raise _Failed("handler did not return (status, dataset)")
     try:
-        code, extra = read_status(status)
+        if event_type is evt.EVT_N_DELETE:
+            return (*evt.read_status(value), None)
+        return evt.read_status_pair(value)
     except ValueError as exc:
         LOGGER.error("the %s handler returned an invalid status: %s", event_type.name, exc)
         raise _Failed("handler returned an invalid status") from None
-    return code, extra, dataset
 
 
 def serve(assoc: ServicePort, done: MessageComplete[Any]) -> None:

@@ -1,5 +1,6 @@
 """Query SCP: answer C-FIND through the ``EVT_C_FIND`` handler, and the helpers the retrieve
-service shares (identifier decoding, running a handler generator, C-CANCEL checks).
+service shares (identifier decoding, C-CANCEL checks); the handler generator is stepped by
+:class:`dicomnet.events.HandlerRun`.
 
 The handler follows pynetdicom's convention: a generator yielding ``(status, identifier)``.
 Pending statuses (0xFF00, 0xFF01) carry the matching identifier (a pydicom Dataset, or
@@ -13,7 +14,6 @@ association has gone (aborted, connection lost), so a long handler can stop earl
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from dicomnet import events as evt
@@ -21,7 +21,8 @@ from dicomnet.dataset import MemorySink, decode_dataset, encode_dataset
 from dicomnet.dimse.fragments import MessageComplete
 from dicomnet.dimse.messages import C_FIND_RQ, C_FIND_RSP, DATASET_PRESENT
 from dicomnet.dimse.status import CANCEL, SUCCESS, status_category
-from dicomnet.services._common import LOGGER, HandlerFailed, read_status, send_response
+from dicomnet.events import HandlerFailed, HandlerRun, InvalidYield, yielded_pair
+from dicomnet.services._common import LOGGER, send_response
 
 if TYPE_CHECKING:
     from dicomnet.presentation import PresentationContext
@@ -31,14 +32,10 @@ SOP_CLASS_NOT_SUPPORTED = 0x0122
 #: The identifier could not be decoded.
 FIND_CANNOT_DECODE = 0xC310
 #: The handler raised.
-FIND_HANDLER_FAILED = 0xC311
+FIND_HANDLER_FAILED = evt.RAISED_STATUS[evt.EVT_C_FIND]  # 0xC311
 #: The handler yielded something unusable (not a pair, bad status, Pending without an
 #: identifier, an identifier that cannot be encoded).
-FIND_INVALID_YIELD = 0xC312
-
-
-class InvalidYield(ValueError):
-    """The handler yielded something unusable (already logged)."""
+FIND_INVALID_YIELD = evt.INVALID_STATUS[evt.EVT_C_FIND]  # 0xC312
 
 
 class ReceivedIdentifier:
@@ -72,62 +69,6 @@ def decode_identifier(done: MessageComplete[Any], context: PresentationContext) 
         LOGGER.error("cannot decode the identifier of %s: %s", type(done.message).__name__, exc)
         return None
     return dataset
-
-
-class HandlerRun:
-    """A handler's generator, stepped one item at a time with its failures classified:
-    :class:`HandlerFailed` when it raises, :class:`InvalidYield` when it is not iterable."""
-
-    def __init__(self, handler: Any, args: list[Any], event: evt.Event) -> None:
-        self._name = event.event.name
-        self._handler = handler
-        try:
-            result = handler(event, *args)
-        except Exception as exc:
-            raise self._failed(exc) from exc
-        if isinstance(result, str | bytes) or not hasattr(result, "__iter__"):
-            LOGGER.error("the %s handler must yield (status, ...) items", self._name)
-            raise InvalidYield(f"the {self._name} handler is not a generator")
-        self._iterator: Iterator[Any] = iter(result)
-        self._closed = False
-
-    def _failed(self, exc: Exception) -> HandlerFailed:
-        LOGGER.exception("Exception in the %s handler %r", self._name, self._handler)
-        return HandlerFailed(f"handler raised {type(exc).__name__}: {exc}"[:64])
-
-    def next(self) -> tuple[bool, Any]:
-        """(True, item), or (False, None) once the generator is exhausted."""
-        try:
-            return True, next(self._iterator)
-        except StopIteration:
-            return False, None
-        except Exception as exc:
-            raise self._failed(exc) from exc
-
-    def close(self) -> None:
-        """Close the generator (its ``finally`` blocks run); errors there are logged."""
-        if self._closed:
-            return
-        self._closed = True
-        close = getattr(self._iterator, "close", None)
-        if close is not None:
-            try:
-                close()
-            except Exception:
-                LOGGER.exception("Exception while closing the %s handler", self._name)
-
-
-def status_pair(item: Any, service: str) -> tuple[int, dict[str, Any], Any]:
-    """(status, status fields, second item) from a yielded ``(status, x)`` pair."""
-    if not isinstance(item, tuple | list) or len(item) != 2:
-        LOGGER.error("the %s handler yielded %r, not a (status, ...) pair", service, item)
-        raise InvalidYield("handler yielded something other than a (status, ...) pair")
-    try:
-        status, extra = read_status(item[0])
-    except ValueError as exc:
-        LOGGER.error("the %s handler yielded an invalid status: %s", service, exc)
-        raise InvalidYield("handler yielded an invalid status") from None
-    return status, extra, item[1]
 
 
 def serve(assoc: ServicePort, done: MessageComplete[Any]) -> None:
@@ -184,7 +125,7 @@ def serve(assoc: ServicePort, done: MessageComplete[Any]) -> None:
             if assoc.is_cancelled(message_id):
                 reply(CANCEL)
                 return
-            status, extra, match = status_pair(item, "EVT_C_FIND")
+            status, extra, match = yielded_pair(item, evt.EVT_C_FIND)
             if status_category(status) != "Pending":
                 reply(status, extra)  # final: no identifier (C1)
                 return

@@ -52,16 +52,14 @@ from dicomnet.dimse.status import (
     status_category,
 )
 from dicomnet.errors import NoContextError, TransportLost
-from dicomnet.services._common import LOGGER, HandlerFailed, send_response
+from dicomnet.events import HandlerFailed, HandlerRun, InvalidYield, yielded_pair
+from dicomnet.services._common import LOGGER, send_response
 from dicomnet.services.query import (
     SOP_CLASS_NOT_SUPPORTED,
-    HandlerRun,
-    InvalidYield,
     ReceivedIdentifier,
     decode_identifier,
     gone,
     scp_context,
-    status_pair,
 )
 from dicomnet.ul.errors import describe_rejection
 
@@ -73,12 +71,12 @@ UNABLE_TO_PERFORM_SUBOPERATIONS = 0xA702
 
 #: C-GET statuses for handler trouble (C-MOVE: the same with 0xC5xx).
 GET_CANNOT_DECODE = 0xC410
-GET_HANDLER_FAILED = 0xC411
-GET_INVALID_YIELD = 0xC412
+GET_HANDLER_FAILED = evt.RAISED_STATUS[evt.EVT_C_GET]  # 0xC411
+GET_INVALID_YIELD = evt.INVALID_STATUS[evt.EVT_C_GET]  # 0xC412
 GET_INVALID_COUNT = 0xC413
 MOVE_CANNOT_DECODE = 0xC510
-MOVE_HANDLER_FAILED = 0xC511
-MOVE_INVALID_YIELD = 0xC512
+MOVE_HANDLER_FAILED = evt.RAISED_STATUS[evt.EVT_C_MOVE]  # 0xC511
+MOVE_INVALID_YIELD = evt.INVALID_STATUS[evt.EVT_C_MOVE]  # 0xC512
 MOVE_INVALID_COUNT = 0xC513
 MOVE_INVALID_DESTINATION = 0xC514
 
@@ -288,8 +286,8 @@ class _Retrieve:
         self.event_type = evt.EVT_C_MOVE if move else evt.EVT_C_GET
         base = 0xC500 if move else 0xC400
         self.cannot_decode = base + 0x10
-        self.handler_failed = base + 0x11
-        self.invalid_yield = base + 0x12
+        self.handler_failed = evt.RAISED_STATUS[self.event_type]
+        self.invalid_yield = evt.INVALID_STATUS[self.event_type]
         self.invalid_count = base + 0x13
         self.message_id = request.MessageID
         self.counts: _Counts | None = None
@@ -454,7 +452,7 @@ class _Retrieve:
             if assoc.is_cancelled(self.message_id):
                 self.reply(CANCEL)
                 return
-            status, extra, dataset = status_pair(item, self.event_type.name)
+            status, extra, dataset = yielded_pair(item, self.event_type)
             if status_category(status) != "Pending":
                 self.reply(status, extra)
                 return

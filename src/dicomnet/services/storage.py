@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any
 from dicomnet import events as evt
 from dicomnet.dimse.fragments import MessageComplete
 from dicomnet.dimse.messages import C_STORE_RQ, C_STORE_RSP
-from dicomnet.services._common import LOGGER, handler_status, scp_context, send_response
+from dicomnet.services._common import LOGGER, scp_context, send_response
 
 if TYPE_CHECKING:
     from dicomnet.services.base import ServicePort
 
-CANNOT_UNDERSTAND = 0xC211
+CANNOT_UNDERSTAND = evt.RAISED_STATUS[evt.EVT_C_STORE]  # 0xC211
 SOP_CLASS_NOT_SUPPORTED = 0x0122
 OUT_OF_RESOURCES = 0xA700
 MALFORMED_DATASET = 0xC220
@@ -82,12 +82,11 @@ def serve(assoc: ServicePort, done: MessageComplete[Any]) -> None:
         )
         extra = {"ErrorComment": refusal_comment}
     else:
-        bound, status, extra = handler_status(
+        bound, status, extra = evt.call_for_status(
+            assoc.handlers,
             assoc,
             evt.EVT_C_STORE,
             SOP_CLASS_NOT_SUPPORTED,
-            CANNOT_UNDERSTAND,
-            "invalid handler status",
             request=request,
             context=context,
             _received=done.dataset,
