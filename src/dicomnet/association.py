@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 from dicomnet import events as evt
 from dicomnet._record import record
 from dicomnet._uid import IMPLICIT_VR_LE, UNCOMPRESSED_SYNTAXES
-from dicomnet.dataset import status_dataset
 from dicomnet.dimse.messages import (
     C_ECHO_RQ,
     C_ECHO_RSP,
@@ -297,6 +296,8 @@ class Association(AssociationCore):
 
     def send_c_echo(self, msg_id: int | None = None) -> Dataset:
         """C-ECHO; returns a pydicom Dataset with ``Status`` (empty if no response arrived)."""
+        from dicomnet.dataset import status_dataset  # pydicom: not on echoscu's path
+
         return status_dataset(self.echo_response(msg_id))
 
     # --- C-STORE ----------------------------------------------------------------------------
@@ -434,6 +435,8 @@ class Association(AssociationCore):
         is decoded and re-encoded in an accepted uncompressed transfer syntax. Raises
         :class:`NoContextError` (a ValueError) if no accepted context fits.
         """
+        from dicomnet.dataset import status_dataset
+
         return status_dataset(
             self.store_instance(
                 dataset,
@@ -624,4 +627,12 @@ class Association(AssociationCore):
         )
 
 
-__all__ = ["Association", "NoContextError", "ServiceUser", "TransportLost", "status_dataset"]
+def __getattr__(name: str) -> object:
+    if name == "status_dataset":  # its home is dicomnet.dataset (imported on demand)
+        from dicomnet.dataset import status_dataset
+
+        return status_dataset
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = ["Association", "NoContextError", "ServiceUser", "TransportLost"]
