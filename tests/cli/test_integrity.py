@@ -36,7 +36,6 @@ from pydicom.uid import UID
 from dicomnet import AE
 from dicomnet.dimse.messages import C_STORE_RQ, C_STORE_RSP
 from dicomnet.sop_class import CTImageStorage, MRImageStorage, Verification
-from tests.assoc.rawpeer import RawPeer
 from tests.cli.conftest import (
     CLI_TESTS_DIR,
     CliRunner,
@@ -57,6 +56,7 @@ from tests.helpers import (
     sop_instance_of,
     write_ct_file,
 )
+from tests.transport.rawpeer import RawPeer
 
 pytestmark = pytest.mark.interop
 
@@ -197,7 +197,7 @@ def test_our_storescp_refuses_malformed_data_sets_and_keeps_nothing(
 
 
 def _rq(contexts: list[tuple[int, str, tuple[str, ...]]]) -> Any:
-    from tests.assoc.rawpeer import associate_rq
+    from tests.transport.rawpeer import associate_rq
 
     return associate_rq(contexts=((1, Verification, (IMPLICIT,)), *contexts))
 

@@ -14,13 +14,13 @@ from pydicom import dcmread
 from pydicom.uid import generate_uid
 
 from dicomnet import evt
-from tests.assoc.throttle import ThrottledProxy
 from tests.cli.conftest import StorescpStarter
 from tests.cli.qr_support import run
 from tests.conftest import ServerFactory
 from tests.golden import load_golden
 from tests.helpers import STORESCU, dataset_bytes, run_dcmtk
 from tests.qr.conftest import qr_scp_ae
+from tests.transport.throttle import ThrottledProxy
 
 pytestmark = pytest.mark.interop
 

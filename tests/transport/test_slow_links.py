@@ -15,8 +15,8 @@ from pydicom.dataset import Dataset
 
 from dicomnet import evt
 from dicomnet.ul.codec import encode_pdata_single
-from tests.assoc.rawpeer import RawPeer
-from tests.assoc.test_robustness import (
+from tests.transport.rawpeer import RawPeer
+from tests.transport.test_robustness import (
     HOST,
     SCP_TITLE,
     Signals,
@@ -28,7 +28,7 @@ from tests.assoc.test_robustness import (
     scu_ae,
     start_server,
 )
-from tests.assoc.throttle import ThrottledProxy
+from tests.transport.throttle import ThrottledProxy
 
 __all__ = ["start_server"]
 

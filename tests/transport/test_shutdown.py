@@ -19,7 +19,7 @@ from dicomnet.dimse.messages import C_STORE_RQ
 from dicomnet.sop_class import CTImageStorage, Verification
 from dicomnet.transport.server import AssociationServer
 from dicomnet.ul.pdu import Abort
-from tests.assoc.rawpeer import CT_IMAGE_STORAGE, PeerClosed, RawPeer
+from tests.transport.rawpeer import CT_IMAGE_STORAGE, PeerClosed, RawPeer
 
 HOST = "127.0.0.1"
 SCP_TITLE = "SHUTDOWN-SCP"

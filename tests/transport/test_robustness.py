@@ -28,14 +28,14 @@ from dicomnet.sop_class import CTImageStorage, Verification
 from dicomnet.transport.server import AssociationServer
 from dicomnet.ul.codec import encode_pdata_single, encode_pdu
 from dicomnet.ul.pdu import Abort, AssociateRJ, PDataTF, ReleaseRP, ReleaseRQ
-from tests.assoc.rawpeer import (
+from tests.golden import load_golden
+from tests.helpers import sized_dataset
+from tests.transport.rawpeer import (
     CT_IMAGE_STORAGE,
     PeerClosed,
     RawPeer,
     associate_rq,
 )
-from tests.golden import load_golden
-from tests.helpers import sized_dataset
 
 SCP_TITLE = "ROBUST-SCP"
 HOST = "127.0.0.1"
@@ -629,7 +629,7 @@ def test_idle_association_is_aborted_after_network_timeout(start_server: StartSe
 
 def test_stalled_pdu_is_aborted_after_dimse_timeout(start_server: StartServer) -> None:
     """A P-DATA-TF that starts and then stops must go on within dimse_timeout of its last
-    byte. (A trickle is the rate window's business: tests/assoc/test_slow_links.py.)"""
+    byte. (A trickle is the rate window's business: tests/transport/test_slow_links.py.)"""
     progress = 0.5
     signals = Signals()
     server = start_server(scp_ae(dimse_timeout=progress, network_timeout=10.0), signals.handlers())

@@ -15,8 +15,8 @@ from dicomnet.cli._storage import escape_name
 from dicomnet.dimse.messages import C_ECHO_RQ
 from dicomnet.ul.framing import PDUReader
 from dicomnet.ul.pdu import Abort, PDataTF
-from tests.assoc.rawpeer import RawPeer, associate_rq
-from tests.assoc.test_robustness import (
+from tests.transport.rawpeer import RawPeer, associate_rq
+from tests.transport.test_robustness import (
     HOST,
     SCP_TITLE,
     StartServer,

@@ -32,7 +32,8 @@ from dicomnet.dataset import (
 from dicomnet.part10 import encode_file_meta
 from dicomnet.sop_class import CTImageStorage
 from dicomnet.ul.errors import RemoteProtocolError
-from tests.assoc.test_robustness import (
+from tests.cli.conftest import argv_for, cli_env
+from tests.transport.test_robustness import (
     HOST,
     SCP_TITLE,
     StartServer,
@@ -42,7 +43,6 @@ from tests.assoc.test_robustness import (
     scu_ae,
     start_server,
 )
-from tests.cli.conftest import argv_for, cli_env
 
 __all__ = ["start_server"]
 

@@ -26,7 +26,7 @@ from dicomnet.ul.codec import encode_pdata_single, encode_pdu
 from dicomnet.ul.framing import PDUReader
 from dicomnet.ul.items import PresentationContextAC, UserInformation
 from dicomnet.ul.pdu import PDU, Abort, AssociateAC, AssociateRQ, ReleaseRP, ReleaseRQ
-from tests.assoc.rawpeer import IMPLICIT_LE, VERIFICATION, RawPeer, associate_rq
+from tests.transport.rawpeer import IMPLICIT_LE, VERIFICATION, RawPeer, associate_rq
 
 HOST = "127.0.0.1"
 FIND = str(StudyRootQueryRetrieveInformationModelFind)

@@ -21,9 +21,16 @@ from dicomnet.sop_class import Verification
 from dicomnet.tls import client_context, server_context
 from dicomnet.transport.server import AssociationServer
 from dicomnet.ul.pdu import AssociateRJ
-from tests.assoc.flood import Flood
-from tests.assoc.test_robustness import HOST, SCP_TITLE, StartServer, scp_ae, scu_ae, start_server
 from tests.tls.certs import PKI, make_pki
+from tests.transport.flood import Flood
+from tests.transport.test_robustness import (
+    HOST,
+    SCP_TITLE,
+    StartServer,
+    scp_ae,
+    scu_ae,
+    start_server,
+)
 
 __all__ = ["start_server"]
 
