@@ -4,11 +4,11 @@
 
 complete -c echoscu -f
 complete -c echoscu -a '(__fish_print_hostnames)' -d 'Host name or address of the peer'
-complete -c echoscu -l calling-aet -o aet -x -d 'Our AE title'
-complete -c echoscu -l called-aet -o aec -x -d 'The peer\'s AE title'
 complete -c echoscu -l repeat -s r -x -d 'C-ECHOs per association'
 complete -c echoscu -l count -s c -x -d 'Associations to make (monitoring)'
 complete -c echoscu -l interval -s i -x -d 'Seconds between associations'
+complete -c echoscu -l calling-aet -o aet -x -d 'Our AE title'
+complete -c echoscu -l called-aet -o aec -x -d 'The peer\'s AE title'
 complete -c echoscu -l connect-timeout -o to -x -d 'Seconds to connect (and TLS handshake)'
 complete -c echoscu -l acse-timeout -o ta -x -d 'Seconds for association set-up and release (and ARTIM)'
 complete -c echoscu -l dimse-timeout -o td -x -d 'Seconds without a byte from the peer while waiting for a DIMSE response or receiving a message (a slow but steady transfer is never cut)'

@@ -7,6 +7,7 @@ complete -c storescu -a '(__fish_print_hostnames)' -d 'Host name or address of t
 complete -c storescu -F
 complete -c storescu -l recursive -d 'Scan directories recursively'
 complete -c storescu -a '+r' -d 'Scan directories recursively'
+complete -c storescu -l retry -x -d 'After an abort, send the files not yet sent on a new association, up to N times'
 complete -c storescu -l calling-aet -o aet -x -d 'Our AE title'
 complete -c storescu -l called-aet -o aec -x -d 'The peer\'s AE title'
 complete -c storescu -l connect-timeout -o to -x -d 'Seconds to connect (and TLS handshake)'
@@ -25,5 +26,4 @@ complete -c storescu -l quiet -s q -d 'Only errors on stderr'
 complete -c storescu -l verbose -s v -d 'Association and DIMSE summaries on stderr'
 complete -c storescu -l debug -s d -d 'Also PDU summaries, state transitions, tracebacks'
 complete -c storescu -l log-file -r -F -d 'Also write the log to this file'
-complete -c storescu -l retry -x -d 'After an abort, send the files not yet sent on a new association, up to N times'
 complete -c storescu -s h -l help -d 'Show this message and exit'

@@ -16,6 +16,7 @@ from dicomnet.cli._console import (
     EXIT_REJECTED,
     EXIT_USAGE,
     CommandError,
+    OutputFormat,
 )
 from dicomnet.cli._handlers import HandlerSpec, HandlerSpecError, load_handlers
 
@@ -25,20 +26,68 @@ if TYPE_CHECKING:
 LOG = logging.getLogger("dicomnet.cli")
 
 
-@record
+@record(kw_only=True)
 class Common:
-    """Options every command has, after validation."""
+    """The options every command has, after Typer's checks (declared once, in
+    :mod:`dicomnet.cli._shared`). ``fmt`` and ``max_dataset_size`` keep their defaults in the
+    commands that do not offer ``--format`` or ``--max-dataset-size``."""
 
     quiet: bool = False
     verbose: bool = False
     debug: bool = False
     log_file: str | None = None
     handlers: Sequence[str] = ()
+    fmt: OutputFormat = OutputFormat.auto
     no_color: bool = False
+    acse_timeout: float = 30.0
+    dimse_timeout: float = 30.0
+    max_pdu: int | None = None
+    max_dataset_size: str = "4G"
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    tls_ca: str | None = None
+    tls_no_verify: bool = False
 
     @property
     def level(self) -> int:
         return _logging.level_for(self.quiet, self.verbose, self.debug)
+
+
+@record(kw_only=True)
+class ScuCommon(Common):
+    """What every SCU has besides: the peer, the AE titles, the connect timeout and the name
+    the server's certificate must carry."""
+
+    peer: str = ""
+    port: int = 0
+    calling_aet: str = ""
+    called_aet: str = "ANY-SCP"
+    connect_timeout: float = 10.0
+    tls_server_name: str | None = None
+
+    def client_tls(self) -> ssl.SSLContext | None:
+        """The TLS context the TLS options ask for (None: plain TCP)."""
+        return tls_client_context(
+            self.tls_cert, self.tls_key, self.tls_ca, self.tls_no_verify, self.tls_server_name
+        )
+
+    def tls_args(
+        self, ssl_context: ssl.SSLContext | None
+    ) -> tuple[ssl.SSLContext, str | None] | None:
+        return tls_args(ssl_context, self.tls_server_name)
+
+    def ae(self) -> Any:
+        """An AE titled --calling-aet, with the network options applied."""
+        return scu_ae(
+            self.calling_aet,
+            self.connect_timeout,
+            self.acse_timeout,
+            self.dimse_timeout,
+            self.max_pdu,
+        )
+
+    def check_established(self, assoc: Any) -> None:
+        check_established(assoc, self.peer, self.port)
 
 
 def start(common: Common, default_event: evt.EventType) -> list[HandlerSpec]:

@@ -16,15 +16,14 @@ from typing import Annotated, Any
 
 import typer
 
-from dicomnet.cli import _options as o
 from dicomnet.cli._common import Common, apply_size_limit, start, tls_server_context
 from dicomnet.cli._console import (
     EXIT_CONNECT,
     EXIT_USAGE,
     CommandError,
-    OutputFormat,
     StdoutClosed,
 )
+from dicomnet.cli._shared import shared_options
 
 HELP = """Receive DICOM instances (C-STORE SCP) and write them as Part-10 files.
 
@@ -43,7 +42,9 @@ class _Stop(Exception):
     pass
 
 
+@shared_options(handles="each received C-STORE", receives=True)
 def storescp(
+    common: Common,
     port: Annotated[
         int, typer.Argument(help="TCP port to listen on (0: any free port).", show_default=False)
     ],
@@ -130,8 +131,6 @@ def storescp(
     exit_after: Annotated[
         int | None, typer.Option("--exit-after", min=1, help="Stop after N stored instances.")
     ] = None,
-    acse_timeout: o.AcseTimeout = 30.0,
-    dimse_timeout: o.DimseTimeout = 30.0,
     idle_timeout: Annotated[
         float,
         typer.Option(
@@ -150,19 +149,6 @@ def storescp(
             show_default=False,
         ),
     ] = None,
-    max_pdu: o.MaxPDU = None,
-    max_dataset_size: o.MaxDatasetSize = "4G",
-    tls_cert: o.TlsCert = None,
-    tls_key: o.TlsKey = None,
-    tls_ca: o.TlsCA = None,
-    tls_no_verify: o.TlsNoVerify = False,
-    handler: Annotated[list[str] | None, o.handler_option("each received C-STORE")] = None,
-    fmt: o.Format = OutputFormat.auto,
-    no_color: o.NoColor = False,
-    quiet: o.Quiet = False,
-    verbose: o.Verbose = False,
-    debug: o.Debug = False,
-    log_file: o.LogFile = None,
 ) -> None:
     from dicomnet import events as evt
     from dicomnet.ae import AE
@@ -180,8 +166,8 @@ def storescp(
     from dicomnet.sop_class import AllStorageClasses, AllTransferSyntaxes, Verification
     from dicomnet.ul.codec import validate_ae_title
 
-    common = Common(quiet, verbose, debug, log_file, handler or (), no_color)
     user = start(common, evt.EVT_C_STORE)
+    quiet, acse_timeout, dimse_timeout = common.quiet, common.acse_timeout, common.dimse_timeout
     try:
         ae_title = validate_ae_title(ae_title)
         calling = [validate_ae_title(a) for a in require_calling_aet or []]
@@ -196,10 +182,12 @@ def storescp(
         if sort_on_study_uid
         else DEFAULT_TEMPLATE
     )
-    ssl_context = tls_server_context(tls_cert, tls_key, tls_ca, tls_no_verify)
+    ssl_context = tls_server_context(
+        common.tls_cert, common.tls_key, common.tls_ca, common.tls_no_verify
+    )
 
     done = threading.Event()
-    lines = StoredLines(fmt, no_color, done)
+    lines = StoredLines(common.fmt, common.no_color, done)
 
     def stored(path: Path, event: Any) -> None:
         lines(path, event)
@@ -243,14 +231,14 @@ def storescp(
     ae.dimse_timeout = dimse_timeout
     ae.network_timeout = idle_timeout
     ae.max_transfer_time = max_transfer_time
-    apply_size_limit(ae, max_dataset_size)
+    apply_size_limit(ae, common.max_dataset_size)
     ae.maximum_associations = max_associations
     ae.maximum_pending_connections = max_pending
     ae.require_called_aet = require_called_aet
     ae.require_calling_aet = calling
     ae.allow_plain_password = allow_plain_password
-    if max_pdu is not None:
-        ae.maximum_pdu_size = max_pdu
+    if common.max_pdu is not None:
+        ae.maximum_pdu_size = common.max_pdu
     if storage is not None:
         ae.spool_directory = str(storage.output_dir)
     syntaxes = list(AllTransferSyntaxes) if accept_all else None
