@@ -9,14 +9,18 @@ checked on every command with no change here.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import click
 import pytest
 import typer
 
+from dicomnet._version import __version__
 from dicomnet.cli import _shared
 from dicomnet.cli.app import build_root, build_single
+from tests.cli.conftest import CliRunner, cli_env
 
 #: What users rely on in every command whatever the declaration says (DCMTK-style aliases too).
 EVERY_COMMAND = {
@@ -154,3 +158,19 @@ def test_a_command_must_take_the_shared_options() -> None:
 
     with pytest.raises(TypeError, match="common"):
         _shared.shared_options(handles="-")(command)
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_version_in_both_entry_forms(cli: CliRunner, name: str) -> None:
+    """--version, a shared option, before anything else is checked (no PEER PORT here)."""
+    alone = cli(name, "--version")
+    assert (alone.returncode, alone.stdout, alone.stderr) == (0, f"dicomnet {__version__}\n", "")
+    front = subprocess.run(
+        [sys.executable, "-m", "dicomnet", name, "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=cli_env(),
+        check=False,
+    )
+    assert (front.returncode, front.stdout, front.stderr) == (0, alone.stdout, "")

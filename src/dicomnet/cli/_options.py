@@ -6,6 +6,7 @@ Declared once here as ``Annotated`` types so every command spells them the same 
 # No `from __future__ import annotations` here: Typer reads the callbacks' signatures at every
 # start, and string annotations would each be eval()ed (about a millisecond in all).
 
+import sys
 from typing import Annotated
 
 import typer
@@ -219,6 +220,23 @@ Debug = Annotated[
 LogFile = Annotated[
     str | None,
     typer.Option("--log-file", help="Also write the log to this file.", rich_help_panel=PANEL_OUT),
+]
+
+
+def show_version(value: bool) -> None:
+    """--version: print the version and exit 0 (eager: before any other option is checked)."""
+    if value:
+        from dicomnet._version import __version__
+
+        sys.stdout.write(f"dicomnet {__version__}\n")
+        raise typer.Exit(0)
+
+
+Version = Annotated[
+    bool,
+    typer.Option(
+        "--version", callback=show_version, is_eager=True, help="Show the version and exit."
+    ),
 ]
 
 

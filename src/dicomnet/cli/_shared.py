@@ -67,7 +67,7 @@ def _every(
         ("debug", o.Debug, False),
         ("log_file", o.LogFile, None),
     ]
-    return [*net, *tls, ("handler", handler, None), *out]
+    return [*net, *tls, ("handler", handler, None), *out, ("version", o.Version, False)]
 
 
 def _scu(calling_aet: str) -> tuple[list[tuple[str, Any, Any]], list[tuple[str, Any, Any]]]:
