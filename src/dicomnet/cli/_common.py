@@ -3,7 +3,6 @@ construction, and turning an association's outcome into an exit code."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -22,8 +21,6 @@ from dicomnet.cli._handlers import HandlerSpec, HandlerSpecError, load_handlers
 
 if TYPE_CHECKING:
     import ssl
-
-LOG = logging.getLogger("dicomnet.cli")
 
 
 @record(kw_only=True)
@@ -52,6 +49,27 @@ class Common:
     def level(self) -> int:
         return _logging.level_for(self.quiet, self.verbose, self.debug)
 
+    def server_tls(self) -> ssl.SSLContext | None:
+        """TLS for an SCP when --tls-cert is given; a client certificate is required unless
+        --tls-no-verify (DESIGN.md 1.4)."""
+        if not self.tls_cert:
+            if self.tls_ca or self.tls_key:
+                raise CommandError("TLS on a server needs --tls-cert (and --tls-key)", EXIT_USAGE)
+            return None
+        import ssl
+
+        from dicomnet.tls import server_context
+
+        try:
+            return server_context(
+                self.tls_cert,
+                self.tls_key,
+                self.tls_ca,
+                require_client_cert=not self.tls_no_verify,
+            )
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            raise CommandError(f"cannot use the TLS files: {exc}", EXIT_USAGE) from None
+
 
 @record(kw_only=True)
 class ScuCommon(Common):
@@ -66,28 +84,66 @@ class ScuCommon(Common):
     tls_server_name: str | None = None
 
     def client_tls(self) -> ssl.SSLContext | None:
-        """The TLS context the TLS options ask for (None: plain TCP)."""
-        return tls_client_context(
-            self.tls_cert, self.tls_key, self.tls_ca, self.tls_no_verify, self.tls_server_name
-        )
+        """TLS when any TLS option is given (see :mod:`dicomnet.tls`), else None: the
+        server's certificate chain is verified against --tls-ca (or the system's CAs) and its
+        name against the host given on the command line, or --tls-server-name.
+        --tls-no-verify turns both checks off."""
+        if not (self.tls_cert or self.tls_ca or self.tls_no_verify or self.tls_server_name):
+            return None
+        import ssl
+
+        from dicomnet.tls import client_context
+
+        try:
+            ctx = client_context(
+                self.tls_ca, self.tls_cert, self.tls_key, check_hostname=not self.tls_no_verify
+            )
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            raise CommandError(f"cannot use the TLS files: {exc}", EXIT_USAGE) from None
+        if self.tls_no_verify:
+            ctx.verify_mode = ssl.CERT_NONE
+        return ctx
 
     def tls_args(
         self, ssl_context: ssl.SSLContext | None
     ) -> tuple[ssl.SSLContext, str | None] | None:
-        return tls_args(ssl_context, self.tls_server_name)
+        """``AE.associate(tls_args=...)``: the context and the name the certificate must
+        carry."""
+        return None if ssl_context is None else (ssl_context, self.tls_server_name)
 
     def ae(self) -> Any:
         """An AE titled --calling-aet, with the network options applied."""
-        return scu_ae(
-            self.calling_aet,
-            self.connect_timeout,
-            self.acse_timeout,
-            self.dimse_timeout,
-            self.max_pdu,
-        )
+        from dicomnet.ae import AE
+
+        ae = AE(self.calling_aet)
+        ae.connection_timeout = self.connect_timeout
+        ae.acse_timeout = self.acse_timeout
+        ae.dimse_timeout = self.dimse_timeout
+        if self.max_pdu is not None:
+            ae.maximum_pdu_size = self.max_pdu
+        return ae
 
     def check_established(self, assoc: Any) -> None:
-        check_established(assoc, self.peer, self.port)
+        """Raise CommandError with the right exit code if the association did not come up."""
+        if assoc.is_established:
+            return
+        peer, port = self.peer, self.port
+        if assoc.connect_error is not None:
+            raise CommandError(str(assoc.connect_error), EXIT_CONNECT)
+        if assoc.is_rejected and assoc.rejection is not None:
+            from dicomnet.ul.errors import describe_rejection
+
+            raise CommandError(
+                f"association rejected by {peer}:{port}: {describe_rejection(assoc.rejection)}",
+                EXIT_REJECTED,
+            )
+        if assoc.failure_reason == "no presentation context was accepted":
+            raise CommandError(
+                f"{peer}:{port} accepted none of the proposed presentation contexts",
+                EXIT_REJECTED,
+            )
+        reason = failure_text(assoc, "the association was aborted")
+        raise CommandError(f"association with {peer}:{port} failed: {reason}", EXIT_ABORTED)
 
 
 def start(common: Common, default_event: evt.EventType) -> list[HandlerSpec]:
@@ -97,58 +153,6 @@ def start(common: Common, default_event: evt.EventType) -> list[HandlerSpec]:
         return load_handlers(common.handlers, default_event)
     except HandlerSpecError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
-
-
-def tls_client_context(
-    cert: str | None,
-    key: str | None,
-    ca: str | None,
-    no_verify: bool,
-    server_name: str | None = None,
-) -> ssl.SSLContext | None:
-    """TLS for an SCU when any TLS option is given (see :mod:`dicomnet.tls`): the server's
-    certificate chain is verified against --tls-ca (or the system's CAs) and its name against
-    the host given on the command line, or --tls-server-name. --tls-no-verify turns both
-    checks off."""
-    if not (cert or ca or no_verify or server_name):
-        return None
-    import ssl
-
-    from dicomnet.tls import client_context
-
-    try:
-        ctx = client_context(ca, cert, key, check_hostname=not no_verify)
-    except (OSError, ssl.SSLError, ValueError) as exc:
-        raise CommandError(f"cannot use the TLS files: {exc}", EXIT_USAGE) from None
-    if no_verify:
-        ctx.verify_mode = ssl.CERT_NONE
-    return ctx
-
-
-def tls_args(
-    ssl_context: ssl.SSLContext | None, server_name: str | None
-) -> tuple[ssl.SSLContext, str | None] | None:
-    """``AE.associate(tls_args=...)``: the context and the name the certificate must carry."""
-    return None if ssl_context is None else (ssl_context, server_name)
-
-
-def tls_server_context(
-    cert: str | None, key: str | None, ca: str | None, no_verify: bool
-) -> ssl.SSLContext | None:
-    """TLS for an SCP when --tls-cert is given; a client certificate is required unless
-    --tls-no-verify (DESIGN.md 1.4)."""
-    if not cert:
-        if ca or key:
-            raise CommandError("TLS on a server needs --tls-cert (and --tls-key)", EXIT_USAGE)
-        return None
-    import ssl
-
-    from dicomnet.tls import server_context
-
-    try:
-        return server_context(cert, key, ca, require_client_cert=not no_verify)
-    except (OSError, ssl.SSLError, ValueError) as exc:
-        raise CommandError(f"cannot use the TLS files: {exc}", EXIT_USAGE) from None
 
 
 _ABORT_SOURCES = {0: "the peer (service user)", 1: "reserved source", 2: "the peer's provider"}
@@ -176,46 +180,6 @@ def failure_text(assoc: Any, default: str = "no response") -> str:
     if getattr(assoc, "is_aborted", False):
         return "the association was aborted"
     return default
-
-
-def scu_ae(
-    calling_aet: str,
-    connect_timeout: float,
-    acse_timeout: float,
-    dimse_timeout: float,
-    max_pdu: int | None,
-) -> Any:
-    """An AE for an SCU command, with the network options applied."""
-    from dicomnet.ae import AE
-
-    ae = AE(calling_aet)
-    ae.connection_timeout = connect_timeout
-    ae.acse_timeout = acse_timeout
-    ae.dimse_timeout = dimse_timeout
-    if max_pdu is not None:
-        ae.maximum_pdu_size = max_pdu
-    return ae
-
-
-def check_established(assoc: Any, peer: str, port: int) -> None:
-    """Raise CommandError with the right exit code if the association did not come up."""
-    if assoc.is_established:
-        return
-    if assoc.connect_error is not None:
-        raise CommandError(str(assoc.connect_error), EXIT_CONNECT)
-    if assoc.is_rejected and assoc.rejection is not None:
-        from dicomnet.ul.errors import describe_rejection
-
-        raise CommandError(
-            f"association rejected by {peer}:{port}: {describe_rejection(assoc.rejection)}",
-            EXIT_REJECTED,
-        )
-    if assoc.failure_reason == "no presentation context was accepted":
-        raise CommandError(
-            f"{peer}:{port} accepted none of the proposed presentation contexts", EXIT_REJECTED
-        )
-    reason = failure_text(assoc, "the association was aborted")
-    raise CommandError(f"association with {peer}:{port} failed: {reason}", EXIT_ABORTED)
 
 
 def apply_size_limit(ae: Any, max_dataset_size: str) -> None:

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dicomnet.cli._common import Common, start, tls_server_context
+from dicomnet.cli._common import Common, start
 from dicomnet.cli._console import (
     EXIT_CONNECT,
     EXIT_USAGE,
@@ -257,9 +257,7 @@ def _serve(options: dict[str, Any], user: list[Any]) -> None:
             raise CommandError(f"--move-dest: {exc}", EXIT_USAGE) from None
         destinations[title] = where
     template = o_["filepath"] or (PRESETS["study"] if o_["sort_on_study_uid"] else DEFAULT_TEMPLATE)
-    ssl_context = tls_server_context(
-        common.tls_cert, common.tls_key, common.tls_ca, common.tls_no_verify
-    )
+    ssl_context = common.server_tls()
     prepare_output_dir("qrscp", output_dir, quiet)
 
     done = threading.Event()

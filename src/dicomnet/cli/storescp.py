@@ -16,7 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dicomnet.cli._common import Common, apply_size_limit, start, tls_server_context
+from dicomnet.cli._common import Common, apply_size_limit, start
 from dicomnet.cli._console import (
     EXIT_CONNECT,
     EXIT_USAGE,
@@ -182,9 +182,7 @@ def storescp(
         if sort_on_study_uid
         else DEFAULT_TEMPLATE
     )
-    ssl_context = tls_server_context(
-        common.tls_cert, common.tls_key, common.tls_ca, common.tls_no_verify
-    )
+    ssl_context = common.server_tls()
 
     done = threading.Event()
     lines = StoredLines(common.fmt, common.no_color, done)
