@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from dicomnet.cli import _options as o
 from dicomnet.cli._common import ScuCommon, start
 from dicomnet.cli._console import (
     EXIT_ABORTED,
@@ -73,15 +74,9 @@ def findscu(
             "--level", "-L", help="PATIENT, STUDY, SERIES or IMAGE (default STUDY; none for -W)."
         ),
     ] = None,
-    patient_root: Annotated[
-        bool, typer.Option("--patient-root", "-P", help="Patient Root model.")
-    ] = False,
-    study_root: Annotated[
-        bool, typer.Option("--study-root", "-S", help="Study Root model (default).")
-    ] = False,
-    patient_study_only: Annotated[
-        bool, typer.Option("--patient-study-only", "-O", help="Patient/Study Only model.")
-    ] = False,
+    patient_root: o.PatientRoot = False,
+    study_root: o.StudyRoot = False,
+    patient_study_only: o.PatientStudyOnly = False,
     worklist: Annotated[
         bool, typer.Option("--worklist", "-W", help="Modality Worklist model.")
     ] = False,

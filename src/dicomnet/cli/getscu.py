@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 from click.core import ParameterSource
 
+from dicomnet.cli import _options as o
 from dicomnet.cli._common import ScuCommon, apply_size_limit, start
 from dicomnet.cli._console import EXIT_INTERRUPTED, EXIT_USAGE, CommandError
 from dicomnet.cli._shared import shared_options
@@ -36,25 +37,16 @@ storage handler."""
 def getscu(
     ctx: typer.Context,
     common: ScuCommon,
-    query_file: Annotated[
-        Path | None,
-        typer.Argument(help="A DICOM or DICOM JSON file with the identifier.", show_default=False),
-    ] = None,
-    key: Annotated[
-        list[str] | None, typer.Option("--key", "-k", help="KEY=VALUE; repeatable.")
-    ] = None,
-    level: Annotated[
-        str, typer.Option("--level", "-L", help="PATIENT, STUDY, SERIES or IMAGE.")
-    ] = "STUDY",
-    patient_root: Annotated[bool, typer.Option("--patient-root", "-P")] = False,
-    study_root: Annotated[bool, typer.Option("--study-root", "-S")] = False,
-    patient_study_only: Annotated[bool, typer.Option("--patient-study-only", "-O")] = False,
+    query_file: o.IdentifierFile = None,
+    key: o.RetrieveKey = None,
+    level: o.RetrieveLevel = "STUDY",
+    patient_root: o.PatientRoot = False,
+    study_root: o.StudyRoot = False,
+    patient_study_only: o.PatientStudyOnly = False,
     output_dir: Annotated[
         Path, typer.Option("--output-dir", "-od", help="Where retrieved files go.")
     ] = Path("."),
-    filepath: Annotated[
-        str | None, typer.Option("--filepath", help="File name template (see storescp).")
-    ] = None,
+    filepath: o.RetrieveFilepath = None,
     storage_class: Annotated[
         list[str] | None,
         typer.Option(

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 import typer
 from click.core import ParameterSource
 
+from dicomnet.cli import _options as o
 from dicomnet.cli._common import ScuCommon, apply_size_limit, start
 from dicomnet.cli._console import (
     EXIT_CONNECT,
@@ -48,22 +49,15 @@ associations are rejected, logged with their address, and make the exit status 6
 def movescu(
     ctx: typer.Context,
     common: ScuCommon,
-    query_file: Annotated[
-        Path | None,
-        typer.Argument(help="A DICOM or DICOM JSON file with the identifier.", show_default=False),
-    ] = None,
+    query_file: o.IdentifierFile = None,
     move_aet: Annotated[
         str | None, typer.Option("--move-aet", "-aem", help="Destination AE title.")
     ] = None,
-    key: Annotated[
-        list[str] | None, typer.Option("--key", "-k", help="KEY=VALUE; repeatable.")
-    ] = None,
-    level: Annotated[
-        str, typer.Option("--level", "-L", help="PATIENT, STUDY, SERIES or IMAGE.")
-    ] = "STUDY",
-    patient_root: Annotated[bool, typer.Option("--patient-root", "-P")] = False,
-    study_root: Annotated[bool, typer.Option("--study-root", "-S")] = False,
-    patient_study_only: Annotated[bool, typer.Option("--patient-study-only", "-O")] = False,
+    key: o.RetrieveKey = None,
+    level: o.RetrieveLevel = "STUDY",
+    patient_root: o.PatientRoot = False,
+    study_root: o.StudyRoot = False,
+    patient_study_only: o.PatientStudyOnly = False,
     store_port: Annotated[
         int | None,
         typer.Option("--store-port", help="Receive the instances here on this port."),
@@ -87,9 +81,7 @@ def movescu(
     output_dir: Annotated[
         Path, typer.Option("--output-dir", "-od", help="Where received files go (--store-port).")
     ] = Path("."),
-    filepath: Annotated[
-        str | None, typer.Option("--filepath", help="File name template (see storescp).")
-    ] = None,
+    filepath: o.RetrieveFilepath = None,
 ) -> None:
     from dicomnet import events as evt
     from dicomnet.ae import AE

@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 
+from dicomnet.cli import _options as o
 from dicomnet.cli._common import Common, start
 from dicomnet.cli._console import (
     EXIT_CONNECT,
@@ -111,18 +112,9 @@ def qrscp(
         str | None,
         typer.Option("--filepath", help="File name template, as storescp's --filepath."),
     ] = None,
-    sort_on_study_uid: Annotated[
-        bool,
-        typer.Option(
-            "--sort-on-study-uid", "+ssu", help="One subdirectory per study (StudyInstanceUID)."
-        ),
-    ] = False,
-    on_duplicate: Annotated[
-        str, typer.Option("--on-duplicate", help="replace, keep or fail when the file exists.")
-    ] = "replace",
-    accept_all: Annotated[
-        bool, typer.Option("--accept-all", help="Accept compressed transfer syntaxes too.")
-    ] = False,
+    sort_on_study_uid: o.SortOnStudyUID = False,
+    on_duplicate: o.OnDuplicate = "replace",
+    accept_all: o.AcceptAll = False,
     move_dest: Annotated[
         list[str] | None,
         typer.Option("--move-dest", help="A C-MOVE destination AE=host:port (repeatable)."),
@@ -141,19 +133,10 @@ def qrscp(
         ),
     ] = None,
     bind: Annotated[str, typer.Option("--bind", help="Address to listen on.")] = "0.0.0.0",
-    ae_title: Annotated[str, typer.Option("--ae-title", "-aet", help="Our AE title.")] = "QRSCP",
-    require_called_aet: Annotated[
-        bool, typer.Option("--require-called-aet", help="Reject other called AE titles.")
-    ] = False,
-    require_calling_aet: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--require-calling-aet", help="Only accept these calling AE titles (repeatable)."
-        ),
-    ] = None,
-    max_associations: Annotated[
-        int, typer.Option("--max-associations", min=1, help="Concurrent associations.")
-    ] = 10,
+    ae_title: o.ScpAETitle = "QRSCP",
+    require_called_aet: o.RequireCalledAET = False,
+    require_calling_aet: o.RequireCallingAET = None,
+    max_associations: o.MaxAssociations = 10,
     idle_timeout: Annotated[
         float,
         typer.Option("--idle-timeout", min=0.001, help="Seconds an association may sit idle."),

@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 
+from dicomnet.cli import _options as o
 from dicomnet.cli._common import Common, apply_size_limit, start
 from dicomnet.cli._console import (
     EXIT_CONNECT,
@@ -60,24 +61,15 @@ def storescp(
             "{CallingAET}, {TransferSyntaxUID}.",
         ),
     ] = None,
-    sort_on_study_uid: Annotated[
-        bool,
-        typer.Option(
-            "--sort-on-study-uid", "+ssu", help="One subdirectory per study (StudyInstanceUID)."
-        ),
-    ] = False,
+    sort_on_study_uid: o.SortOnStudyUID = False,
     sort_on_series: Annotated[
         bool, typer.Option("--sort-on-series", help="Study/series subdirectories.")
     ] = False,
     sort_on_patient: Annotated[
         bool, typer.Option("--sort-on-patient-id", help="Patient/study subdirectories.")
     ] = False,
-    on_duplicate: Annotated[
-        str, typer.Option("--on-duplicate", help="replace, keep or fail when the file exists.")
-    ] = "replace",
-    accept_all: Annotated[
-        bool, typer.Option("--accept-all", help="Accept compressed transfer syntaxes too.")
-    ] = False,
+    on_duplicate: o.OnDuplicate = "replace",
+    accept_all: o.AcceptAll = False,
     no_store: Annotated[
         bool, typer.Option("--no-store", help="Do not write files; leave it to --handler.")
     ] = False,
@@ -97,16 +89,9 @@ def storescp(
             "DCMTK's storescp); give 127.0.0.1 or one interface's address to restrict it.",
         ),
     ] = "0.0.0.0",
-    ae_title: Annotated[str, typer.Option("--ae-title", "-aet", help="Our AE title.")] = "STORESCP",
-    require_called_aet: Annotated[
-        bool, typer.Option("--require-called-aet", help="Reject other called AE titles.")
-    ] = False,
-    require_calling_aet: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--require-calling-aet", help="Only accept these calling AE titles (repeatable)."
-        ),
-    ] = None,
+    ae_title: o.ScpAETitle = "STORESCP",
+    require_called_aet: o.RequireCalledAET = False,
+    require_calling_aet: o.RequireCallingAET = None,
     allow_plain_password: Annotated[
         bool,
         typer.Option(
@@ -115,9 +100,7 @@ def storescp(
             "unless TLS is on: the password would cross the network in clear).",
         ),
     ] = False,
-    max_associations: Annotated[
-        int, typer.Option("--max-associations", min=1, help="Concurrent associations.")
-    ] = 10,
+    max_associations: o.MaxAssociations = 10,
     max_pending: Annotated[
         int,
         typer.Option(
