@@ -16,9 +16,11 @@ from typing import Any
 import click
 import pytest
 import typer
+from typer.testing import CliRunner as TyperRunner
 
 from dicomnet._version import __version__
 from dicomnet.cli import _shared
+from dicomnet.cli._common import ScuCommon
 from dicomnet.cli.app import build_root, build_single
 from tests.cli.conftest import CliRunner, cli_env
 
@@ -142,6 +144,32 @@ def test_console_script_and_subcommand_take_the_same_parameters(name: str) -> No
     assert [(*_spelling(p), p.name) for p in single.params] == [
         (*_spelling(p), p.name) for p in COMMANDS[name].params
     ]
+
+
+def test_the_command_gets_the_shared_values_in_one_object() -> None:
+    seen: list[tuple[ScuCommon, int]] = []
+
+    @_shared.shared_options(handles="-", calling_aet="ME", dimse_timeout=60.0)
+    def probe(common: ScuCommon, extra: int = 0) -> None:
+        seen.append((common, extra))
+
+    app = typer.Typer()
+    app.command()(probe)
+    argv = ["pacs", "104", "-aec", "PACS", "-q", "--handler", "m:f", "--handler", "n:g"]
+    result = TyperRunner().invoke(app, [*argv, "--extra", "3", "--tls-no-verify", "-pdu", "0"])
+    assert result.exit_code == 0, result.output
+    expected = ScuCommon(
+        peer="pacs",
+        port=104,
+        calling_aet="ME",
+        called_aet="PACS",
+        quiet=True,
+        handlers=("m:f", "n:g"),
+        tls_no_verify=True,
+        max_pdu=0,
+        dimse_timeout=60.0,
+    )
+    assert seen == [(expected, 3)]
 
 
 def test_a_command_cannot_declare_a_shared_option_again() -> None:

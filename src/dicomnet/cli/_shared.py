@@ -42,7 +42,7 @@ def _every(
     receives: bool,
 ) -> list[tuple[str, Any, Any]]:
     """(name, annotation, default) of the options every command has, in ``--help`` order
-    within each panel (the SCU-only ones included when ``scu``)."""
+    within each panel (with --tls-server-name when ``scu``)."""
     net: list[tuple[str, Any, Any]] = [
         ("acse_timeout", o.AcseTimeout, 30.0),
         ("dimse_timeout", o.DimseTimeout, dimse_timeout),
@@ -135,7 +135,7 @@ def shared_options(
             # An option with no field of its own (one that acts in its callback) is dropped.
             func(**kwargs, **{COMMON: record(**{k: values[k] for k in fields if k in values})})
 
-        del command.__wrapped__  # Typer must see the signature below, not func's
+        del command.__wrapped__  # the signature below is the command's, not func's
         command.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
         command.__annotations__ = {p.name: p.annotation for p in params}
         command.__annotations__["return"] = None
