@@ -149,7 +149,7 @@ def test_console_script_and_subcommand_take_the_same_parameters(name: str) -> No
 def test_the_command_gets_the_shared_values_in_one_object() -> None:
     seen: list[tuple[ScuCommon, int]] = []
 
-    @_shared.shared_options(handles="-", calling_aet="ME", dimse_timeout=60.0)
+    @_shared.scu_options("ME", handles="-", dimse_timeout=60.0)
     def probe(common: ScuCommon, extra: int = 0) -> None:
         seen.append((common, extra))
 

@@ -1,12 +1,13 @@
 """The options the commands share, declared once.
 
 :func:`shared_options` puts them into a command's signature, where Typer reads them, and hands
-the command one :class:`~dicomnet.cli._common.Common` in their place (a
-:class:`~dicomnet.cli._common.ScuCommon` for an SCU). What every command has (network
-timeouts and limits, TLS, --handler, output and logging) is listed in :func:`_every`, what every
-SCU has besides (PEER PORT, AE titles, --connect-timeout, --tls-server-name) in :func:`_scu`.
-Adding an option to every command is one entry there (and a field of ``Common`` if the command
-needs its value); ``tests/cli/test_shared_options.py`` checks each command of the app has them.
+the command one :class:`~dicomnet.cli._common.Common` in their place; :func:`scu_options` does
+the same for an SCU, with a :class:`~dicomnet.cli._common.ScuCommon`. What every command has
+(network timeouts and limits, TLS, --handler, output and logging, --version) is listed in
+:func:`_every`, what every SCU has besides (PEER PORT, AE titles, --connect-timeout,
+--tls-server-name) in :func:`_scu`. Adding an option to every command is one entry there (and a
+field of ``Common`` if the command needs its value); ``tests/cli/test_shared_options.py`` checks
+that each command of the app has them.
 
 The command's own parameters come after PEER PORT and before the shared options; ``--help``
 groups options by panel, so each panel lists the shared options in the order declared here.
@@ -85,19 +86,37 @@ def _scu(calling_aet: str) -> tuple[list[tuple[str, Any, Any]], list[tuple[str, 
 def shared_options(
     *,
     handles: str,
-    calling_aet: str | None = None,
     dimse_timeout: float = 30.0,
     results: bool = True,
     receives: bool = False,
 ) -> Callable[[_Command], _Command]:
-    """Give the decorated command the shared options; it takes them as one ``common``
-    parameter (a :class:`ScuCommon` when ``calling_aet``, our default AE title, makes it an
-    SCU).
+    """Give the decorated command the options every command has; it takes them as one
+    ``common`` parameter, a :class:`Common`.
 
     ``handles``: what ``--handler`` without ``EVENT=`` handles (for its help);
     ``dimse_timeout``: its default; ``results``: the command prints results (``--format``);
     ``receives``: it receives data sets (``--max-dataset-size``).
     """
+    return _decorator(None, handles, dimse_timeout, results, receives)
+
+
+def scu_options(
+    calling_aet: str,
+    *,
+    handles: str,
+    dimse_timeout: float = 30.0,
+    results: bool = True,
+    receives: bool = False,
+) -> Callable[[_Command], _Command]:
+    """:func:`shared_options` for an SCU: also PEER PORT (its first arguments) and the SCU
+    options, ``calling_aet`` the default of --calling-aet; ``common`` is a
+    :class:`ScuCommon`."""
+    return _decorator(calling_aet, handles, dimse_timeout, results, receives)
+
+
+def _decorator(
+    calling_aet: str | None, handles: str, dimse_timeout: float, results: bool, receives: bool
+) -> Callable[[_Command], _Command]:
     scu = calling_aet is not None
     first: list[tuple[str, Any, Any]] = []
     shared = _every(
@@ -108,8 +127,8 @@ def shared_options(
         receives=receives,
     )
     if calling_aet is not None:
-        first, scu_options = _scu(calling_aet)
-        shared = scu_options + shared
+        first, scu_only = _scu(calling_aet)
+        shared = scu_only + shared
     record = ScuCommon if scu else Common
     fields = [f.name for f in record_fields(record)]
     taken = [name for name, _, _ in first + shared]

@@ -25,14 +25,14 @@ from dicomnet.cli._console import (
     render,
     resolve_format,
 )
-from dicomnet.cli._shared import shared_options
+from dicomnet.cli._shared import scu_options
 
 HELP = """Check DICOM connectivity with C-ECHO (Verification) and print round-trip times.
 
 --handler without EVENT= handles each DIMSE message received (EVT_DIMSE_RECV)."""
 
 
-@shared_options(handles="each DIMSE message received", calling_aet="ECHOSCU")
+@scu_options("ECHOSCU", handles="each DIMSE message received")
 def echoscu(
     common: ScuCommon,
     repeat: Annotated[

@@ -28,7 +28,7 @@ from dicomnet.cli._console import (
     resolve_format,
     write_stdout,
 )
-from dicomnet.cli._shared import shared_options
+from dicomnet.cli._shared import scu_options
 
 HELP = """Query a PACS or worklist with C-FIND and print the matches.
 
@@ -55,7 +55,7 @@ def _model(patient: bool, study: bool, patient_study: bool, worklist: bool) -> s
     return chosen[0] if chosen else "S"
 
 
-@shared_options(handles="each C-FIND response", calling_aet="FINDSCU")
+@scu_options("FINDSCU", handles="each C-FIND response")
 def findscu(
     common: ScuCommon,
     query_file: Annotated[

@@ -17,7 +17,7 @@ from click.core import ParameterSource
 from dicomnet.cli import _options as o
 from dicomnet.cli._common import ScuCommon, apply_size_limit, start
 from dicomnet.cli._console import EXIT_INTERRUPTED, EXIT_USAGE, CommandError
-from dicomnet.cli._shared import shared_options
+from dicomnet.cli._shared import scu_options
 
 HELP = """Retrieve instances with C-GET and write them into a directory.
 
@@ -27,9 +27,9 @@ Files are written like storescp does (--filepath, atomic, names from validated U
 storage handler."""
 
 
-@shared_options(
+@scu_options(
+    "GETSCU",
     handles="each received C-STORE",
-    calling_aet="GETSCU",
     dimse_timeout=60.0,
     results=False,
     receives=True,

@@ -26,7 +26,7 @@ from dicomnet.cli._console import (
     EXIT_USAGE,
     CommandError,
 )
-from dicomnet.cli._shared import shared_options
+from dicomnet.cli._shared import scu_options
 
 HELP = """Retrieve instances with C-MOVE to a destination AE (-aem), optionally receiving them
 here (--store-port P runs a storage SCP titled DEST on port P and writes into -od).
@@ -39,9 +39,9 @@ associations are rejected, logged with their address, and make the exit status 6
 (--store-port), after the built-in storage handler."""
 
 
-@shared_options(
+@scu_options(
+    "MOVESCU",
     handles="each received C-STORE",
-    calling_aet="MOVESCU",
     dimse_timeout=600.0,
     results=False,
     receives=True,

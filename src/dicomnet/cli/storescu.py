@@ -32,7 +32,7 @@ from dicomnet.cli._console import (
     OutputFormat,
     render,
 )
-from dicomnet.cli._shared import shared_options
+from dicomnet.cli._shared import scu_options
 
 HELP = """Send DICOM files (C-STORE SCU); directories are scanned (+r: recursively).
 
@@ -127,7 +127,7 @@ def _contexts(items: list[Item]) -> list[Any]:
     return contexts
 
 
-@shared_options(handles="each DIMSE message received", calling_aet="STORESCU")
+@scu_options("STORESCU", handles="each DIMSE message received")
 def storescu(
     common: ScuCommon,
     paths: Annotated[
