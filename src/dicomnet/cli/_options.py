@@ -6,6 +6,8 @@ Declared once here as ``Annotated`` types so every command spells them the same 
 # No `from __future__ import annotations` here: Typer reads the callbacks' signatures at every
 # start, and string annotations would each be eval()ed (about a millisecond in all).
 
+import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -219,6 +221,71 @@ Debug = Annotated[
 LogFile = Annotated[
     str | None,
     typer.Option("--log-file", help="Also write the log to this file.", rich_help_panel=PANEL_OUT),
+]
+
+
+# Options of some of the commands, spelled once; each command places them in its own signature.
+
+# The retrieving SCUs (getscu, movescu); the models also findscu.
+IdentifierFile = Annotated[
+    Path | None,
+    typer.Argument(help="A DICOM or DICOM JSON file with the identifier.", show_default=False),
+]
+RetrieveKey = Annotated[
+    list[str] | None, typer.Option("--key", "-k", help="KEY=VALUE; repeatable.")
+]
+RetrieveLevel = Annotated[
+    str, typer.Option("--level", "-L", help="PATIENT, STUDY, SERIES or IMAGE.")
+]
+PatientRoot = Annotated[bool, typer.Option("--patient-root", "-P", help="Patient Root model.")]
+StudyRoot = Annotated[bool, typer.Option("--study-root", "-S", help="Study Root model (default).")]
+PatientStudyOnly = Annotated[
+    bool, typer.Option("--patient-study-only", "-O", help="Patient/Study Only model.")
+]
+RetrieveFilepath = Annotated[
+    str | None, typer.Option("--filepath", help="File name template (see storescp).")
+]
+
+# The storage SCPs (storescp, qrscp).
+ScpAETitle = Annotated[str, typer.Option("--ae-title", "-aet", help="Our AE title.")]
+SortOnStudyUID = Annotated[
+    bool,
+    typer.Option(
+        "--sort-on-study-uid", "+ssu", help="One subdirectory per study (StudyInstanceUID)."
+    ),
+]
+OnDuplicate = Annotated[
+    str, typer.Option("--on-duplicate", help="replace, keep or fail when the file exists.")
+]
+AcceptAll = Annotated[
+    bool, typer.Option("--accept-all", help="Accept compressed transfer syntaxes too.")
+]
+RequireCalledAET = Annotated[
+    bool, typer.Option("--require-called-aet", help="Reject other called AE titles.")
+]
+RequireCallingAET = Annotated[
+    list[str] | None,
+    typer.Option("--require-calling-aet", help="Only accept these calling AE titles (repeatable)."),
+]
+MaxAssociations = Annotated[
+    int, typer.Option("--max-associations", min=1, help="Concurrent associations.")
+]
+
+
+def show_version(value: bool) -> None:
+    """--version: print the version and exit 0 (eager: before any other option is checked)."""
+    if value:
+        from dicomnet._version import __version__
+
+        sys.stdout.write(f"dicomnet {__version__}\n")
+        raise typer.Exit(0)
+
+
+Version = Annotated[
+    bool,
+    typer.Option(
+        "--version", callback=show_version, is_eager=True, help="Show the version and exit."
+    ),
 ]
 
 

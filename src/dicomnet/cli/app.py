@@ -17,7 +17,6 @@ from typing import Any
 
 import typer
 
-from dicomnet._version import __version__
 from dicomnet.cli._console import (
     EXIT_CODES_HELP,
     EXIT_INTERNAL,
@@ -28,7 +27,7 @@ from dicomnet.cli._console import (
     error,
     stdout_gone,
 )
-from dicomnet.cli._options import GLUED_ALIASES
+from dicomnet.cli._options import GLUED_ALIASES, Version
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module, one-line summary)
@@ -88,12 +87,6 @@ def _command(name: str) -> tuple[Callable[..., None], str]:
     return _guard(name, getattr(module, name)), module.HELP
 
 
-def _version_callback(value: bool) -> None:
-    if value:
-        sys.stdout.write(f"dicomnet {__version__}\n")
-        raise typer.Exit(0)
-
-
 def _settings() -> dict[str, Any]:
     return {
         "add_completion": False,
@@ -114,15 +107,7 @@ def build_root(commands: list[str] | None = None) -> typer.Typer:
     )
 
     @root.callback()
-    def main(
-        version: bool = typer.Option(
-            False,
-            "--version",
-            callback=_version_callback,
-            is_eager=True,
-            help="Show the version and exit.",
-        ),
-    ) -> None:
+    def main(version: Version = False) -> None:
         """DICOM network utilities on a networking core of their own."""
 
     for name in commands or list(COMMANDS):

@@ -14,16 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from dicomnet.cli import _options as o
-from dicomnet.cli._common import (
-    Common,
-    check_established,
-    failure_text,
-    scu_ae,
-    start,
-    tls_args,
-    tls_client_context,
-)
+from dicomnet.cli._common import ScuCommon, failure_text, start
 from dicomnet.cli._console import (
     EXIT_ABORTED,
     EXIT_FAILURE_STATUS,
@@ -34,17 +25,16 @@ from dicomnet.cli._console import (
     render,
     resolve_format,
 )
+from dicomnet.cli._shared import scu_options
 
 HELP = """Check DICOM connectivity with C-ECHO (Verification) and print round-trip times.
 
 --handler without EVENT= handles each DIMSE message received (EVT_DIMSE_RECV)."""
 
 
+@scu_options("ECHOSCU", handles="each DIMSE message received")
 def echoscu(
-    peer: o.Peer,
-    port: o.Port,
-    calling_aet: o.CallingAET = "ECHOSCU",
-    called_aet: o.CalledAET = "ANY-SCP",
+    common: ScuCommon,
     repeat: Annotated[
         int, typer.Option("--repeat", "-r", min=1, help="C-ECHOs per association.")
     ] = 1,
@@ -54,34 +44,17 @@ def echoscu(
     interval: Annotated[
         float, typer.Option("--interval", "-i", min=0.0, help="Seconds between associations.")
     ] = 1.0,
-    connect_timeout: o.ConnectTimeout = 10.0,
-    acse_timeout: o.AcseTimeout = 30.0,
-    dimse_timeout: o.DimseTimeout = 30.0,
-    max_pdu: o.MaxPDU = None,
-    tls_cert: o.TlsCert = None,
-    tls_key: o.TlsKey = None,
-    tls_ca: o.TlsCA = None,
-    tls_no_verify: o.TlsNoVerify = False,
-    tls_server_name: o.TlsServerName = None,
-    handler: Annotated[list[str] | None, o.handler_option("each DIMSE message received")] = None,
-    fmt: o.Format = OutputFormat.auto,
-    no_color: o.NoColor = False,
-    quiet: o.Quiet = False,
-    verbose: o.Verbose = False,
-    debug: o.Debug = False,
-    log_file: o.LogFile = None,
 ) -> None:
     from dicomnet import events as evt
     from dicomnet.cli._handlers import build_evt_handlers
     from dicomnet.cli._logging import logging_handlers
 
-    common = Common(quiet, verbose, debug, log_file, handler or (), no_color)
     user = start(common, evt.EVT_DIMSE_RECV)
-    ssl_context = tls_client_context(tls_cert, tls_key, tls_ca, tls_no_verify, tls_server_name)
-    tls = tls_args(ssl_context, tls_server_name)
+    tls = common.tls_args(common.client_tls())
     handlers = build_evt_handlers(logging_handlers(common.level), user)
+    peer, port, fmt, no_color = common.peer, common.port, common.fmt, common.no_color
 
-    ae = scu_ae(calling_aet, connect_timeout, acse_timeout, dimse_timeout, max_pdu)
+    ae = common.ae()
     ae.add_requested_context("1.2.840.10008.1.1", ["1.2.840.10008.1.2"])
 
     rows: list[dict[str, Any]] = []
@@ -97,7 +70,7 @@ def echoscu(
             if attempt:
                 stop.wait(interval)
             try:
-                code = _one_check(ae, peer, port, called_aet, repeat, tls, handlers, rows)
+                code = _one_check(ae, common, repeat, tls, handlers, rows)
             except CommandError as exc:
                 if count == 1:
                     raise
@@ -118,9 +91,7 @@ def echoscu(
 
 def _one_check(
     ae: Any,
-    peer: str,
-    port: int,
-    called_aet: str,
+    common: ScuCommon,
     repeat: int,
     tls: Any,
     handlers: list[Any],
@@ -128,14 +99,15 @@ def _one_check(
 ) -> int:
     from dicomnet.dimse.status import status_category, status_meaning
 
+    peer, port = common.peer, common.port
     assoc = ae.associate(
         peer,
         port,
-        ae_title=called_aet,
+        ae_title=common.called_aet,
         tls_args=tls,
         evt_handlers=handlers,
     )
-    check_established(assoc, peer, port)
+    common.check_established(assoc)
     code = EXIT_OK
     try:
         for _ in range(repeat):

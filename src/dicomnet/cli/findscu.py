@@ -15,14 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from dicomnet.cli import _options as o
-from dicomnet.cli._common import (
-    Common,
-    check_established,
-    scu_ae,
-    start,
-    tls_args,
-    tls_client_context,
-)
+from dicomnet.cli._common import ScuCommon, start
 from dicomnet.cli._console import (
     EXIT_ABORTED,
     EXIT_FAILURE_STATUS,
@@ -35,6 +28,7 @@ from dicomnet.cli._console import (
     resolve_format,
     write_stdout,
 )
+from dicomnet.cli._shared import scu_options
 
 HELP = """Query a PACS or worklist with C-FIND and print the matches.
 
@@ -61,9 +55,9 @@ def _model(patient: bool, study: bool, patient_study: bool, worklist: bool) -> s
     return chosen[0] if chosen else "S"
 
 
+@scu_options("FINDSCU", handles="each C-FIND response")
 def findscu(
-    peer: o.Peer,
-    port: o.Port,
+    common: ScuCommon,
     query_file: Annotated[
         Path | None,
         typer.Argument(help="A DICOM or DICOM JSON file holding the query.", show_default=False),
@@ -80,15 +74,9 @@ def findscu(
             "--level", "-L", help="PATIENT, STUDY, SERIES or IMAGE (default STUDY; none for -W)."
         ),
     ] = None,
-    patient_root: Annotated[
-        bool, typer.Option("--patient-root", "-P", help="Patient Root model.")
-    ] = False,
-    study_root: Annotated[
-        bool, typer.Option("--study-root", "-S", help="Study Root model (default).")
-    ] = False,
-    patient_study_only: Annotated[
-        bool, typer.Option("--patient-study-only", "-O", help="Patient/Study Only model.")
-    ] = False,
+    patient_root: o.PatientRoot = False,
+    study_root: o.StudyRoot = False,
+    patient_study_only: o.PatientStudyOnly = False,
     worklist: Annotated[
         bool, typer.Option("--worklist", "-W", help="Modality Worklist model.")
     ] = False,
@@ -112,24 +100,6 @@ def findscu(
     write: Annotated[
         Path | None, typer.Option("--write", help="Save each match as a DICOM file in DIR.")
     ] = None,
-    calling_aet: o.CallingAET = "FINDSCU",
-    called_aet: o.CalledAET = "ANY-SCP",
-    connect_timeout: o.ConnectTimeout = 10.0,
-    acse_timeout: o.AcseTimeout = 30.0,
-    dimse_timeout: o.DimseTimeout = 30.0,
-    max_pdu: o.MaxPDU = None,
-    tls_cert: o.TlsCert = None,
-    tls_key: o.TlsKey = None,
-    tls_ca: o.TlsCA = None,
-    tls_no_verify: o.TlsNoVerify = False,
-    tls_server_name: o.TlsServerName = None,
-    handler: Annotated[list[str] | None, o.handler_option("each C-FIND response")] = None,
-    fmt: o.Format = OutputFormat.auto,
-    no_color: o.NoColor = False,
-    quiet: o.Quiet = False,
-    verbose: o.Verbose = False,
-    debug: o.Debug = False,
-    log_file: o.LogFile = None,
 ) -> None:
     from dicomnet import events as evt
     from dicomnet.cli._handlers import build_evt_handlers
@@ -142,8 +112,8 @@ def findscu(
         flatten,
     )
 
-    common = Common(quiet, verbose, debug, log_file, handler or (), no_color)
     user = start(common, evt.EVT_DIMSE_RECV)
+    peer, port, quiet, fmt = common.peer, common.port, common.quiet, common.fmt
     # Handlers without EVENT= are called for each C-FIND response: handler(status, identifier).
     response_handlers = [h for h in user if not h.explicit]
     user = [h for h in user if h.explicit]
@@ -170,20 +140,20 @@ def findscu(
             raise CommandError(
                 f"cannot create {write}: {exc.strerror or exc}", EXIT_USAGE
             ) from None
-    ssl_context = tls_client_context(tls_cert, tls_key, tls_ca, tls_no_verify, tls_server_name)
+    ssl_context = common.client_tls()
 
-    ae = scu_ae(calling_aet, connect_timeout, acse_timeout, dimse_timeout, max_pdu)
+    ae = common.ae()
     ae.add_requested_context(model, ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"])
     handlers = build_evt_handlers(logging_handlers(common.level), user)
     assoc = ae.associate(
         peer,
         port,
-        ae_title=called_aet,
+        ae_title=common.called_aet,
         ssl_context=ssl_context,
-        tls_args=tls_args(ssl_context, tls_server_name),
+        tls_args=common.tls_args(ssl_context),
         evt_handlers=handlers,
     )
-    check_established(assoc, peer, port)
+    common.check_established(assoc)
 
     matches: list[Any] = []
     final: Any = None
@@ -231,7 +201,7 @@ def findscu(
         if assoc.is_established:
             assoc.release()
     if not streaming and not stdout_closed:
-        _output(matches, fmt, no_color, flatten)
+        _output(matches, fmt, common.no_color, flatten)
     if not quiet:
         note = f"; output cut after {cancel_after} (--cancel-after, C-CANCEL sent)" if cut else ""
         sys.stderr.write(f"findscu: {len(matches)} match(es){note}\n")

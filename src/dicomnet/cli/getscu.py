@@ -15,16 +15,9 @@ import typer
 from click.core import ParameterSource
 
 from dicomnet.cli import _options as o
-from dicomnet.cli._common import (
-    Common,
-    apply_size_limit,
-    check_established,
-    scu_ae,
-    start,
-    tls_args,
-    tls_client_context,
-)
+from dicomnet.cli._common import ScuCommon, apply_size_limit, start
 from dicomnet.cli._console import EXIT_INTERRUPTED, EXIT_USAGE, CommandError
+from dicomnet.cli._shared import scu_options
 
 HELP = """Retrieve instances with C-GET and write them into a directory.
 
@@ -34,29 +27,26 @@ Files are written like storescp does (--filepath, atomic, names from validated U
 storage handler."""
 
 
+@scu_options(
+    "GETSCU",
+    handles="each received C-STORE",
+    dimse_timeout=60.0,
+    results=False,
+    receives=True,
+)
 def getscu(
     ctx: typer.Context,
-    peer: o.Peer,
-    port: o.Port,
-    query_file: Annotated[
-        Path | None,
-        typer.Argument(help="A DICOM or DICOM JSON file with the identifier.", show_default=False),
-    ] = None,
-    key: Annotated[
-        list[str] | None, typer.Option("--key", "-k", help="KEY=VALUE; repeatable.")
-    ] = None,
-    level: Annotated[
-        str, typer.Option("--level", "-L", help="PATIENT, STUDY, SERIES or IMAGE.")
-    ] = "STUDY",
-    patient_root: Annotated[bool, typer.Option("--patient-root", "-P")] = False,
-    study_root: Annotated[bool, typer.Option("--study-root", "-S")] = False,
-    patient_study_only: Annotated[bool, typer.Option("--patient-study-only", "-O")] = False,
+    common: ScuCommon,
+    query_file: o.IdentifierFile = None,
+    key: o.RetrieveKey = None,
+    level: o.RetrieveLevel = "STUDY",
+    patient_root: o.PatientRoot = False,
+    study_root: o.StudyRoot = False,
+    patient_study_only: o.PatientStudyOnly = False,
     output_dir: Annotated[
         Path, typer.Option("--output-dir", "-od", help="Where retrieved files go.")
     ] = Path("."),
-    filepath: Annotated[
-        str | None, typer.Option("--filepath", help="File name template (see storescp).")
-    ] = None,
+    filepath: o.RetrieveFilepath = None,
     storage_class: Annotated[
         list[str] | None,
         typer.Option(
@@ -64,24 +54,6 @@ def getscu(
             help="Also accept this storage SOP class (keyword or UID); repeatable.",
         ),
     ] = None,
-    calling_aet: o.CallingAET = "GETSCU",
-    called_aet: o.CalledAET = "ANY-SCP",
-    connect_timeout: o.ConnectTimeout = 10.0,
-    acse_timeout: o.AcseTimeout = 30.0,
-    dimse_timeout: o.DimseTimeout = 60.0,
-    max_dataset_size: o.MaxDatasetSize = "4G",
-    max_pdu: o.MaxPDU = None,
-    tls_cert: o.TlsCert = None,
-    tls_key: o.TlsKey = None,
-    tls_ca: o.TlsCA = None,
-    tls_no_verify: o.TlsNoVerify = False,
-    tls_server_name: o.TlsServerName = None,
-    handler: Annotated[list[str] | None, o.handler_option("each received C-STORE")] = None,
-    no_color: o.NoColor = False,
-    quiet: o.Quiet = False,
-    verbose: o.Verbose = False,
-    debug: o.Debug = False,
-    log_file: o.LogFile = None,
 ) -> None:
     from dicomnet import events as evt
     from dicomnet.cli._handlers import build_evt_handlers
@@ -98,8 +70,8 @@ def getscu(
     from dicomnet.cli._storage import DEFAULT_TEMPLATE, StorageHandler, TemplateError
     from dicomnet.presentation import build_role
 
-    common = Common(quiet, verbose, debug, log_file, handler or (), no_color)
     user = start(common, evt.EVT_C_STORE)
+    peer, port, quiet = common.peer, common.port, common.quiet
     model = GET_MODELS[model_letter(patient_root, study_root, patient_study_only)]
     level = level.upper()
     if level not in LEVELS:
@@ -116,10 +88,10 @@ def getscu(
     except (OSError, TemplateError) as exc:
         raise CommandError(f"cannot store into {output_dir}: {exc}", EXIT_USAGE) from None
     classes = storage_classes(storage_class)
-    ssl_context = tls_client_context(tls_cert, tls_key, tls_ca, tls_no_verify, tls_server_name)
+    ssl_context = common.client_tls()
 
-    ae = scu_ae(calling_aet, connect_timeout, acse_timeout, dimse_timeout, max_pdu)
-    apply_size_limit(ae, max_dataset_size)
+    ae = common.ae()
+    apply_size_limit(ae, common.max_dataset_size)
     ae.spool_directory = str(storage.output_dir)
     ae.add_requested_context(model, ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"])
     # One context per transfer syntax when they fit (two per class beside the Q/R one): the
@@ -138,13 +110,13 @@ def getscu(
     assoc = ae.associate(
         peer,
         port,
-        ae_title=called_aet,
+        ae_title=common.called_aet,
         ext_neg=roles,
         ssl_context=ssl_context,
-        tls_args=tls_args(ssl_context, tls_server_name),
+        tls_args=common.tls_args(ssl_context),
         evt_handlers=handlers,
     )
-    check_established(assoc, peer, port)
+    common.check_established(assoc)
 
     counts = Counts()
     progress = Progress("retrieving", enabled=not quiet and sys.stderr.isatty())

@@ -18,15 +18,7 @@ import typer
 from click.core import ParameterSource
 
 from dicomnet.cli import _options as o
-from dicomnet.cli._common import (
-    Common,
-    apply_size_limit,
-    check_established,
-    scu_ae,
-    start,
-    tls_args,
-    tls_client_context,
-)
+from dicomnet.cli._common import ScuCommon, apply_size_limit, start
 from dicomnet.cli._console import (
     EXIT_CONNECT,
     EXIT_FAILURE_STATUS,
@@ -34,6 +26,7 @@ from dicomnet.cli._console import (
     EXIT_USAGE,
     CommandError,
 )
+from dicomnet.cli._shared import scu_options
 
 HELP = """Retrieve instances with C-MOVE to a destination AE (-aem), optionally receiving them
 here (--store-port P runs a storage SCP titled DEST on port P and writes into -od).
@@ -46,26 +39,25 @@ associations are rejected, logged with their address, and make the exit status 6
 (--store-port), after the built-in storage handler."""
 
 
+@scu_options(
+    "MOVESCU",
+    handles="each received C-STORE",
+    dimse_timeout=600.0,
+    results=False,
+    receives=True,
+)
 def movescu(
     ctx: typer.Context,
-    peer: o.Peer,
-    port: o.Port,
-    query_file: Annotated[
-        Path | None,
-        typer.Argument(help="A DICOM or DICOM JSON file with the identifier.", show_default=False),
-    ] = None,
+    common: ScuCommon,
+    query_file: o.IdentifierFile = None,
     move_aet: Annotated[
         str | None, typer.Option("--move-aet", "-aem", help="Destination AE title.")
     ] = None,
-    key: Annotated[
-        list[str] | None, typer.Option("--key", "-k", help="KEY=VALUE; repeatable.")
-    ] = None,
-    level: Annotated[
-        str, typer.Option("--level", "-L", help="PATIENT, STUDY, SERIES or IMAGE.")
-    ] = "STUDY",
-    patient_root: Annotated[bool, typer.Option("--patient-root", "-P")] = False,
-    study_root: Annotated[bool, typer.Option("--study-root", "-S")] = False,
-    patient_study_only: Annotated[bool, typer.Option("--patient-study-only", "-O")] = False,
+    key: o.RetrieveKey = None,
+    level: o.RetrieveLevel = "STUDY",
+    patient_root: o.PatientRoot = False,
+    study_root: o.StudyRoot = False,
+    patient_study_only: o.PatientStudyOnly = False,
     store_port: Annotated[
         int | None,
         typer.Option("--store-port", help="Receive the instances here on this port."),
@@ -89,27 +81,7 @@ def movescu(
     output_dir: Annotated[
         Path, typer.Option("--output-dir", "-od", help="Where received files go (--store-port).")
     ] = Path("."),
-    filepath: Annotated[
-        str | None, typer.Option("--filepath", help="File name template (see storescp).")
-    ] = None,
-    calling_aet: o.CallingAET = "MOVESCU",
-    called_aet: o.CalledAET = "ANY-SCP",
-    connect_timeout: o.ConnectTimeout = 10.0,
-    acse_timeout: o.AcseTimeout = 30.0,
-    dimse_timeout: o.DimseTimeout = 600.0,
-    max_dataset_size: o.MaxDatasetSize = "4G",
-    max_pdu: o.MaxPDU = None,
-    tls_cert: o.TlsCert = None,
-    tls_key: o.TlsKey = None,
-    tls_ca: o.TlsCA = None,
-    tls_no_verify: o.TlsNoVerify = False,
-    tls_server_name: o.TlsServerName = None,
-    handler: Annotated[list[str] | None, o.handler_option("each received C-STORE")] = None,
-    no_color: o.NoColor = False,
-    quiet: o.Quiet = False,
-    verbose: o.Verbose = False,
-    debug: o.Debug = False,
-    log_file: o.LogFile = None,
+    filepath: o.RetrieveFilepath = None,
 ) -> None:
     from dicomnet import events as evt
     from dicomnet.ae import AE
@@ -121,9 +93,9 @@ def movescu(
     from dicomnet.sop_class import AllStorageClasses, Verification
     from dicomnet.ul.codec import validate_ae_title
 
-    common = Common(quiet, verbose, debug, log_file, handler or (), no_color)
     user = start(common, evt.EVT_C_STORE)
-    destination = move_aet or (calling_aet if store_port is not None else None)
+    peer, port, quiet = common.peer, common.port, common.quiet
+    destination = move_aet or (common.calling_aet if store_port is not None else None)
     if destination is None:
         raise CommandError("give the destination AE title with -aem/--move-aet", EXIT_USAGE)
     try:
@@ -140,11 +112,11 @@ def movescu(
         finish_identifier(identifier, level, explicit_level, model, "move")
     except KeyError_ as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
-    ssl_context = tls_client_context(tls_cert, tls_key, tls_ca, tls_no_verify, tls_server_name)
+    ssl_context = common.client_tls()
     log_handlers = logging_handlers(common.level)
 
     try:
-        senders = [validate_ae_title(a) for a in accept_from or [called_aet]]
+        senders = [validate_ae_title(a) for a in accept_from or [common.called_aet]]
     except ValueError as exc:
         raise CommandError(f"invalid --accept-from: {exc}", EXIT_USAGE) from None
     server: Any = None
@@ -158,11 +130,11 @@ def movescu(
         except (OSError, TemplateError) as exc:
             raise CommandError(f"cannot store into {output_dir}: {exc}", EXIT_USAGE) from None
         receiver = AE(destination)
-        receiver.acse_timeout = acse_timeout
-        receiver.dimse_timeout = dimse_timeout
+        receiver.acse_timeout = common.acse_timeout
+        receiver.dimse_timeout = common.dimse_timeout
         receiver.spool_directory = str(storage.output_dir)
         receiver.require_calling_aet = senders
-        apply_size_limit(receiver, max_dataset_size)
+        apply_size_limit(receiver, common.max_dataset_size)
         receiver.add_supported_context(Verification)
         for sop_class in AllStorageClasses:
             receiver.add_supported_context(sop_class)
@@ -172,17 +144,17 @@ def movescu(
         refused.append(f"{requestor.ae_title!r} at {requestor.address}")
 
     try:
-        ae = scu_ae(calling_aet, connect_timeout, acse_timeout, dimse_timeout, max_pdu)
+        ae = common.ae()
         ae.add_requested_context(model, ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"])
         assoc = ae.associate(
             peer,
             port,
-            ae_title=called_aet,
+            ae_title=common.called_aet,
             ssl_context=ssl_context,
-            tls_args=tls_args(ssl_context, tls_server_name),
+            tls_args=common.tls_args(ssl_context),
             evt_handlers=build_evt_handlers(log_handlers, []),
         )
-        check_established(assoc, peer, port)
+        common.check_established(assoc)
         if receiver is not None and storage is not None:
             address = bind or assoc.requestor.address
             try:
@@ -232,7 +204,7 @@ def movescu(
             # Let the peer finish (release) its sub-operation associations, bounded.
             for receiving in server.active_associations:
                 if receiving.thread is not None:
-                    receiving.thread.join(acse_timeout)
+                    receiving.thread.join(common.acse_timeout)
             server.shutdown()
     if storage is not None and not quiet:
         sys.stderr.write(f"movescu: {storage.stored} file(s) written to {output_dir}\n")

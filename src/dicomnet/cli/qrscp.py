@@ -18,14 +18,14 @@ from typing import Annotated, Any
 import typer
 
 from dicomnet.cli import _options as o
-from dicomnet.cli._common import Common, start, tls_server_context
+from dicomnet.cli._common import Common, start
 from dicomnet.cli._console import (
     EXIT_CONNECT,
     EXIT_USAGE,
     CommandError,
-    OutputFormat,
     StdoutClosed,
 )
+from dicomnet.cli._shared import shared_options
 
 HELP = """Query/Retrieve archive node: receive (C-STORE), index, and answer C-FIND, C-GET and
 C-MOVE.
@@ -79,7 +79,9 @@ def read_move_dest_file(path: Path) -> list[str]:
     return entries
 
 
+@shared_options(handles="each received C-STORE")
 def qrscp(
+    common: Common,
     port: Annotated[
         str,
         typer.Argument(
@@ -110,18 +112,9 @@ def qrscp(
         str | None,
         typer.Option("--filepath", help="File name template, as storescp's --filepath."),
     ] = None,
-    sort_on_study_uid: Annotated[
-        bool,
-        typer.Option(
-            "--sort-on-study-uid", "+ssu", help="One subdirectory per study (StudyInstanceUID)."
-        ),
-    ] = False,
-    on_duplicate: Annotated[
-        str, typer.Option("--on-duplicate", help="replace, keep or fail when the file exists.")
-    ] = "replace",
-    accept_all: Annotated[
-        bool, typer.Option("--accept-all", help="Accept compressed transfer syntaxes too.")
-    ] = False,
+    sort_on_study_uid: o.SortOnStudyUID = False,
+    on_duplicate: o.OnDuplicate = "replace",
+    accept_all: o.AcceptAll = False,
     move_dest: Annotated[
         list[str] | None,
         typer.Option("--move-dest", help="A C-MOVE destination AE=host:port (repeatable)."),
@@ -140,46 +133,22 @@ def qrscp(
         ),
     ] = None,
     bind: Annotated[str, typer.Option("--bind", help="Address to listen on.")] = "0.0.0.0",
-    ae_title: Annotated[str, typer.Option("--ae-title", "-aet", help="Our AE title.")] = "QRSCP",
-    require_called_aet: Annotated[
-        bool, typer.Option("--require-called-aet", help="Reject other called AE titles.")
-    ] = False,
-    require_calling_aet: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--require-calling-aet", help="Only accept these calling AE titles (repeatable)."
-        ),
-    ] = None,
-    max_associations: Annotated[
-        int, typer.Option("--max-associations", min=1, help="Concurrent associations.")
-    ] = 10,
-    acse_timeout: o.AcseTimeout = 30.0,
-    dimse_timeout: o.DimseTimeout = 30.0,
+    ae_title: o.ScpAETitle = "QRSCP",
+    require_called_aet: o.RequireCalledAET = False,
+    require_calling_aet: o.RequireCallingAET = None,
+    max_associations: o.MaxAssociations = 10,
     idle_timeout: Annotated[
         float,
         typer.Option("--idle-timeout", min=0.001, help="Seconds an association may sit idle."),
     ] = 60.0,
-    max_pdu: o.MaxPDU = None,
-    tls_cert: o.TlsCert = None,
-    tls_key: o.TlsKey = None,
-    tls_ca: o.TlsCA = None,
-    tls_no_verify: o.TlsNoVerify = False,
-    handler: Annotated[list[str] | None, o.handler_option("each received C-STORE")] = None,
-    fmt: o.Format = OutputFormat.auto,
-    no_color: o.NoColor = False,
-    quiet: o.Quiet = False,
-    verbose: o.Verbose = False,
-    debug: o.Debug = False,
-    log_file: o.LogFile = None,
 ) -> None:
     from dicomnet import events as evt
 
-    common = Common(quiet, verbose, debug, log_file, handler or (), no_color)
     user = start(common, evt.EVT_C_STORE)
     if port == "index":
         if directory is None:
             raise CommandError("qrscp index needs the DIRECTORY to index", EXIT_USAGE)
-        _index_command(directory, db, quiet)
+        _index_command(directory, db, common.quiet)
         return
     if directory is not None:
         raise CommandError(f"unexpected argument {str(directory)!r}", EXIT_USAGE)
@@ -250,7 +219,7 @@ def _serve(options: dict[str, Any], user: list[Any]) -> None:
 
     o_ = options
     common: Common = o_["common"]
-    quiet: bool = o_["quiet"]
+    quiet = common.quiet
     output_dir: Path = o_["output_dir"]
     try:
         ae_title = validate_ae_title(o_["ae_title"])
@@ -271,13 +240,11 @@ def _serve(options: dict[str, Any], user: list[Any]) -> None:
             raise CommandError(f"--move-dest: {exc}", EXIT_USAGE) from None
         destinations[title] = where
     template = o_["filepath"] or (PRESETS["study"] if o_["sort_on_study_uid"] else DEFAULT_TEMPLATE)
-    ssl_context = tls_server_context(
-        o_["tls_cert"], o_["tls_key"], o_["tls_ca"], o_["tls_no_verify"]
-    )
+    ssl_context = common.server_tls()
     prepare_output_dir("qrscp", output_dir, quiet)
 
     done = threading.Event()
-    stored = StoredLines(o_["fmt"], o_["no_color"], done)
+    stored = StoredLines(common.fmt, common.no_color, done)
 
     try:
         storage = StorageHandler(output_dir, template, o_["on_duplicate"], on_stored=stored)
@@ -313,14 +280,14 @@ def _serve(options: dict[str, Any], user: list[Any]) -> None:
             builtin.append((event_type, func))
 
     ae = AE(ae_title)
-    ae.acse_timeout = o_["acse_timeout"]
-    ae.dimse_timeout = o_["dimse_timeout"]
+    ae.acse_timeout = common.acse_timeout
+    ae.dimse_timeout = common.dimse_timeout
     ae.network_timeout = o_["idle_timeout"]
     ae.maximum_associations = o_["max_associations"]
     ae.require_called_aet = o_["require_called_aet"]
     ae.require_calling_aet = calling
-    if o_["max_pdu"] is not None:
-        ae.maximum_pdu_size = o_["max_pdu"]
+    if common.max_pdu is not None:
+        ae.maximum_pdu_size = common.max_pdu
     ae.spool_directory = str(storage.output_dir)
     syntaxes = list(AllTransferSyntaxes) if o_["accept_all"] else None
     import gc

@@ -17,14 +17,14 @@ from typing import Annotated, Any
 import typer
 
 from dicomnet.cli import _options as o
-from dicomnet.cli._common import Common, apply_size_limit, start, tls_server_context
+from dicomnet.cli._common import Common, apply_size_limit, start
 from dicomnet.cli._console import (
     EXIT_CONNECT,
     EXIT_USAGE,
     CommandError,
-    OutputFormat,
     StdoutClosed,
 )
+from dicomnet.cli._shared import shared_options
 
 HELP = """Receive DICOM instances (C-STORE SCP) and write them as Part-10 files.
 
@@ -43,7 +43,9 @@ class _Stop(Exception):
     pass
 
 
+@shared_options(handles="each received C-STORE", receives=True)
 def storescp(
+    common: Common,
     port: Annotated[
         int, typer.Argument(help="TCP port to listen on (0: any free port).", show_default=False)
     ],
@@ -59,24 +61,15 @@ def storescp(
             "{CallingAET}, {TransferSyntaxUID}.",
         ),
     ] = None,
-    sort_on_study_uid: Annotated[
-        bool,
-        typer.Option(
-            "--sort-on-study-uid", "+ssu", help="One subdirectory per study (StudyInstanceUID)."
-        ),
-    ] = False,
+    sort_on_study_uid: o.SortOnStudyUID = False,
     sort_on_series: Annotated[
         bool, typer.Option("--sort-on-series", help="Study/series subdirectories.")
     ] = False,
     sort_on_patient: Annotated[
         bool, typer.Option("--sort-on-patient-id", help="Patient/study subdirectories.")
     ] = False,
-    on_duplicate: Annotated[
-        str, typer.Option("--on-duplicate", help="replace, keep or fail when the file exists.")
-    ] = "replace",
-    accept_all: Annotated[
-        bool, typer.Option("--accept-all", help="Accept compressed transfer syntaxes too.")
-    ] = False,
+    on_duplicate: o.OnDuplicate = "replace",
+    accept_all: o.AcceptAll = False,
     no_store: Annotated[
         bool, typer.Option("--no-store", help="Do not write files; leave it to --handler.")
     ] = False,
@@ -96,16 +89,9 @@ def storescp(
             "DCMTK's storescp); give 127.0.0.1 or one interface's address to restrict it.",
         ),
     ] = "0.0.0.0",
-    ae_title: Annotated[str, typer.Option("--ae-title", "-aet", help="Our AE title.")] = "STORESCP",
-    require_called_aet: Annotated[
-        bool, typer.Option("--require-called-aet", help="Reject other called AE titles.")
-    ] = False,
-    require_calling_aet: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--require-calling-aet", help="Only accept these calling AE titles (repeatable)."
-        ),
-    ] = None,
+    ae_title: o.ScpAETitle = "STORESCP",
+    require_called_aet: o.RequireCalledAET = False,
+    require_calling_aet: o.RequireCallingAET = None,
     allow_plain_password: Annotated[
         bool,
         typer.Option(
@@ -114,9 +100,7 @@ def storescp(
             "unless TLS is on: the password would cross the network in clear).",
         ),
     ] = False,
-    max_associations: Annotated[
-        int, typer.Option("--max-associations", min=1, help="Concurrent associations.")
-    ] = 10,
+    max_associations: o.MaxAssociations = 10,
     max_pending: Annotated[
         int,
         typer.Option(
@@ -130,8 +114,6 @@ def storescp(
     exit_after: Annotated[
         int | None, typer.Option("--exit-after", min=1, help="Stop after N stored instances.")
     ] = None,
-    acse_timeout: o.AcseTimeout = 30.0,
-    dimse_timeout: o.DimseTimeout = 30.0,
     idle_timeout: Annotated[
         float,
         typer.Option(
@@ -150,19 +132,6 @@ def storescp(
             show_default=False,
         ),
     ] = None,
-    max_pdu: o.MaxPDU = None,
-    max_dataset_size: o.MaxDatasetSize = "4G",
-    tls_cert: o.TlsCert = None,
-    tls_key: o.TlsKey = None,
-    tls_ca: o.TlsCA = None,
-    tls_no_verify: o.TlsNoVerify = False,
-    handler: Annotated[list[str] | None, o.handler_option("each received C-STORE")] = None,
-    fmt: o.Format = OutputFormat.auto,
-    no_color: o.NoColor = False,
-    quiet: o.Quiet = False,
-    verbose: o.Verbose = False,
-    debug: o.Debug = False,
-    log_file: o.LogFile = None,
 ) -> None:
     from dicomnet import events as evt
     from dicomnet.ae import AE
@@ -180,8 +149,8 @@ def storescp(
     from dicomnet.sop_class import AllStorageClasses, AllTransferSyntaxes, Verification
     from dicomnet.ul.codec import validate_ae_title
 
-    common = Common(quiet, verbose, debug, log_file, handler or (), no_color)
     user = start(common, evt.EVT_C_STORE)
+    quiet, acse_timeout, dimse_timeout = common.quiet, common.acse_timeout, common.dimse_timeout
     try:
         ae_title = validate_ae_title(ae_title)
         calling = [validate_ae_title(a) for a in require_calling_aet or []]
@@ -196,10 +165,10 @@ def storescp(
         if sort_on_study_uid
         else DEFAULT_TEMPLATE
     )
-    ssl_context = tls_server_context(tls_cert, tls_key, tls_ca, tls_no_verify)
+    ssl_context = common.server_tls()
 
     done = threading.Event()
-    lines = StoredLines(fmt, no_color, done)
+    lines = StoredLines(common.fmt, common.no_color, done)
 
     def stored(path: Path, event: Any) -> None:
         lines(path, event)
@@ -243,14 +212,14 @@ def storescp(
     ae.dimse_timeout = dimse_timeout
     ae.network_timeout = idle_timeout
     ae.max_transfer_time = max_transfer_time
-    apply_size_limit(ae, max_dataset_size)
+    apply_size_limit(ae, common.max_dataset_size)
     ae.maximum_associations = max_associations
     ae.maximum_pending_connections = max_pending
     ae.require_called_aet = require_called_aet
     ae.require_calling_aet = calling
     ae.allow_plain_password = allow_plain_password
-    if max_pdu is not None:
-        ae.maximum_pdu_size = max_pdu
+    if common.max_pdu is not None:
+        ae.maximum_pdu_size = common.max_pdu
     if storage is not None:
         ae.spool_directory = str(storage.output_dir)
     syntaxes = list(AllTransferSyntaxes) if accept_all else None

@@ -22,16 +22,7 @@ import typer
 
 from dicomnet._record import record
 from dicomnet._uid import UNCOMPRESSED_SYNTAXES
-from dicomnet.cli import _options as o
-from dicomnet.cli._common import (
-    Common,
-    check_established,
-    failure_text,
-    scu_ae,
-    start,
-    tls_args,
-    tls_client_context,
-)
+from dicomnet.cli._common import ScuCommon, failure_text, start
 from dicomnet.cli._console import (
     EXIT_ABORTED,
     EXIT_FAILURE_STATUS,
@@ -41,6 +32,7 @@ from dicomnet.cli._console import (
     OutputFormat,
     render,
 )
+from dicomnet.cli._shared import scu_options
 
 HELP = """Send DICOM files (C-STORE SCU); directories are scanned (+r: recursively).
 
@@ -135,33 +127,15 @@ def _contexts(items: list[Item]) -> list[Any]:
     return contexts
 
 
+@scu_options("STORESCU", handles="each DIMSE message received")
 def storescu(
-    peer: o.Peer,
-    port: o.Port,
+    common: ScuCommon,
     paths: Annotated[
         list[Path], typer.Argument(help="Files and directories to send.", show_default=False)
     ],
     recursive: Annotated[
         bool, typer.Option("--recursive", "+r", help="Scan directories recursively.")
     ] = False,
-    calling_aet: o.CallingAET = "STORESCU",
-    called_aet: o.CalledAET = "ANY-SCP",
-    connect_timeout: o.ConnectTimeout = 10.0,
-    acse_timeout: o.AcseTimeout = 30.0,
-    dimse_timeout: o.DimseTimeout = 30.0,
-    max_pdu: o.MaxPDU = None,
-    tls_cert: o.TlsCert = None,
-    tls_key: o.TlsKey = None,
-    tls_ca: o.TlsCA = None,
-    tls_no_verify: o.TlsNoVerify = False,
-    tls_server_name: o.TlsServerName = None,
-    handler: Annotated[list[str] | None, o.handler_option("each DIMSE message received")] = None,
-    fmt: o.Format = OutputFormat.auto,
-    no_color: o.NoColor = False,
-    quiet: o.Quiet = False,
-    verbose: o.Verbose = False,
-    debug: o.Debug = False,
-    log_file: o.LogFile = None,
     retry: Annotated[
         int,
         typer.Option(
@@ -175,9 +149,15 @@ def storescu(
     from dicomnet.cli._handlers import build_evt_handlers
     from dicomnet.cli._logging import logging_handlers
 
-    common = Common(quiet, verbose, debug, log_file, handler or (), no_color)
     user = start(common, evt.EVT_DIMSE_RECV)
-    ssl_context = tls_client_context(tls_cert, tls_key, tls_ca, tls_no_verify, tls_server_name)
+    ssl_context = common.client_tls()
+    peer, port, quiet, fmt, no_color = (
+        common.peer,
+        common.port,
+        common.quiet,
+        common.fmt,
+        common.no_color,
+    )
 
     batch = _Batch(quiet=quiet)
     items: list[Item] = []
@@ -200,7 +180,7 @@ def storescu(
             EXIT_USAGE,
         )
 
-    ae = scu_ae(calling_aet, connect_timeout, acse_timeout, dimse_timeout, max_pdu)
+    ae = common.ae()
     handlers = build_evt_handlers(logging_handlers(common.level), user)
 
     def associate() -> Any:
@@ -208,14 +188,14 @@ def storescu(
             peer,
             port,
             contexts,
-            ae_title=called_aet,
+            ae_title=common.called_aet,
             ssl_context=ssl_context,
-            tls_args=tls_args(ssl_context, tls_server_name),
+            tls_args=common.tls_args(ssl_context),
             evt_handlers=handlers,
         )
 
     assoc = associate()
-    check_established(assoc, peer, port)
+    common.check_established(assoc)
 
     total_bytes = sum(i.size for i in items)
     batch.began = time.perf_counter()
