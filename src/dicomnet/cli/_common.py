@@ -22,6 +22,8 @@ from dicomnet.cli._handlers import HandlerSpec, HandlerSpecError, load_handlers
 if TYPE_CHECKING:
     import ssl
 
+    from dicomnet.association import Association
+
 
 @record(kw_only=True)
 class Common:
@@ -123,7 +125,7 @@ class ScuCommon(Common):
             ae.maximum_pdu_size = self.max_pdu
         return ae
 
-    def check_established(self, assoc: Any) -> None:
+    def check_established(self, assoc: Association) -> None:
         """Raise CommandError with the right exit code if the association did not come up."""
         if assoc.is_established:
             return
@@ -137,7 +139,7 @@ class ScuCommon(Common):
                 f"association rejected by {peer}:{port}: {describe_rejection(assoc.rejection)}",
                 EXIT_REJECTED,
             )
-        if assoc.failure_reason == "no presentation context was accepted":
+        if assoc.contexts and not assoc.accepted_contexts:  # an A-ASSOCIATE-AC accepting none
             raise CommandError(
                 f"{peer}:{port} accepted none of the proposed presentation contexts",
                 EXIT_REJECTED,
