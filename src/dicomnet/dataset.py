@@ -45,7 +45,7 @@ except ImportError:  # pragma: no cover - not on POSIX: no locks, stale files ar
     fcntl = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
-    from pydicom.dataset import Dataset
+    from pydicom.dataset import Dataset, FileMetaDataset
 
     from dicomnet.dimse.messages import Message
 
@@ -234,7 +234,7 @@ class ReceivedDataset:
         self._buffer: bytearray | None = bytearray(self._meta)
         self._file: BinaryIO | None = None
         self._path: Path | None = None
-        self._dataset: Any = None
+        self._dataset: Dataset | None = None
         self._kept = False  # save() renamed the spool file into place: _path is the user's file
         self.size = 0  # data-set bytes, without the header
         self.max_size = max_size
@@ -343,7 +343,7 @@ class ReceivedDataset:
         return reader
 
     @property
-    def file_meta(self) -> Any:
+    def file_meta(self) -> FileMetaDataset:
         """A pydicom FileMetaDataset for this data set."""
         from pydicom.dataset import FileMetaDataset
         from pydicom.uid import UID
@@ -367,13 +367,14 @@ class ReceivedDataset:
         return InflatingReader(stream, limit if limit is not None else self.max_inflated)  # type: ignore[return-value]
 
     @property
-    def dataset(self) -> Any:
+    def dataset(self) -> Dataset:
         """The data set decoded by pydicom on first access (then cached)."""
         if self._dataset is None:
-            self._dataset = decode_dataset(
+            dataset = decode_dataset(
                 self.open_dataset(), self.transfer_syntax_uid, max_inflated=self.max_inflated
             )
-            self._dataset.file_meta = self.file_meta
+            dataset.file_meta = self.file_meta
+            self._dataset = dataset
         return self._dataset
 
     # --- keeping and discarding -----------------------------------------------------------
@@ -492,7 +493,7 @@ def decode_dataset(
     transfer_syntax_uid: str,
     *,
     max_inflated: int | None = MAX_INFLATED_SIZE,
-) -> Any:
+) -> Dataset:
     """Decode data-set bytes (no header) encoded in ``transfer_syntax_uid`` with pydicom. A
     Deflated data set is inflated incrementally into a spooled temporary file (at most
     ``max_inflated`` bytes: InflateLimitError beyond)."""

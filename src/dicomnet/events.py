@@ -31,6 +31,9 @@ from dicomnet._record import record
 from dicomnet.dimse.status import status_category
 
 if TYPE_CHECKING:
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.tag import BaseTag
+
     from dicomnet.dataset import ReceivedDataset
     from dicomnet.presentation import PresentationContextTuple
 
@@ -132,6 +135,8 @@ class Event:
     )
 
     def __init__(self, assoc: Any, event: EventType, **attrs: Any) -> None:
+        #: The :class:`dicomnet.association.Association` (typed Any: events sit below the
+        #: association layer, which imports them).
         self.assoc = assoc
         self.event = event
         self.timestamp = datetime.now()
@@ -161,28 +166,28 @@ class Event:
         return received  # type: ignore[no-any-return]
 
     @property
-    def dataset(self) -> Any:
+    def dataset(self) -> Dataset:
         """The received data set as a pydicom Dataset, decoded on first access (C-STORE)."""
         if self.event is not EVT_C_STORE:
             raise AttributeError("'dataset' is only available for EVT_C_STORE")
         return self.received.dataset
 
     @property
-    def identifier(self) -> Any:
+    def identifier(self) -> Dataset:
         """The request's Identifier as a pydicom Dataset (C-FIND, C-GET, C-MOVE)."""
         if self.event not in (EVT_C_FIND, EVT_C_GET, EVT_C_MOVE):
             raise AttributeError("'identifier' is only available for C-FIND, C-GET and C-MOVE")
         return self.received.dataset
 
     @property
-    def file_meta(self) -> Any:
+    def file_meta(self) -> FileMetaDataset:
         """A File Meta Information dataset describing the received data set (C-STORE)."""
         if self.event is not EVT_C_STORE:
             raise AttributeError("'file_meta' is only available for EVT_C_STORE")
         return self.received.file_meta
 
     @property
-    def dataset_path(self) -> Any:
+    def dataset_path(self) -> Path:
         """A :class:`pathlib.Path` to a file holding the received data set bytes (C-STORE).
 
         The file is temporary: it is removed when the handler returns."""
@@ -208,35 +213,35 @@ class Event:
 
     # --- DIMSE-N (N-EVENT-REPORT, N-GET, N-SET, N-ACTION, N-CREATE, N-DELETE) ---------------
 
-    def _n_dataset(self, event: EventType, name: str) -> Any:
+    def _n_dataset(self, event: EventType, name: str) -> Dataset:
         if self.event is not event:
             raise AttributeError(f"{name!r} is only available for {event.name}")
         return self.received.dataset
 
     @property
-    def action_information(self) -> Any:
+    def action_information(self) -> Dataset:
         """The N-ACTION request's Action Information as a pydicom Dataset (empty if the
         request had none), decoded on first access."""
         return self._n_dataset(EVT_N_ACTION, "action_information")
 
     @property
-    def attribute_list(self) -> Any:
+    def attribute_list(self) -> Dataset:
         """The N-CREATE request's Attribute List as a pydicom Dataset (empty if none)."""
         return self._n_dataset(EVT_N_CREATE, "attribute_list")
 
     @property
-    def event_information(self) -> Any:
+    def event_information(self) -> Dataset:
         """The N-EVENT-REPORT request's Event Information as a pydicom Dataset (empty if
         none)."""
         return self._n_dataset(EVT_N_EVENT_REPORT, "event_information")
 
     @property
-    def modification_list(self) -> Any:
+    def modification_list(self) -> Dataset:
         """The N-SET request's Modification List as a pydicom Dataset."""
         return self._n_dataset(EVT_N_SET, "modification_list")
 
     @property
-    def attribute_identifiers(self) -> list[Any]:
+    def attribute_identifiers(self) -> list[BaseTag]:
         """The N-GET request's Attribute Identifier List as pydicom Tags (empty: all)."""
         if self.event is not EVT_N_GET:
             raise AttributeError("'attribute_identifiers' is only available for EVT_N_GET")
