@@ -1,6 +1,6 @@
 """echoscu cold start: one C-ECHO from a fresh process, dicomnet against DCMTK and pynetdicom.
 
-    python benchmarks/bench_echo.py [--runs 30] [--importtime-runs 5]
+    python benchmarks/bench_echo.py [--runs 30] [--importtime-runs 5] [--baseline-bin DIR]
 
 Every configuration runs as a new process, timed wall-clock from spawn to exit, against one DCMTK
 ``/usr/bin/storescp`` (``TCP_NODELAY=1``) on a free port of 127.0.0.1:
@@ -10,7 +10,11 @@ Every configuration runs as a new process, timed wall-clock from spawn to exit, 
   ``--help``);
 - DCMTK ``/usr/bin/echoscu`` (``TCP_NODELAY=1`` too);
 - pynetdicom's app, ``python -m pynetdicom echoscu``;
-- interpreter baselines: ``python -c pass`` and ``python -c "import dicomnet.cli.app"``.
+- interpreter baselines: ``python -c pass`` and ``python -c "import dicomnet.cli.app"``;
+- ``<command> --help`` for each of our commands (no peer needed; the issue's budget: 150 ms);
+- with ``--baseline-bin DIR``: the same echo and ``--help`` runs of the console scripts in DIR
+  (another installation of dicomnet, e.g. the main branch's venv), for before/after ratios in
+  the same run.
 
 Python runs use a bytecode cache (see ``python_env``); the warm-up round fills it.
 Diagnostics: ``python -S`` (no ``site``: no ``.pth`` files, so none of the imports a ``.pth``
@@ -58,6 +62,9 @@ from _common import (
 
 DCMTK_ECHOSCU = "/usr/bin/echoscu"
 BUDGET_MS = 100.0
+HELP_BUDGET_MS = 150.0
+DCMTK_RATIO_GOAL = 2.5
+COMMANDS = ("echoscu", "storescp", "storescu", "findscu", "getscu", "movescu", "qrscp")
 PACKAGES = ("dicomnet", "typer", "click", "rich", "pydicom")
 RUN_TIMEOUT_S = 60
 
@@ -127,7 +134,9 @@ def python_env(pycache: Path) -> dict[str, str]:
     return env
 
 
-def configs(port: int, script: Path, env: dict[str, str]) -> list[Config]:
+def configs(
+    port: int, script: Path, env: dict[str, str], baseline: Path | None = None
+) -> list[Config]:
     py = sys.executable
     peer = ["127.0.0.1", str(port)]
     # For `python -S`: the path the normal interpreter has (site-packages, the editable src).
@@ -163,6 +172,25 @@ def configs(port: int, script: Path, env: dict[str, str]) -> list[Config]:
             no_pyc_env,
             diagnostic=True,
         ),
+        *help_configs(script.parent, env, ""),
+        *(baseline_configs(baseline, peer, env) if baseline else []),
+    ]
+
+
+def help_configs(bin_dir: Path, env: dict[str, str], prefix: str) -> list[Config]:
+    return [
+        Config(f"{prefix}{name} --help", [str(bin_dir / name), "--help"], env, echo=False)
+        for name in COMMANDS
+    ]
+
+
+def baseline_configs(bin_dir: Path, peer: list[str], env: dict[str, str]) -> list[Config]:
+    script = bin_dir / "echoscu"
+    if not script.is_file():
+        raise SystemExit(f"{script} not found")
+    return [
+        Config("baseline: dicomnet echoscu", [str(script), *peer], env),
+        *help_configs(bin_dir, env, "baseline: "),
     ]
 
 
@@ -189,6 +217,30 @@ def table(results: list[Config]) -> None:
             print(f"{'':38} {len(config.errors)} failed run(s): {config.errors[0]}")
     ours = by_name.get("dicomnet echoscu")
     pynetdicom = by_name.get("pynetdicom echoscu")
+    for prefix in ("baseline: ", ""):
+        echo = by_name.get(f"{prefix}dicomnet echoscu")
+        helps = [
+            by_name[f"{prefix}{n} --help"] for n in COMMANDS if f"{prefix}{n} --help" in by_name
+        ]
+        who = prefix or "this tree: "
+        if echo and dcmtk:
+            ratio = echo.median / dcmtk.median
+            cpu = echo.cpu / dcmtk.cpu
+            verdict = "met" if ratio <= DCMTK_RATIO_GOAL else "NOT met"
+            print(
+                f"{who}echoscu / DCMTK echoscu: {ratio:.2f}x wall, {cpu:.2f}x CPU "
+                f"(goal <= {DCMTK_RATIO_GOAL}x: {verdict})"
+            )
+        if helps:
+            worst = max(helps, key=lambda c: c.median)
+            verdict = "met" if worst.median <= HELP_BUDGET_MS else "NOT met"
+            print(
+                f"{who}slowest --help: {worst.name} {worst.median:.1f} ms median, "
+                f"{worst.cpu:.1f} ms CPU (goal <= {HELP_BUDGET_MS:.0f} ms: {verdict})"
+            )
+    base = by_name.get("baseline: dicomnet echoscu")
+    if base and ours:
+        print(f"baseline / this tree, echoscu: {base.median / ours.median:.2f}x")
     if ours:
         verdict = "within" if ours.median <= BUDGET_MS else "OVER"
         print(
@@ -272,6 +324,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--runs", type=int, default=30, help="measured runs per configuration")
     parser.add_argument("--importtime-runs", type=int, default=5)
+    parser.add_argument(
+        "--baseline-bin",
+        type=Path,
+        help="a bin directory with another dicomnet's console scripts, measured alongside",
+    )
     args = parser.parse_args()
     for tool in (DCMTK_STORESCP, DCMTK_ECHOSCU):
         if not shutil.which(tool):
@@ -283,7 +340,7 @@ def main() -> int:
         argv = [DCMTK_STORESCP, "-od", tmp, str(port)]
         with running(argv, env=dcmtk_env()) as scp:
             wait_listening(port, scp)
-            results = configs(port, script, env)
+            results = configs(port, script, env, args.baseline_bin)
             load_before = os.getloadavg()
             print(
                 f"{sys.version.split()[0]} at {sys.executable}; our echoscu: {script}; "

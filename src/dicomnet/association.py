@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from dicomnet import events as evt
@@ -320,8 +319,7 @@ class Association(AssociationCore):
 
         self.require_established()
         if isinstance(source, str | os.PathLike):
-            path = Path(source)
-            with open(path, "rb") as handle:
+            with open(source, "rb") as handle:
                 try:
                     meta = read_file_meta(handle)
                 except Part10Error:

@@ -369,8 +369,10 @@ class AbortingPeer:
                     )
                     conn.sendall(encode_pdu(ac))
                 elif isinstance(pdu, PDataTF):
-                    conn.sendall(encode_pdu(Abort(source=0, reason=0)))
+                    # Set first: the SCU may have exited (and the test checked) before sendall
+                    # returns here.
                     self.aborted.set()
+                    conn.sendall(encode_pdu(Abort(source=0, reason=0)))
                     return
                 else:
                     return

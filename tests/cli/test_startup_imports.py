@@ -21,10 +21,13 @@ NOT_ON_THE_ECHO_PATH = (
     "ssl",  # only for TLS
     "pydicom",
     "rich",  # only for tables, progress bars and --help
+    "typer",  # the common invocations are parsed without it (dicomnet.cli._startup)
+    "click",
     "dataclasses",  # our records are dicomnet._record
     "json",  # only for --format json/jsonl
     "csv",  # only for --format csv
     "tempfile",  # data set spooling (dicomnet.dataset)
+    "pathlib",  # with urllib.parse and ipaddress: ~1.5 ms; paths are strings on this path
     "encodings.idna",  # an ASCII host name needs no IDNA codec
     "dicomnet.dataset",
     "dicomnet.part10",

@@ -22,7 +22,6 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from dicomnet import events as evt
@@ -71,6 +70,8 @@ def parse_handler(text: str, default_event: evt.EventType) -> HandlerSpec:
 
 def _import(module: str) -> Any:
     if module.endswith(".py") or os.sep in module or "/" in module:
+        from pathlib import Path  # here: pathlib is not on echoscu's path
+
         path = Path(module)
         if not path.is_file():
             raise HandlerSpecError(f"file {module!r} not found")

@@ -2,6 +2,8 @@
 
 Each tool is a subcommand of ``dicomnet`` and also a console script of its own (``echoscu``,
 ``storescp``, ``storescu``); both run the same command function, so help text has one source.
+``echoscu`` parses its common invocations without Typer (:mod:`dicomnet.cli._startup`); Typer
+is imported only when an app is built.
 """
 
 from __future__ import annotations
@@ -13,21 +15,22 @@ import os
 import signal
 import sys
 from collections.abc import Callable
-from typing import Any
-
-import typer
+from typing import TYPE_CHECKING, Any
 
 from dicomnet.cli._console import (
     EXIT_CODES_HELP,
     EXIT_INTERNAL,
     EXIT_INTERRUPTED,
+    EXIT_OK,
     EXIT_STDOUT_CLOSED,
     EXIT_USAGE,
     CommandError,
     error,
     stdout_gone,
 )
-from dicomnet.cli._options import GLUED_ALIASES, Version
+
+if TYPE_CHECKING:
+    import typer
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module, one-line summary)
@@ -52,30 +55,49 @@ COMMANDS: dict[str, tuple[str, str]] = {
 EPILOG = EXIT_CODES_HELP
 
 
+def _outcome(
+    name: str,
+    func: Callable[..., object],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    passthrough: tuple[type[BaseException], ...] = (),
+) -> int:
+    """Call ``func``; our errors become one stderr line and the documented exit code, which is
+    returned (when it returns: the exit code it returns, if any, else 0). ``passthrough``:
+    exceptions raised on as they are."""
+    try:
+        code = func(*args, **kwargs)
+    except CommandError as exc:
+        if str(exc):
+            error(name, str(exc))
+        return exc.code
+    except BrokenPipeError:
+        stdout_gone()
+        return EXIT_STDOUT_CLOSED
+    except KeyboardInterrupt:
+        error(name, "interrupted")
+        return EXIT_INTERRUPTED
+    except SystemExit:
+        raise
+    except Exception as exc:
+        if isinstance(exc, passthrough):
+            raise
+        if logging.getLogger("dicomnet").isEnabledFor(logging.DEBUG):
+            logging.getLogger("dicomnet").exception("internal error")
+        error(name, f"internal error: {type(exc).__name__}: {exc} (use -d for a traceback)")
+        return EXIT_INTERNAL
+    return code if isinstance(code, int) else EXIT_OK
+
+
 def _guard(name: str, func: Callable[..., None]) -> Callable[..., None]:
     """Turn our errors into one stderr line and the documented exit code."""
+    import typer
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> None:
-        try:
-            func(*args, **kwargs)
-        except CommandError as exc:
-            if str(exc):
-                error(name, str(exc))
-            raise typer.Exit(exc.code) from None
-        except BrokenPipeError:
-            stdout_gone()
-            raise typer.Exit(EXIT_STDOUT_CLOSED) from None
-        except KeyboardInterrupt:
-            error(name, "interrupted")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
-        except (typer.Exit, typer.Abort, SystemExit):
-            raise
-        except Exception as exc:
-            if logging.getLogger("dicomnet").isEnabledFor(logging.DEBUG):
-                logging.getLogger("dicomnet").exception("internal error")
-            error(name, f"internal error: {type(exc).__name__}: {exc} (use -d for a traceback)")
-            raise typer.Exit(EXIT_INTERNAL) from None
+        code = _outcome(name, func, args, kwargs, (typer.Exit, typer.Abort))
+        if code != EXIT_OK:
+            raise typer.Exit(code)
 
     return wrapper
 
@@ -98,6 +120,10 @@ def _settings() -> dict[str, Any]:
 
 def build_root(commands: list[str] | None = None) -> typer.Typer:
     """The ``dicomnet`` app with every (or the given) subcommand."""
+    import typer
+
+    from dicomnet.cli._options import Version
+
     root = typer.Typer(
         name="dicomnet",
         help="DICOM network utilities: echoscu, storescp, storescu, findscu, getscu, movescu, "
@@ -106,9 +132,11 @@ def build_root(commands: list[str] | None = None) -> typer.Typer:
         **_settings(),
     )
 
-    @root.callback()
-    def main(version: Version = False) -> None:
+    def main(version: bool = False) -> None:
         """DICOM network utilities on a networking core of their own."""
+
+    main.__annotations__ = {"version": Version, "return": None}  # evaluated: Version is local
+    root.callback()(main)
 
     for name in commands or list(COMMANDS):
         func, help_text = _command(name)
@@ -118,6 +146,8 @@ def build_root(commands: list[str] | None = None) -> typer.Typer:
 
 def build_single(name: str) -> typer.Typer:
     """A one-command app for the ``name`` console script."""
+    import typer
+
     app = typer.Typer(name=name, epilog=EPILOG, **_settings())
     func, help_text = _command(name)
     app.command(name, help=help_text, epilog=EPILOG)(func)
@@ -126,6 +156,8 @@ def build_single(name: str) -> typer.Typer:
 
 
 def _check_glued(prog: str, argv: list[str]) -> None:
+    from dicomnet.cli._options import GLUED_ALIASES
+
     for arg in argv:
         if arg == "--":
             return
@@ -149,20 +181,17 @@ def _interrupt(signum: int, frame: object) -> None:
 def _run(app: typer.Typer, prog: str) -> None:
     argv = sys.argv[1:]
     _check_glued(prog, argv)
-    # One rule for interruption: SIGTERM is handled as SIGINT (Ctrl-C). SCUs cancel, abort and
-    # exit 130; storescp installs its own handlers and stops cleanly with 0.
-    signal.signal(signal.SIGTERM, _interrupt)
+    _start()
     if "NO_COLOR" in os.environ:
         # rich's own NO_COLOR support drops colours but keeps bold and dim. Typer's help and
         # usage errors get no style at all when its rich console is not a terminal; the flag is
         # read when typer.rich_utils is first imported (lazily, so setting it here costs
         # nothing). Our own consoles use color_system=None (_console.console).
         os.environ.setdefault("_TYPER_FORCE_DISABLE_TERMINAL", "1")
-    # What start-up has built so far (Typer, click, typing, our modules) lives until exit: take
-    # it out of the garbage collector's sight, so that neither later collections nor the final
-    # one at interpreter exit walk it again (about 7 ms of a one-shot command's run). Objects
-    # made from here on, the user's handlers' included, are collected as usual.
-    gc.freeze()
+    from dicomnet.cli._startup import defer_rich_extras
+
+    defer_rich_extras()  # help and usage errors: typer.rich_utils without markdown-it, pygments
+    _started()
     stdout_before = _identity(1)
     try:
         app(args=argv, prog_name=prog)
@@ -182,6 +211,36 @@ def _run(app: typer.Typer, prog: str) -> None:
         raise
 
 
+def _start() -> None:
+    # One rule for interruption: SIGTERM is handled as SIGINT (Ctrl-C). SCUs cancel, abort and
+    # exit 130; storescp installs its own handlers and stops cleanly with 0.
+    signal.signal(signal.SIGTERM, _interrupt)
+
+
+def _starting() -> None:
+    # Start-up allocates many objects and frees few (modules, classes, Typer's parameters):
+    # no collection can free anything then, so none runs until _started (about 3 ms of a
+    # one-shot echoscu).
+    gc.disable()
+
+
+def _started() -> None:
+    # What start-up has built so far (Typer, click, typing, our modules) lives until exit: take
+    # it out of the garbage collector's sight, so that neither later collections nor the final
+    # one at interpreter exit walk it again (about 7 ms of a one-shot command's run). Objects
+    # made from here on, the user's handlers' included, are collected as usual.
+    gc.freeze()
+    gc.enable()
+
+
+def _run_fast(prog: str, func: Callable[..., object], *args: Any) -> None:
+    """Run a command whose options :mod:`dicomnet.cli._startup` parsed, as the Typer app would:
+    the same guard, signals and exit codes."""
+    _start()
+    _started()
+    raise SystemExit(_outcome(prog, func, args, {}))
+
+
 def _identity(fd: int) -> tuple[int, int] | None:
     try:
         st = os.fstat(fd)
@@ -192,34 +251,51 @@ def _identity(fd: int) -> tuple[int, int] | None:
 
 def main() -> None:
     """``dicomnet`` console script."""
+    _starting()
     argv = sys.argv[1:]
     wanted = [argv[0]] if argv and argv[0] in COMMANDS else None
     _run(build_root(wanted), "dicomnet")
 
 
 def echoscu_main() -> None:
-    _run(build_single("echoscu"), "echoscu")
+    _starting()
+    from dicomnet.cli._startup import echoscu_args
+
+    parsed = echoscu_args(sys.argv[1:])
+    if parsed is None:
+        _run(build_single("echoscu"), "echoscu")
+    else:
+        import dicomnet.ae  # noqa: F401  (what the echo needs, loaded while no collection runs)
+        from dicomnet.cli._echo import run
+
+        _run_fast("echoscu", run, *parsed)
 
 
 def storescp_main() -> None:
+    _starting()
     _run(build_single("storescp"), "storescp")
 
 
 def storescu_main() -> None:
+    _starting()
     _run(build_single("storescu"), "storescu")
 
 
 def findscu_main() -> None:
+    _starting()
     _run(build_single("findscu"), "findscu")
 
 
 def getscu_main() -> None:
+    _starting()
     _run(build_single("getscu"), "getscu")
 
 
 def movescu_main() -> None:
+    _starting()
     _run(build_single("movescu"), "movescu")
 
 
 def qrscp_main() -> None:
+    _starting()
     _run(build_single("qrscp"), "qrscp")

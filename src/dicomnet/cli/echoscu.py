@@ -8,23 +8,12 @@ pydicom and rich on its normal path so a check starts fast.
 # No `from __future__ import annotations` here: Typer reads the command's signature at every
 # start, and string annotations would each be eval()ed (about a millisecond in all).
 
-import threading
-import time
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from dicomnet.cli._common import ScuCommon, failure_text, start
-from dicomnet.cli._console import (
-    EXIT_ABORTED,
-    EXIT_FAILURE_STATUS,
-    EXIT_OK,
-    CommandError,
-    OutputFormat,
-    error,
-    render,
-    resolve_format,
-)
+from dicomnet.cli._common import ScuCommon
+from dicomnet.cli._echo import run
 from dicomnet.cli._shared import scu_options
 
 HELP = """Check DICOM connectivity with C-ECHO (Verification) and print round-trip times.
@@ -45,95 +34,6 @@ def echoscu(
         float, typer.Option("--interval", "-i", min=0.0, help="Seconds between associations.")
     ] = 1.0,
 ) -> None:
-    from dicomnet import events as evt
-    from dicomnet.cli._handlers import build_evt_handlers
-    from dicomnet.cli._logging import logging_handlers
-
-    user = start(common, evt.EVT_DIMSE_RECV)
-    tls = common.tls_args(common.client_tls())
-    handlers = build_evt_handlers(logging_handlers(common.level), user)
-    peer, port, fmt, no_color = common.peer, common.port, common.fmt, common.no_color
-
-    ae = common.ae()
-    ae.add_requested_context("1.2.840.10008.1.1", ["1.2.840.10008.1.2"])
-
-    rows: list[dict[str, Any]] = []
-    columns = ["peer", "port", "message_id", "status", "result", "rtt_ms"]
-    # Line formats are written as results come (watching --count in a terminal or a pipe);
-    # json and tables need every row first.
-    streaming = resolve_format(fmt) in (OutputFormat.text, OutputFormat.jsonl, OutputFormat.csv)
-    shown = 0
-    worst = EXIT_OK
-    stop = threading.Event()
-    try:
-        for attempt in range(count):
-            if attempt:
-                stop.wait(interval)
-            try:
-                code = _one_check(ae, common, repeat, tls, handlers, rows)
-            except CommandError as exc:
-                if count == 1:
-                    raise
-                error("echoscu", str(exc))
-                rows.append({"peer": peer, "port": port, "result": str(exc)})
-                code = exc.code
-            worst = max(worst, code)
-            if streaming:
-                # Count them as shown first: a Ctrl-C during the write must not repeat them.
-                new, first, shown = rows[shown:], not shown, len(rows)
-                render(new, columns, fmt, no_color=no_color, header=first)
-    finally:
-        if len(rows) > shown:
-            render(rows[shown:], columns, fmt, no_color=no_color, header=not shown)
-    if worst != EXIT_OK:
-        raise typer.Exit(worst)
-
-
-def _one_check(
-    ae: Any,
-    common: ScuCommon,
-    repeat: int,
-    tls: Any,
-    handlers: list[Any],
-    rows: list[dict[str, Any]],
-) -> int:
-    from dicomnet.dimse.status import status_category, status_meaning
-
-    peer, port = common.peer, common.port
-    assoc = ae.associate(
-        peer,
-        port,
-        ae_title=common.called_aet,
-        tls_args=tls,
-        evt_handlers=handlers,
-    )
-    common.check_established(assoc)
-    code = EXIT_OK
-    try:
-        for _ in range(repeat):
-            began = time.perf_counter()
-            rsp = assoc.echo_response()
-            elapsed = (time.perf_counter() - began) * 1000.0
-            if rsp is None:
-                reason = failure_text(assoc)
-                raise CommandError(f"C-ECHO to {peer}:{port} failed: {reason}", EXIT_ABORTED)
-            category = status_category(rsp.Status)
-            rows.append(
-                {
-                    "peer": peer,
-                    "port": port,
-                    "message_id": rsp.MessageIDBeingRespondedTo,
-                    "status": f"0x{rsp.Status:04X}",
-                    "result": status_meaning(rsp.Status, "C-ECHO"),
-                    "rtt_ms": round(elapsed, 3),
-                }
-            )
-            if category == "Failure":
-                code = EXIT_FAILURE_STATUS
-    except KeyboardInterrupt:
-        assoc.abort()  # do not wait for a release the peer may not answer soon
-        raise
-    finally:
-        if assoc.is_established:
-            assoc.release()
-    return code
+    code = run(common, repeat, count, interval)
+    if code:
+        raise typer.Exit(code)

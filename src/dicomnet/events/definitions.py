@@ -25,12 +25,13 @@ import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from dicomnet._record import record
 
 if TYPE_CHECKING:
+    from pathlib import Path  # annotations only: pathlib is not on echoscu's path
+
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.tag import BaseTag
 
