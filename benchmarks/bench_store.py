@@ -87,11 +87,14 @@ def dcmtk_scp(out: Path, pdu: int, log: Path) -> Iterator[Peer]:
 
 
 @contextmanager
-def dicomnet_storescp_cli(out: Path, pdu: int, log: Path) -> Iterator[Peer]:
-    """The storescp command itself: built-in storage handler, fsync'd atomic writes."""
+def dicomnet_storescp_cli(
+    out: Path, pdu: int, log: Path, script: Path | None = None, extra: tuple[str, ...] = ()
+) -> Iterator[Peer]:
+    """The storescp command itself: built-in storage handler, fsync'd atomic writes (unless
+    ``extra`` says otherwise); ``script``: another installation's (--baseline-bin)."""
     port = free_port()
     argv = [
-        str(our_script("storescp")),
+        str(script or our_script("storescp")),
         str(port),
         "--bind",
         "127.0.0.1",
@@ -102,6 +105,7 @@ def dicomnet_storescp_cli(out: Path, pdu: int, log: Path) -> Iterator[Peer]:
         "-od",
         str(out),
         "-q",
+        *extra,
     ]
     with running(argv, log=log) as proc:
         wait_listening(port, proc)
@@ -183,6 +187,11 @@ def bench_receivers(args: argparse.Namespace, work: Path, in_dir: Path, size: in
         ("DCMTK storescp", dcmtk_scp),
         ("pynetdicom SCP", pynetdicom_scp),
     ]
+    if args.baseline_bin:
+        baseline = args.baseline_bin / "storescp"
+        receivers.append(
+            ("baseline storescp (CLI)", lambda o, p, lg: dicomnet_storescp_cli(o, p, lg, baseline))
+        )
     results = [Result(name, args.files, size) for name, _ in receivers]
     out = work / "out"
     for rep in range(args.repeat):
@@ -211,9 +220,9 @@ def bench_senders(args: argparse.Namespace, work: Path, in_dir: Path, size: int)
     def dcmtk(port: int) -> tuple[list[str], dict[str, str] | None]:
         return storescu_argv(port, args.pdu, in_dir), dcmtk_env()
 
-    def ours_cli(port: int) -> tuple[list[str], dict[str, str] | None]:
+    def ours_cli(port: int, script: Path | None = None) -> tuple[list[str], dict[str, str] | None]:
         argv = [
-            str(our_script("storescu")),
+            str(script or our_script("storescu")),
             "127.0.0.1",
             str(port),
             "-aec",
@@ -231,6 +240,9 @@ def bench_senders(args: argparse.Namespace, work: Path, in_dir: Path, size: int)
         ("pynetdicom SCU", pynetdicom),
         ("DCMTK storescu", dcmtk),
     ]
+    if args.baseline_bin:
+        baseline = args.baseline_bin / "storescu"
+        senders.append(("baseline storescu (CLI)", lambda port: ours_cli(port, baseline)))
     results = [Result(name, args.files, size) for name, _ in senders]
     out = work / "out"
     for rep in range(args.repeat):
@@ -336,6 +348,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--profile-top", type=int, default=25, help="functions to list")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per sender run")
+    parser.add_argument(
+        "--baseline-bin",
+        type=Path,
+        help="a bin directory with another dicomnet's storescp/storescu, measured alongside",
+    )
     args = parser.parse_args(argv)
     if not 4096 <= args.pdu <= 131072:
         parser.error("--pdu must be 4096..131072 (DCMTK's range)")
@@ -360,23 +377,29 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_scp:
             scp = bench_receivers(args, work, in_dir, size)
             print_table("Receivers (sender: DCMTK storescu, TCP_NODELAY=1)", scp, "receiver")
-            save, write, cli, dcmtk, pyn = scp
+            save, write, cli, dcmtk, pyn = scp[:5]
             print(f"  dicomnet (event.save)  / pynetdicom: {ratios(save, pyn)}")
             print(f"  dicomnet (event.save)  / DCMTK:      {ratios(save, dcmtk)}")
             print(f"  dicomnet (plain write) / pynetdicom: {ratios(write, pyn)}")
             print(f"  dicomnet (plain write) / DCMTK:      {ratios(write, dcmtk)}")
             print(f"  dicomnet storescp CLI  / pynetdicom: {ratios(cli, pyn)}")
             print(f"  dicomnet storescp CLI  / DCMTK:      {ratios(cli, dcmtk)}")
+            if args.baseline_bin:
+                print(f"  baseline storescp CLI  / DCMTK:      {ratios(scp[5], dcmtk)}")
+                print(f"  dicomnet / baseline storescp CLI:    {ratios(cli, scp[5])}")
         if not args.skip_scu:
             scu = bench_senders(args, work, in_dir, size)
             title = "Senders (receiver: DCMTK storescp, TCP_NODELAY=1)"
             cpu_of = "sender (Python SCUs: association to release; DCMTK: whole process)"
             print_table(title, scu, cpu_of, inner=True)
-            ours, ours_cli, pyn_scu, dcmtk_scu = scu
+            ours, ours_cli, pyn_scu, dcmtk_scu = scu[:4]
             print(f"  dicomnet SCU / pynetdicom SCU: {ratios(ours, pyn_scu)}")
             print(f"  dicomnet SCU / DCMTK storescu: {ratios(ours, dcmtk_scu)}")
             print(f"  dicomnet storescu CLI / DCMTK storescu: {ratios(ours_cli, dcmtk_scu)}")
             print(f"  dicomnet storescu CLI / pynetdicom SCU: {ratios(ours_cli, pyn_scu)}")
+            if args.baseline_bin:
+                print(f"  baseline storescu CLI / DCMTK storescu: {ratios(scu[4], dcmtk_scu)}")
+                print(f"  dicomnet / baseline storescu CLI:       {ratios(ours_cli, scu[4])}")
             ours_in, pyn_in = ours.inner_files_per_s, pyn_scu.inner_files_per_s
             if ours_in and pyn_in:
                 print(f"  in-proc f/s, dicomnet SCU / pynetdicom SCU: {ours_in / pyn_in:5.2f}x")

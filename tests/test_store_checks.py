@@ -1,6 +1,8 @@
 """The library's C-STORE from a path checks the file before its command goes out: a malformed
 file or one without SOP UIDs raises (nothing is sent, the association stays usable); an odd
-deflate stream is padded; the UIDs sent are the data set's."""
+deflate stream is padded; the UIDs sent are the data set's. Each holds for both ways a file is
+sent: read once into memory, checked there and sent from there (data sets up to
+``IN_MEMORY_LIMIT``), or checked reading the file and then streamed from it (larger ones)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import pydicom
 import pytest
 from pydicom.uid import UID
 
+import dicomnet.association
 from dicomnet import AE, evt
 from dicomnet.sop_class import CTImageStorage, MRImageStorage, SecondaryCaptureImageStorage
 from dicomnet.validate import StructureError
@@ -21,6 +24,15 @@ from tests.helpers import dataset_bytes, pydicom_test_file, write_ct_file
 
 EXPLICIT = "1.2.840.10008.1.2.1"
 DEFLATED = "1.2.840.10008.1.2.1.99"
+
+
+@pytest.fixture(autouse=True, params=["in memory", "streamed"])
+def read_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test runs with files sent from memory (the default for small files), then with
+    every file streamed (as files above the limit are)."""
+    if request.param == "streamed":
+        monkeypatch.setattr(dicomnet.association, "IN_MEMORY_LIMIT", 0)
+    return str(request.param)
 
 
 def connect(port: int) -> Any:
@@ -83,3 +95,29 @@ def test_odd_deflate_stream_is_sent_padded_without_its_trailer(
     end = len(stream) - len(inflater.unused_data)  # image_dfl.dcm has a gzip trailer after it
     assert end % 2 == 1
     assert got["raw"] == stream[:end] + b"\x00"
+
+
+def test_what_is_checked_is_what_is_sent(
+    dicomnet_server: ServerFactory, tmp_path: Path, read_mode: str
+) -> None:
+    """The bytes that arrive are the file's data set exactly, read once (in memory) or
+    streamed; a file whose data set is cut short is refused before anything is sent."""
+    got: list[bytes] = []
+
+    def on_store(event: Any) -> int:
+        got.append(event.encoded_dataset(include_meta=False))
+        return 0x0000
+
+    server = dicomnet_server([(evt.EVT_C_STORE, on_store)])
+    good = write_ct_file(tmp_path / "good.dcm", 7, EXPLICIT)
+    cut = tmp_path / "cut.dcm"
+    cut.write_bytes(good.read_bytes()[:-10])
+    assoc = connect(server.server_address[1])
+    try:
+        with pytest.raises(StructureError):
+            assoc.send_c_store(cut)
+        assert assoc.is_established
+        assert assoc.send_c_store(good).Status == 0x0000
+    finally:
+        assoc.release()
+    assert got == [dataset_bytes(good)]

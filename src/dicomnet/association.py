@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
     from dicomnet._qr_scu import Responses
     from dicomnet.part10 import FileMeta
+    from dicomnet.validate import StructureValidator
 
     #: What a C-STORE sends: a Part-10 file (path) or a pydicom Dataset.
     StoreSource: TypeAlias = str | os.PathLike[str] | Dataset
@@ -74,21 +75,38 @@ class CheckedFile:
     pad: bool
 
 
+#: Data sets up to this size are read once: into memory, checked there, sent from the same
+#: bytes. Larger ones are checked reading the file, then streamed from it (memory stays flat).
+IN_MEMORY_LIMIT = 8 << 20
+
+
 def check_file(handle: BinaryIO, meta: FileMeta) -> CheckedFile:
     """Check the data set of an open Part-10 file before any of it is sent: structurally valid
     in its transfer syntax (:mod:`dicomnet.validate`, read in chunks), with non-empty SOP Class
     and Instance UIDs of its own. Raises :class:`~dicomnet.validate.StructureError` or
     ValueError. The UIDs sent are the data set's, as DCMTK's: a file meta header that names
     others is logged (at INFO: storescu warns about such files itself, before sending)."""
-    from dicomnet.validate import (
-        DEFLATED_SYNTAXES,
-        SOP_CLASS_UID,
-        SOP_INSTANCE_UID,
-        validate_stream,
-    )
+    from dicomnet.validate import validate_stream
 
     handle.seek(meta.dataset_offset)
     validator = validate_stream(handle, meta.transfer_syntax_uid, allow_trailing=True)
+    return _checked(validator, meta, getattr(handle, "name", "file"))
+
+
+def check_data(data: bytes, meta: FileMeta, name: str = "file") -> CheckedFile:
+    """:func:`check_file` for a data set already in memory (``data``: its bytes, from the
+    first byte after the file meta information to the end of the file)."""
+    from dicomnet.validate import StructureValidator
+
+    validator = StructureValidator(meta.transfer_syntax_uid, allow_trailing=True)
+    validator.feed(data)
+    validator.close()
+    return _checked(validator, meta, name)
+
+
+def _checked(validator: StructureValidator, meta: FileMeta, name: object) -> CheckedFile:
+    from dicomnet.validate import DEFLATED_SYNTAXES, SOP_CLASS_UID, SOP_INSTANCE_UID
+
     sop_class = validator.uid(SOP_CLASS_UID)
     sop_instance = validator.uid(SOP_INSTANCE_UID)
     if not sop_class or not sop_instance:
@@ -97,7 +115,7 @@ def check_file(handle: BinaryIO, meta: FileMeta) -> CheckedFile:
     if (sop_class, sop_instance) != (meta.sop_class_uid, meta.sop_instance_uid):
         LOGGER.info(
             "%s: the file meta header names %s / %s, the data set %s / %s; sending the data set's",
-            getattr(handle, "name", "file"),
+            name,
             meta.sop_class_uid,
             meta.sop_instance_uid,
             sop_class,
@@ -107,6 +125,20 @@ def check_file(handle: BinaryIO, meta: FileMeta) -> CheckedFile:
     if meta.transfer_syntax_uid in DEFLATED_SYNTAXES and validator.deflate_end is not None:
         length = validator.deflate_end  # without what follows the deflate stream (a trailer)
     return CheckedFile(sop_class, sop_instance, length, bool(length & 1))
+
+
+def _read_small(handle: BinaryIO, meta: FileMeta) -> bytes | None:
+    """The rest of the file from the data set's first byte, if it is at most
+    :data:`IN_MEMORY_LIMIT` bytes long (None otherwise: stream it)."""
+    try:
+        size = os.fstat(handle.fileno()).st_size
+    except (OSError, ValueError, AttributeError):
+        return None
+    if size - meta.dataset_offset > IN_MEMORY_LIMIT:
+        return None
+    handle.seek(meta.dataset_offset)
+    data = handle.read(IN_MEMORY_LIMIT + 1)
+    return data if len(data) <= IN_MEMORY_LIMIT else None  # it grew past the limit: stream
 
 
 class _ExactReader:
@@ -314,7 +346,9 @@ class Association(AssociationCore):
 
         A file is checked before its command is sent (see :func:`check_file`); ValueErrors
         (malformed, no UIDs, no accepted context, conversion impossible) and OSErrors come
-        before anything was sent, so the association stays usable."""
+        before anything was sent, so the association stays usable. A data set of up to
+        :data:`IN_MEMORY_LIMIT` bytes is read once, checked in memory and sent from there (what
+        was checked is what goes out); a larger one is checked, then streamed from the file."""
         from dicomnet.part10 import Part10Error, read_file_meta
 
         self.require_established()
@@ -325,16 +359,28 @@ class Association(AssociationCore):
                 except Part10Error:
                     meta = None
                 if meta is not None:
-                    checked = check_file(handle, meta)
+                    held = _read_small(handle, meta)
+                    name = getattr(handle, "name", "file")
+                    if held is not None:
+                        checked = check_data(held, meta, name)
+                    else:
+                        checked = check_file(handle, meta)
                     cx = self.session.scu_context(checked.sop_class_uid, meta.transfer_syntax_uid)
                     if cx is not None:
-                        # Stream the data set from disk, undecoded.
-                        handle.seek(meta.dataset_offset)
+                        # The data set as it is, undecoded: from memory, or streamed from disk.
+                        data: bytes | memoryview | _ExactReader
+                        if held is None:
+                            handle.seek(meta.dataset_offset)
+                            data = _ExactReader(handle, checked.length, checked.pad)
+                        elif checked.pad:
+                            data = held[: checked.length] + b"\x00"
+                        else:
+                            data = memoryview(held)[: checked.length]
                         return self._store_stream(
                             cx,
                             checked.sop_class_uid,
                             checked.sop_instance_uid,
-                            _ExactReader(handle, checked.length, checked.pad),
+                            data,
                             originator_aet,
                             originator_id,
                             priority,
@@ -390,7 +436,7 @@ class Association(AssociationCore):
         cx: PresentationContext,
         sop_class: str,
         sop_instance: str,
-        data: bytes | _ExactReader,
+        data: bytes | memoryview | _ExactReader,
         originator_aet: str | None,
         originator_id: int | None,
         priority: int,

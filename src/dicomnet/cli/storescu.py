@@ -85,7 +85,9 @@ def _inspect(path: Path) -> Item:
         size = path.stat().st_size
         with open(path, "rb") as handle:
             meta = read_file_meta(handle)
-            scan = validate_stream(handle, meta.transfer_syntax_uid, stop_after=SOP_INSTANCE_UID)
+            scan = validate_stream(
+                handle, meta.transfer_syntax_uid, stop_after=SOP_INSTANCE_UID, chunk_size=1 << 16
+            )
     except FileNotFoundError:
         return Item(path, 0, problem="no such file", dicom=False)
     except Part10Error as exc:
