@@ -78,6 +78,7 @@ complete -c dicomnet -n '__fish_seen_subcommand_from storescu' -F
 complete -c dicomnet -n '__fish_seen_subcommand_from storescu' -l recursive -d 'Scan directories recursively'
 complete -c dicomnet -n '__fish_seen_subcommand_from storescu' -a '+r' -d 'Scan directories recursively'
 complete -c dicomnet -n '__fish_seen_subcommand_from storescu' -l retry -x -d 'After an abort, send the files not yet sent on a new association, up to N times'
+complete -c dicomnet -n '__fish_seen_subcommand_from storescu' -l associations -x -d 'Send over N parallel associations, each file once (results in file order)'
 complete -c dicomnet -n '__fish_seen_subcommand_from storescu' -l calling-aet -o aet -x -d 'Our AE title'
 complete -c dicomnet -n '__fish_seen_subcommand_from storescu' -l called-aet -o aec -x -d 'The peer\'s AE title'
 complete -c dicomnet -n '__fish_seen_subcommand_from storescu' -l connect-timeout -o to -x -d 'Seconds to connect (and TLS handshake)'

@@ -8,6 +8,7 @@ complete -c storescu -F
 complete -c storescu -l recursive -d 'Scan directories recursively'
 complete -c storescu -a '+r' -d 'Scan directories recursively'
 complete -c storescu -l retry -x -d 'After an abort, send the files not yet sent on a new association, up to N times'
+complete -c storescu -l associations -x -d 'Send over N parallel associations, each file once (results in file order)'
 complete -c storescu -l calling-aet -o aet -x -d 'Our AE title'
 complete -c storescu -l called-aet -o aec -x -d 'The peer\'s AE title'
 complete -c storescu -l connect-timeout -o to -x -d 'Seconds to connect (and TLS handshake)'

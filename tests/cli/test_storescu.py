@@ -348,3 +348,74 @@ def test_tls_usage_errors_exit_2(
     result = cli(command, *positional, *args)
     assert result.returncode == 2, result
     assert len(result.stderr_lines) == 1 and problem in result.stderr, result
+
+
+# --- --associations N -----------------------------------------------------------------------
+
+
+def test_parallel_associations_send_each_file_once_rows_in_file_order(
+    cli: CliRunner, our_storescp: StorescpStarter, tmp_path: Path
+) -> None:
+    files = write_ct_files(tmp_path / "in", 12)
+    bad = tmp_path / "in" / "05-cut.dcm"  # sorts among the good ones
+    bad.write_bytes(files[0].read_bytes()[:-100])
+    od = tmp_path / "od"
+    # --on-duplicate fail: a file sent twice would come back as a failure (0xA7FE)
+    scp = our_storescp("--on-duplicate", "fail", output_dir=od)
+    result = cli(
+        "storescu",
+        "127.0.0.1",
+        str(scp.port),
+        tmp_path / "in",
+        "--associations",
+        "3",
+        "--format",
+        "json",
+    )
+    assert result.returncode == 2, result  # the malformed file, as with one association
+    assert summary(result) == (12, 0, 1)
+    rows = json.loads(result.stdout)
+    assert [r["file"] for r in rows] == [str(p) for p in sorted(tmp_path.joinpath("in").iterdir())]
+    assert {r["result"] for r in rows if r["file"] != str(bad)} == {"success"}
+    assert sorted(p.name for p in od.iterdir()) == sorted(
+        f"CT.{sop_instance_of(p)}.dcm" for p in files
+    )
+    for source in files:
+        assert dataset_bytes(od / f"CT.{sop_instance_of(source)}.dcm") == dataset_bytes(source)
+
+
+def test_parallel_associations_abort_reports_files_not_sent(
+    cli: CliRunner, dcmtk_storescp: StorescpFactory, ct_files: list[Path]
+) -> None:
+    scp = dcmtk_storescp("--abort-after")
+    result = cli(
+        "storescu",
+        "127.0.0.1",
+        str(scp.port),
+        *ct_files,
+        "--associations",
+        "2",
+        "--format",
+        "json",
+    )
+    assert result.returncode == 5, result
+    assert "file(s) not sent" in result.stderr
+    sent, failed, skipped, unsent = full_summary(result)
+    assert (failed, skipped) == (0, 0) and sent + unsent == len(ct_files)
+    rows = json.loads(result.stdout)
+    assert sorted(r["file"] for r in rows) == sorted(str(p) for p in ct_files)
+    assert {r["result"] for r in rows} <= {"success", "aborted", "not sent"}
+    assert "aborted" in {r["result"] for r in rows}
+
+
+def test_parallel_associations_with_retry_send_everything(
+    cli: CliRunner, our_storescp: StorescpStarter, tmp_path: Path
+) -> None:
+    files = write_ct_files(tmp_path / "in", 6)
+    scp = our_storescp(output_dir=tmp_path / "od")
+    result = cli(
+        "storescu", "127.0.0.1", str(scp.port), *files, "--associations", "4", "--retry", "1"
+    )
+    assert result.returncode == 0, result
+    assert summary(result) == (6, 0, 0)
+    assert len(list((tmp_path / "od").iterdir())) == 6

@@ -7,14 +7,17 @@ Files are then sent on one association, each checked whole (structure, UIDs) jus
 command goes out and streamed from disk undecoded when its transfer syntax was accepted. A file
 that cannot be sent is reported and skipped; the association goes on. After an abort the files
 not sent are reported as such, or sent on a new association (``--retry N``).
+``--associations N`` sends over N parallel associations, each file once (:class:`_Parallel`).
 """
 
 from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -146,6 +149,14 @@ def storescu(
             help="After an abort, send the files not yet sent on a new association, up to N times.",
         ),
     ] = 0,
+    associations: Annotated[
+        int,
+        typer.Option(
+            "--associations",
+            min=1,
+            help="Send over N parallel associations, each file once (results in file order).",
+        ),
+    ] = 1,
 ) -> None:
     from dicomnet import events as evt
     from dicomnet.cli._handlers import build_evt_handlers
@@ -206,22 +217,26 @@ def storescu(
     abort_message = ""
     interrupted = False
     try:
-        while True:
-            pending, abort_message = batch.send(assoc, pending, progress)
-            if not pending or retry <= 0:
-                break
-            retry -= 1
-            sys.stderr.write(
-                f"storescu: {abort_message}; sending the {len(pending)} file(s) not sent on a "
-                "new association\n"
-            )
-            assoc = associate()
-            if not assoc.is_established:
-                abort_message = (
-                    f"cannot make a new association with {peer}:{port}: "
-                    f"{failure_text(assoc, 'the association failed')}"
+        if associations > 1:
+            parallel = _Parallel(batch, associate, retry, progress)
+            pending, abort_message = parallel.run(assoc, pending, associations)
+        else:
+            while True:
+                pending, abort_message = batch.send(assoc, pending, progress)
+                if not pending or retry <= 0:
+                    break
+                retry -= 1
+                sys.stderr.write(
+                    f"storescu: {abort_message}; sending the {len(pending)} file(s) not sent on a "
+                    "new association\n"
                 )
-                break
+                assoc = associate()
+                if not assoc.is_established:
+                    abort_message = (
+                        f"cannot make a new association with {peer}:{port}: "
+                        f"{failure_text(assoc, 'the association failed')}"
+                    )
+                    break
     except KeyboardInterrupt:
         interrupted = True
         pending = batch.in_flight
@@ -231,7 +246,7 @@ def storescu(
         progress.close()
         if assoc.is_established:
             assoc.release()
-        batch.not_sent(pending, "interrupted" if interrupted else "aborted")
+        batch.not_sent(pending, "interrupted" if interrupted else "aborted", batch.unknown)
         try:
             _finish(batch.rows, fmt, no_color)
         finally:  # the summary on stderr even when stdout has gone
@@ -252,7 +267,9 @@ class _Batch:
         self.sent = self.failed = self.skipped = self.warned = self.unsent = 0
         self.no_context = self.invalid = 0
         self.began = time.perf_counter()
-        self.in_flight: list[Item] = []  # the file being sent and those after it
+        self.in_flight: list[Item] = []  # the files being sent, then those not sent yet
+        self.unknown = 1  # how many of in_flight (or of the files not sent) were being sent
+        self.lock = threading.Lock()  # rows and counts (--associations: one thread each)
 
     def skip(
         self, item: Item, reason: str, *, invalid: bool = False, context: bool = False
@@ -270,29 +287,41 @@ class _Batch:
     def send(self, assoc: Any, items: list[Item], progress: _Progress) -> tuple[list[Item], str]:
         """Send ``items`` on ``assoc``; returns the items not sent when it was aborted (the one
         in flight first) and the abort message, else ``([], "")``."""
+        for index, item in enumerate(items):
+            self.in_flight = items[index:]
+            aborted = self.send_one(assoc, item, progress)
+            if aborted:
+                return items[index:], aborted
+        self.in_flight = []
+        return [], ""
+
+    def send_one(self, assoc: Any, item: Item, progress: _Progress) -> str:
+        """Send one file and record its row; "" or, if the association was aborted while it
+        was being sent, the abort message (no row: the caller decides its fate)."""
         from dicomnet.dataset import ConversionError
         from dicomnet.dimse.status import status_category, status_meaning
         from dicomnet.errors import NoContextError
 
-        for index, item in enumerate(items):
-            self.in_flight = items[index:]
-            try:
-                rsp = assoc.store_instance(item.path)
-            except (NoContextError, ConversionError) as exc:
+        try:
+            rsp = assoc.store_instance(item.path)
+        except (NoContextError, ConversionError) as exc:
+            with self.lock:
                 self.skip(item, str(exc), context=True)
-                progress.advance(item.size)
-                continue
-            except (ValueError, OSError) as exc:  # malformed, no UIDs, unreadable
+            progress.advance(item.size)
+            return ""
+        except (ValueError, OSError) as exc:  # malformed, no UIDs, unreadable
+            with self.lock:
                 self.skip(item, str(exc), invalid=True)
-                progress.advance(item.size)
-                continue
-            if rsp is None:
-                reason = failure_text(assoc)
-                return items[index:], f"association aborted while sending {item.path}: {reason}"
-            category = status_category(rsp.Status)
-            meaning = status_meaning(rsp.Status, "C-STORE")
-            if rsp.ErrorComment:
-                meaning += f" ({rsp.ErrorComment})"
+            progress.advance(item.size)
+            return ""
+        if rsp is None:
+            reason = failure_text(assoc)
+            return f"association aborted while sending {item.path}: {reason}"
+        category = status_category(rsp.Status)
+        meaning = status_meaning(rsp.Status, "C-STORE")
+        if rsp.ErrorComment:
+            meaning += f" ({rsp.ErrorComment})"
+        with self.lock:
             self.rows.append(
                 {
                     "file": str(item.path),
@@ -308,15 +337,14 @@ class _Batch:
             else:
                 self.sent += 1
                 self.warned += category == "Warning"
-            progress.advance(item.size)
-        self.in_flight = []
-        return [], ""
+        progress.advance(item.size)
+        return ""
 
-    def not_sent(self, items: list[Item], why: str) -> None:
-        """Rows for the files an abort (or interrupt) left unsent: the one in flight (its fate
-        unknown), then the others."""
+    def not_sent(self, items: list[Item], why: str, unknown: int = 1) -> None:
+        """Rows for the files an abort (or interrupt) left unsent: the ``unknown`` first ones
+        were in flight (their fate unknown), then the others."""
         for position, item in enumerate(items):
-            first = position == 0
+            first = position < unknown
             self.rows.append(
                 {
                     "file": str(item.path),
@@ -349,6 +377,119 @@ class _Batch:
         if self.invalid:
             return EXIT_USAGE  # a DICOM input that cannot be sent as it is
         return 0
+
+
+class _Parallel:
+    """--associations N: N threads, each with its own association, take the files from one
+    queue, so each file is sent once. Rows come out in the files' order; an abort stops every
+    thread after its current file (the files not sent are reported as today) unless --retry
+    lets the thread whose association failed make a new one and put its file back first."""
+
+    def __init__(
+        self, batch: _Batch, associate: Callable[[], Any], retry: int, progress: _Progress
+    ) -> None:
+        self.batch = batch
+        self.associate = associate
+        self.retry = retry
+        self.progress = progress
+        self.lock = threading.Lock()
+        self.queue: deque[Item] = deque()
+        self.live: dict[int, Any] = {}  # worker -> its association
+        self.sending: dict[int, Item] = {}  # worker -> the file it is sending
+        self.lost: list[Item] = []  # files whose association ended while they were sent
+        self.stop = False
+        self.abort_message = ""
+        self.errors: list[BaseException] = []
+
+    def run(self, first: Any, items: list[Item], count: int) -> tuple[list[Item], str]:
+        """Send ``items``; ``first`` is an established association (the others are made
+        here; one that cannot be made leaves its share to the rest). Returns the files not
+        sent (those in flight first) and the abort message, as :meth:`_Batch.send`."""
+        batch = self.batch
+        start = len(batch.rows)
+        self.queue.extend(items)
+        threads = [
+            threading.Thread(target=self._worker, args=(n, first if n == 0 else None), daemon=True)
+            for n in range(count)
+        ]
+        try:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        except KeyboardInterrupt:
+            with self.lock:
+                self.stop = True
+                in_flight = [self.sending[n] for n in sorted(self.sending)]
+                batch.in_flight = in_flight + self.lost + list(self.queue)
+                batch.unknown = len(in_flight) + len(self.lost)
+                assocs = list(self.live.values())
+            for assoc in assocs:
+                assoc.abort()
+            raise
+        if self.errors:
+            raise self.errors[0]
+        order = {str(item.path): index for index, item in enumerate(items)}
+        batch.rows[start:] = sorted(batch.rows[start:], key=lambda r: order.get(r["file"], 0))
+        pending = self.lost + list(self.queue)
+        batch.unknown = max(len(self.lost), 1)
+        return pending, self.abort_message if pending else ""
+
+    def _worker(self, number: int, assoc: Any) -> None:
+        try:
+            if assoc is None:
+                assoc = self.associate()
+                if not assoc.is_established:
+                    sys.stderr.write(
+                        f"storescu: warning: association {number + 1} could not be made "
+                        f"({failure_text(assoc, 'the association failed')}); the others send "
+                        "its files\n"
+                    )
+                    return
+            while True:
+                with self.lock:
+                    if self.stop or not self.queue:
+                        break
+                    item = self.queue.popleft()
+                    self.sending[number] = item
+                    self.live[number] = assoc
+                aborted = self.batch.send_one(assoc, item, self.progress)
+                with self.lock:
+                    del self.sending[number]
+                    if not aborted:
+                        continue
+                    again = self.retry > 0 and not self.stop
+                    if again:
+                        self.retry -= 1
+                        self.queue.appendleft(item)
+                    else:
+                        self.stop = True
+                        self.lost.append(item)
+                        self.abort_message = self.abort_message or aborted
+                    del self.live[number]
+                if not again:
+                    break
+                sys.stderr.write(
+                    f"storescu: {aborted}; sending the files not sent on a new association\n"
+                )
+                assoc = self.associate()
+                if not assoc.is_established:
+                    with self.lock:
+                        self.stop = True
+                        self.abort_message = self.abort_message or (
+                            f"cannot make a new association: "
+                            f"{failure_text(assoc, 'the association failed')}"
+                        )
+                    break
+        except BaseException as exc:  # re-raised by run() in the main thread
+            with self.lock:
+                self.errors.append(exc)
+                self.stop = True
+        finally:
+            with self.lock:
+                self.live.pop(number, None)
+            if assoc is not None and assoc.is_established:
+                assoc.release()
 
 
 def _finish(rows: list[dict[str, Any]], fmt: OutputFormat, no_color: bool) -> None:
