@@ -169,12 +169,20 @@ def read_port_line(proc: subprocess.Popen[bytes], deadline_s: float = 30.0) -> i
 
 @contextlib.contextmanager
 def running(
-    argv: Sequence[str], *, env: dict[str, str] | None = None, log: Path | None = None
+    argv: Sequence[str],
+    *,
+    env: dict[str, str] | None = None,
+    log: Path | None = None,
+    stdout_to_log: bool = False,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Run ``argv`` for the duration of the block; stop it (SIGTERM, then SIGKILL) after."""
+    """Run ``argv`` for the duration of the block; stop it (SIGTERM, then SIGKILL) after.
+    stdout is a pipe (for a port line) unless ``stdout_to_log``: then it goes to ``log`` (or
+    nowhere) with stderr, so that a receiver printing a line per file never fills a pipe
+    nobody reads."""
     stderr = open(log, "wb") if log is not None else subprocess.DEVNULL  # noqa: SIM115
+    stdout = stderr if stdout_to_log else subprocess.PIPE
     proc = subprocess.Popen(
-        list(argv), stdout=subprocess.PIPE, stderr=stderr, env=env, start_new_session=True
+        list(argv), stdout=stdout, stderr=stderr, env=env, start_new_session=True
     )
     try:
         yield proc

@@ -76,7 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         ours += ["-od", str(ours_out), "-q"]
         dcmtk = [DCMTK_STORESCP, "-od", str(dcmtk_out), str(dcmtk_port)]
         times: dict[str, list[float]] = {"dicomnet storescp": [], "DCMTK storescp": []}
-        with running(ours) as p_ours, running(dcmtk, env=dcmtk_env()) as p_dcmtk:
+        with (
+            running(ours, stdout_to_log=True) as p_ours,
+            running(dcmtk, env=dcmtk_env()) as p_dcmtk,
+        ):
             wait_listening(ours_port, p_ours)
             wait_listening(dcmtk_port, p_dcmtk)
             for _ in range(args.repeat):

@@ -107,7 +107,7 @@ def dicomnet_storescp_cli(
         "-q",
         *extra,
     ]
-    with running(argv, log=log) as proc:
+    with running(argv, log=log, stdout_to_log=True) as proc:
         wait_listening(port, proc)
         yield Peer(port, proc.pid)
 
@@ -260,6 +260,36 @@ def bench_senders(args: argparse.Namespace, work: Path, in_dir: Path, size: int)
     return results
 
 
+def bench_parallel(args: argparse.Namespace, work: Path, in_dir: Path, size: int) -> list[Result]:
+    """Part 3: our storescu to our storescp (CLI, its defaults), one association against
+    ``--associations N``."""
+    counts = sorted({1, *args.associations})
+    results = [Result(f"storescu --associations {n}", args.files, size) for n in counts]
+    out = work / "out"
+    for rep in range(args.repeat):
+        for count, result in zip(counts, results, strict=True):
+            clear_directory(out)
+            log = work / f"par-{rep}-{count}.log"
+            with dicomnet_storescp_cli(out, args.pdu, log) as peer:
+                argv = [
+                    str(our_script("storescu")),
+                    "127.0.0.1",
+                    str(peer.port),
+                    "-aec",
+                    "BENCHSCP",
+                    "-pdu",
+                    str(args.pdu),
+                    "-q",
+                    "--associations",
+                    str(count),
+                    str(in_dir),
+                ]
+                run = timed(argv, None, args.timeout, log)
+            summary = record(result, run, run.sender_cpu, out, args.files)
+            _progress(f"[par {rep + 1}/{args.repeat}] {result.name}: {summary}")
+    return results
+
+
 def profile_ours(args: argparse.Namespace, work: Path, in_dir: Path) -> None:
     """One extra (untimed) run of dicomnet's SCP under cProfile; print the top functions."""
     import pstats
@@ -349,6 +379,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile-top", type=int, default=25, help="functions to list")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per sender run")
     parser.add_argument(
+        "--associations",
+        type=int,
+        nargs="*",
+        default=[2],
+        help="part 3: storescu --associations N to our storescp (default 2; none to skip)",
+    )
+    parser.add_argument(
         "--baseline-bin",
         type=Path,
         help="a bin directory with another dicomnet's storescp/storescu, measured alongside",
@@ -405,6 +442,12 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  in-proc f/s, dicomnet SCU / pynetdicom SCU: {ours_in / pyn_in:5.2f}x")
             print("  (files/s: wall-clock of the whole sender process, interpreter start-up")
             print("   included; in-proc f/s: association request to release, as the SCU timed it)")
+        if args.associations:
+            par = bench_parallel(args, work, in_dir, size)
+            title = "Parallel associations (our storescu CLI -> our storescp CLI, fsync)"
+            print_table(title, par, "sender (whole process)")
+            for other in par[1:]:
+                print(f"  {other.name} / one association: {ratios(other, par[0])}")
         if args.profile:
             profile_ours(args, work, in_dir)
     finally:

@@ -74,7 +74,8 @@ def receive(
         else:
             argv = [DCMTK_STORESCP, "-od", str(out), str(port)]
             env = dcmtk_env()
-        with running(argv, env=env, log=workdir / f"{receiver}-{run}.log") as proc:
+        log = workdir / f"{receiver}-{run}.log"
+        with running(argv, env=env, log=log, stdout_to_log=True) as proc:
             wait_listening(port, proc)
             before = process_cpu_seconds(proc.pid)
             began = time.perf_counter()

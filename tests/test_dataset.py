@@ -16,7 +16,13 @@ from pydicom import dcmread, dcmwrite
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import UID
 
-from dicomnet.dataset import ReceivedDataset, decode_dataset, encode_dataset
+from dicomnet.dataset import (
+    FSYNC_NEVER,
+    ReceivedDataset,
+    Sync,
+    decode_dataset,
+    encode_dataset,
+)
 from dicomnet.part10 import read_file_meta
 from tests.golden import load_golden
 
@@ -424,3 +430,66 @@ def test_round_trip_property(
     back = decode_dataset(data, syntax)
     assert back == ds
     assert encode_dataset(back, syntax) == data  # stable: re-encoding gives the same bytes
+
+
+class RecordingSync(Sync):
+    """A Sync that records, at each call, whether the final file exists yet."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+        self.calls: list[tuple[str, bool]] = []
+
+    def file(self, fd: int) -> None:
+        os.fstat(fd)  # a real descriptor
+        self.calls.append(("file", self.target.exists()))
+
+    def directory(self, path: Path) -> None:
+        self.calls.append(("directory", self.target.exists()))
+
+
+@pytest.mark.parametrize(
+    ("threshold", "into_spool"),
+    [(1 << 20, False), (256, False), (256, True)],
+    ids=["in-memory", "spilled-elsewhere", "spilled-in-place"],
+)
+@pytest.mark.parametrize("overwrite", [True, False])
+def test_save_syncs_the_file_before_its_name_and_the_directory_after(
+    spool_dir: Path, tmp_path: Path, threshold: int, into_spool: bool, overwrite: bool
+) -> None:
+    out = spool_dir if into_spool else tmp_path / "out"
+    out.mkdir(exist_ok=True)
+    spool, _ = received(spool_dir, threshold=threshold)
+    expected = spool.encoded()
+    sync = RecordingSync(out / "ct.dcm")
+    target = spool.save(out / "ct.dcm", overwrite=overwrite, sync=sync)
+    assert sync.calls == [("file", False), ("directory", True)]
+    assert target.read_bytes() == expected
+    assert listing(out) == ["ct.dcm"]  # no temporary left behind, whichever way it was placed
+    spool.close()
+
+
+def test_save_without_fsync_still_writes_atomically(
+    spool_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[int] = []
+    monkeypatch.setattr(os, "fsync", synced.append)
+    out = tmp_path / "out"
+    out.mkdir()
+    spool, _ = received(spool_dir, threshold=1 << 20)
+    target = spool.save(out / "ct.dcm", sync=FSYNC_NEVER)
+    assert synced == []
+    assert target.read_bytes() == spool.encoded()
+    assert listing(out) == ["ct.dcm"]
+
+
+def test_naming_reads_the_data_set_in_place(spool_dir: Path) -> None:
+    spool, data = received(spool_dir, threshold=1 << 20)
+    with spool.open_inflated() as stream:
+        assert stream.read(8) == data[:8]
+        stream.seek(2, io.SEEK_CUR)
+        assert stream.tell() == 10
+        assert stream.read() == data[10:]
+        assert stream.read(5) == b""
+        stream.seek(0)
+        buffer = bytearray(4)
+        assert stream.readinto(buffer) == 4 and bytes(buffer) == data[:4]

@@ -55,6 +55,7 @@ complete -c dicomnet -n '__fish_seen_subcommand_from storescp' -l max-associatio
 complete -c dicomnet -n '__fish_seen_subcommand_from storescp' -l max-pending-connections -x -d 'Connections that have not associated yet (TLS handshake, waiting for the request, being rejected); beyond, the oldest is closed'
 complete -c dicomnet -n '__fish_seen_subcommand_from storescp' -l exit-after -x -d 'Stop after N stored instances'
 complete -c dicomnet -n '__fish_seen_subcommand_from storescp' -l idle-timeout -x -d 'Seconds without a byte from the peer before its association is aborted'
+complete -c dicomnet -n '__fish_seen_subcommand_from storescp' -l fsync -x -d 'always: fsync each file and its directory before answering success (an instance answered survives a crash); batch: the same promise, the fsyncs of instances stored at once (concurrent associations) done together; never: no fsync (a crash may lose instances already answered; scratch receivers)'
 complete -c dicomnet -n '__fish_seen_subcommand_from storescp' -l max-transfer-time -x -d 'Seconds one message may take to arrive (default: no limit; a message must always bring at least 512 bytes/s over each 30 s, against trickling peers)'
 complete -c dicomnet -n '__fish_seen_subcommand_from storescp' -l acse-timeout -o ta -x -d 'Seconds for association set-up and release (and ARTIM)'
 complete -c dicomnet -n '__fish_seen_subcommand_from storescp' -l dimse-timeout -o td -x -d 'Seconds without a byte from the peer while waiting for a DIMSE response or receiving a message (a slow but steady transfer is never cut)'

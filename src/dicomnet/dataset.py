@@ -26,6 +26,12 @@ a failure status on an association that goes on.
 Temporary files are named ``.dicomnet-*.part`` and hold an exclusive ``flock`` while open, so
 that :func:`remove_stale_temp_files` can tell the leftovers of a killed process from files that a
 running one is still writing.
+
+:meth:`ReceivedDataset.save` makes a file durable through a :class:`Sync` (``sync=``): the
+default, :data:`FSYNC_ALWAYS`, fsyncs the file before its rename and the directory after it;
+:data:`FSYNC_NEVER` leaves both to the operating system (a crash may lose files already
+answered); another Sync may do the same fsyncs for several files at once (a group commit, as
+``storescp --fsync batch``) as long as each call returns only once its fsync is done.
 """
 
 from __future__ import annotations
@@ -68,6 +74,68 @@ SPOOL_THRESHOLD = 4 * 1024 * 1024
 DEFLATED = "1.2.840.10008.1.2.1.99"
 TEMP_PREFIX = ".dicomnet-"
 TEMP_SUFFIX = ".part"
+
+
+class Sync:
+    """How :meth:`ReceivedDataset.save` makes a file durable: :meth:`file` (the temporary
+    file, before its rename) and :meth:`directory` (after the rename) return once done."""
+
+    def file(self, fd: int) -> None:
+        os.fsync(fd)
+
+    def directory(self, path: Path) -> None:
+        _fsync_dir(path)
+
+
+class _NoSync(Sync):
+    def file(self, fd: int) -> None:
+        pass
+
+    def directory(self, path: Path) -> None:
+        pass
+
+
+#: fsync the file before its rename and the directory after it (the default).
+FSYNC_ALWAYS = Sync()
+#: No fsync: the rename is still atomic, but a crash may lose files already saved.
+FSYNC_NEVER: Sync = _NoSync()
+
+
+class _ViewReader(io.RawIOBase):
+    """A read-only stream over bytes in memory, without copying them (``io.BytesIO`` copies
+    its initial value: half a millisecond of a large data set, only to read a few names)."""
+
+    def __init__(self, view: memoryview) -> None:
+        super().__init__()
+        self._view = view
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = (0, self._position, len(self._view))[whence]
+        self._position = max(0, base + offset)
+        return self._position
+
+    def readinto(self, buffer: Any) -> int:
+        chunk = self._view[self._position : self._position + len(buffer)]
+        size = len(chunk)
+        buffer[:size] = chunk
+        self._position += size
+        return size
+
+    def read(self, size: int | None = -1) -> bytes:
+        end = len(self._view) if size is None or size < 0 else self._position + size
+        data = bytes(self._view[self._position : end])
+        self._position += len(data)
+        return data
 
 
 def _temp_file(directory: str | os.PathLike[str] | None) -> tuple[int, str]:
@@ -361,7 +429,11 @@ class ReceivedDataset:
     def open_inflated(self, limit: int | None = None) -> BinaryIO:
         """The data-set bytes as they are to be parsed: inflated as they are read for the
         Deflated transfer syntax (at most ``limit`` bytes, else this AE's inflate limit)."""
-        stream = self.open_dataset()
+        if self._buffer is not None:  # read in place (naming a file reads a few values only)
+            view = memoryview(self._buffer)[len(self._meta) :]
+            stream: BinaryIO = _ViewReader(view)  # type: ignore[assignment]
+        else:
+            stream = self.open_dataset()
         if self.transfer_syntax_uid != DEFLATED:
             return stream
         return InflatingReader(stream, limit if limit is not None else self.max_inflated)  # type: ignore[return-value]
@@ -379,11 +451,18 @@ class ReceivedDataset:
 
     # --- keeping and discarding -----------------------------------------------------------
 
-    def save(self, destination: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
+    def save(
+        self,
+        destination: str | os.PathLike[str],
+        *,
+        overwrite: bool = True,
+        sync: Sync = FSYNC_ALWAYS,
+    ) -> Path:
         """Atomically write the Part-10 file to ``destination``: temp file, flush, fsync,
-        rename, fsync the directory. Raises OSError (leaving no partial file) on failure, and
-        FileExistsError when ``overwrite`` is False and the file exists — decided by the
-        filesystem (a hard link to the final name), so concurrent savers never both succeed."""
+        rename, fsync the directory (the fsyncs through ``sync``, see :class:`Sync`). Raises
+        OSError (leaving no partial file) on failure, and FileExistsError when ``overwrite`` is
+        False and the file exists — decided by the filesystem (a hard link to the final name),
+        so concurrent savers never both succeed."""
         target = Path(destination)
         directory = target.parent
         if self.write_error is not None:
@@ -397,7 +476,7 @@ class ReceivedDataset:
             and self._path.parent.resolve() == directory.resolve()
         ):
             self._file.flush()
-            os.fsync(self._file.fileno())
+            sync.file(self._file.fileno())
             self._place(self._path, target, overwrite)
             if not overwrite:
                 with contextlib.suppress(OSError):
@@ -406,6 +485,7 @@ class ReceivedDataset:
         else:
             fd, name = _temp_file(directory)
             tmp = Path(name)
+            placed = False
             try:
                 with os.fdopen(fd, "wb") as out:
                     if self._buffer is not None:
@@ -418,12 +498,14 @@ class ReceivedDataset:
                             while chunk := src.read(1024 * 1024):
                                 out.write(chunk)
                     out.flush()
-                    os.fsync(out.fileno())
+                    sync.file(out.fileno())
                     self._place(tmp, target, overwrite)  # while the lock is held
+                    placed = overwrite  # renamed: no name left to remove
             finally:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-        _fsync_dir(directory)
+                if not placed:
+                    with contextlib.suppress(OSError):
+                        os.unlink(tmp)
+        sync.directory(directory)
         return target
 
     @staticmethod

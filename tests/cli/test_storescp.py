@@ -11,6 +11,7 @@ import json
 import os
 import signal
 import socket
+import threading
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -602,3 +603,84 @@ def test_require_called_aet(
     assert "called AE title not recognised" in wrong.stderr
     right = cli("storescu", "127.0.0.1", str(scp.port), ct_files[0], "-aec", "ARCHIVE")
     assert right.returncode == 0, right
+
+
+# --- --fsync -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["always", "batch", "never"])
+def test_fsync_modes_store_every_file_whole(
+    our_storescp: StorescpStarter, ct_files: list[Path], tmp_path: Path, mode: str
+) -> None:
+    od = tmp_path / "od"
+    scp = our_storescp("--fsync", mode, "--exit-after", str(2 * len(ct_files)), output_dir=od)
+    scp.wait_for("listening on")
+    senders = [
+        threading.Thread(target=dcmtk_send, args=(scp.port, *ct_files)) for _ in range(2)
+    ]  # two associations at once: what --fsync batch groups
+    for sender in senders:
+        sender.start()
+    for sender in senders:
+        sender.join()
+    assert scp.wait(20) == 0, scp
+    assert f"storescp: {2 * len(ct_files)} instance(s) stored, 0 failed" in scp.stderr
+    expected = sorted(Path(f"CT.{sop_instance_of(p)}.dcm") for p in ct_files)
+    assert all_files(od) == expected  # and no temporary file left behind
+    for source in ct_files:
+        received = od / f"CT.{sop_instance_of(source)}.dcm"
+        assert dataset_bytes(received) == dataset_bytes(source)
+
+
+def test_bad_fsync_mode_exits_2(cli: CliRunner, tmp_path: Path) -> None:
+    result = cli("storescp", "0", "--bind", "127.0.0.1", "-od", tmp_path, "--fsync", "sometimes")
+    assert result.returncode == 2, result
+    assert "--fsync must be one of always, batch, never" in result.stderr
+
+
+def test_group_commit_answers_each_caller_after_its_own_fsync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Concurrent callers are served in shared rounds, each returning only once the round that
+    holds its request is done; a failing fsync raises in its own caller only."""
+    from dicomnet.cli._storage import GroupCommit
+
+    synced: list[int] = []
+    first_round = threading.Event()
+    real_fsync = os.fsync
+
+    def slow_fsync(fd: int) -> None:
+        first_round.wait(10)  # hold the first round until every caller has queued
+        real_fsync(fd)
+        synced.append(fd)
+
+    monkeypatch.setattr(os, "fsync", slow_fsync)
+    commit = GroupCommit()
+    files = [open(tmp_path / f"f{n}", "wb") for n in range(6)]  # noqa: SIM115
+    returned: dict[int, bool] = {}
+    errors: dict[int, BaseException] = {}
+
+    arrived = threading.Semaphore(0)
+
+    def caller(n: int) -> None:
+        fd = files[n].fileno() if n != 5 else 10_000  # not a descriptor: EBADF
+        arrived.release()
+        try:
+            commit.file(fd)
+            commit.directory(tmp_path)
+        except OSError as exc:
+            errors[n] = exc
+        returned[n] = fd in synced or n == 5
+
+    threads = [threading.Thread(target=caller, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for _ in threads:
+        assert arrived.acquire(timeout=10)
+    first_round.set()  # the first round may hold one request or all: none returns before it
+    for thread in threads:
+        thread.join(10)
+    for handle in files:
+        handle.close()
+    assert returned == {n: True for n in range(6)}  # nobody returned before its fsync
+    assert set(errors) == {5}
+    assert commit.rounds < 12  # 6 file and 6 directory requests shared rounds

@@ -14,6 +14,15 @@ taken), so concurrent associations storing the same instance never both store it
 
 Stored files get mode 0666 less the umask, like any other program's files (the temporary file
 they are written to is private).
+
+Durability (``storescp --fsync``): ``always`` (the default) fsyncs each file before its rename and
+the directory after it, then answers success: an instance answered with success survives a crash
+or power loss. ``batch`` keeps that promise and that order, but the fsyncs of the instances being
+stored at the same moment (on concurrent associations) are done together by one thread
+(:class:`GroupCommit`: a directory is fsynced once for all of them); each answer still waits for
+its own file and directory. ``never`` does no fsync: the rename is still atomic (never a partial
+file under its final name), but an instance answered with success may be lost if the machine
+crashes before the operating system writes it (for scratch receivers and tests).
 """
 
 from __future__ import annotations
@@ -27,6 +36,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from dicomnet.dataset import FSYNC_ALWAYS, FSYNC_NEVER, Sync
 from dicomnet.ul.codec import is_valid_uid
 
 LOG = logging.getLogger("dicomnet.storage")
@@ -131,8 +141,10 @@ class StorageHandler:
         template: str = DEFAULT_TEMPLATE,
         on_duplicate: str = "replace",
         on_stored: Callable[[Path, Any], None] | None = None,
+        sync: Sync = FSYNC_ALWAYS,
     ) -> None:
         self.output_dir = output_dir.resolve()
+        self.sync = sync
         self.template = template
         self.fields = check_template(template)
         if on_duplicate not in DUPLICATE_POLICIES:
@@ -236,7 +248,7 @@ class StorageHandler:
             try:
                 # keep/fail: a hard link to the final name decides, so that of two
                 # associations storing the same instance at once exactly one gets it.
-                event.save(target, overwrite=self.on_duplicate == "replace")
+                event.save(target, overwrite=self.on_duplicate == "replace", sync=self.sync)
             except FileExistsError:
                 return self._duplicate(target)
             with contextlib.suppress(OSError):  # stored safely already; the mode is a courtesy
@@ -262,6 +274,80 @@ class StorageHandler:
     def _count_stored(self) -> None:
         with self._lock:
             self.stored += 1
+
+
+FSYNC_MODES = ("always", "batch", "never")
+
+
+def sync_for(mode: str) -> Sync:
+    """The :class:`~dicomnet.dataset.Sync` of a ``--fsync`` mode (see the module's docstring)."""
+    if mode == "always":
+        return FSYNC_ALWAYS
+    if mode == "never":
+        return FSYNC_NEVER
+    if mode == "batch":
+        return GroupCommit()
+    raise ValueError(f"--fsync must be one of {', '.join(FSYNC_MODES)}")
+
+
+class GroupCommit(Sync):
+    """``--fsync batch``: the fsyncs asked for while a round runs are done in the next round,
+    by one thread, each directory once per round. :meth:`file` and :meth:`directory` return
+    when their own fsync is done (raising its error, for a file), so every caller keeps the
+    order file fsync, rename, directory fsync, answer."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._pending: list[list[Any]] = []  # [kind, fd or path, error]
+        self._collecting = 0  # the round the requests made now belong to
+        self._completed = 0  # rounds below this are done
+        self._thread: threading.Thread | None = None
+        self.rounds = 0  # rounds run (for tests and benchmarks)
+
+    def file(self, fd: int) -> None:
+        self._wait(["file", fd, None])
+
+    def directory(self, path: Path) -> None:
+        self._wait(["dir", str(path), None])
+
+    def _wait(self, request: list[Any]) -> None:
+        with self._cond:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="dicomnet-group-commit", daemon=True
+                )
+                self._thread.start()
+            self._pending.append(request)
+            round_ = self._collecting
+            self._cond.notify_all()
+            while self._completed <= round_:
+                self._cond.wait()
+        if request[2] is not None:
+            raise request[2]
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending:
+                    self._cond.wait()
+                batch, self._pending = self._pending, []
+                round_ = self._collecting
+                self._collecting += 1
+            directories: dict[str, None] = {}
+            for request in batch:
+                if request[0] == "file":
+                    try:
+                        os.fsync(request[1])
+                    except OSError as exc:
+                        request[2] = exc
+                else:
+                    directories[request[1]] = None
+            for directory in directories:  # once each: every rename of the round is before it
+                FSYNC_ALWAYS.directory(Path(directory))
+            with self._cond:
+                self.rounds += 1
+                self._completed = round_ + 1
+                self._cond.notify_all()
 
 
 class _Refused(Exception):

@@ -29,9 +29,9 @@ from dicomnet.cli._shared import shared_options
 HELP = """Receive DICOM instances (C-STORE SCP) and write them as Part-10 files.
 
 Files are named by --filepath (default {Modality}.{SOPInstanceUID}.dcm) from validated UIDs only,
-written atomically (temp file, fsync, rename) before the success response; a data set that is
-malformed, whose UIDs differ from the command's, or that cannot be written gets a failure status
-and nothing is kept. A file that exists already is replaced (--on-duplicate keep|fail to change
+written atomically (temp file, fsync, rename, fsync of the directory: see --fsync) before the
+success response; a data set that is malformed, whose UIDs differ from the command's, or that
+cannot be written gets a failure status and nothing is kept. A file that exists already is replaced (--on-duplicate keep|fail to change
 that; decided atomically). Temporary files left by a killed storescp are removed at start. One
 line per stored instance goes to stdout (a table on a terminal, text otherwise, or --format), a
 summary to stderr at the end. SIGINT/SIGTERM stop the server cleanly (exit 0); a closed stdout
@@ -122,6 +122,16 @@ def storescp(
             help="Seconds without a byte from the peer before its association is aborted.",
         ),
     ] = 60.0,
+    fsync: Annotated[
+        str,
+        typer.Option(
+            "--fsync",
+            help="always: fsync each file and its directory before answering success (an "
+            "instance answered survives a crash); batch: the same promise, the fsyncs of "
+            "instances stored at once (concurrent associations) done together; never: no "
+            "fsync (a crash may lose instances already answered; scratch receivers).",
+        ),
+    ] = "always",
     max_transfer_time: Annotated[
         float | None,
         typer.Option(
@@ -145,6 +155,7 @@ def storescp(
         StoredLines,
         TemplateError,
         prepare_output_dir,
+        sync_for,
     )
     from dicomnet.sop_class import AllStorageClasses, AllTransferSyntaxes, Verification
     from dicomnet.ul.codec import validate_ae_title
@@ -166,6 +177,10 @@ def storescp(
         else DEFAULT_TEMPLATE
     )
     ssl_context = common.server_tls()
+    try:
+        sync = sync_for(fsync)
+    except ValueError as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from None
 
     done = threading.Event()
     lines = StoredLines(common.fmt, common.no_color, done)
@@ -180,7 +195,9 @@ def storescp(
     if not no_store:
         prepare_output_dir("storescp", output_dir, quiet)
         try:
-            storage = StorageHandler(output_dir, template, on_duplicate, on_stored=stored)
+            storage = StorageHandler(
+                output_dir, template, on_duplicate, on_stored=stored, sync=sync
+            )
         except (TemplateError, ValueError) as exc:
             raise CommandError(f"--filepath/--on-duplicate: {exc}", EXIT_USAGE) from None
         builtin.append((evt.EVT_C_STORE, _indexing(storage, index_db) if index_db else storage))

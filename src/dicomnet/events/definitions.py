@@ -202,15 +202,20 @@ class Event:
             raise AttributeError("'encoded_dataset' is only available for EVT_C_STORE")
         return self.received.encoded(include_meta=include_meta)
 
-    def save(self, destination: str | os.PathLike[str], *, overwrite: bool = True) -> Path:
+    def save(
+        self, destination: str | os.PathLike[str], *, overwrite: bool = True, sync: Any = None
+    ) -> Path:
         """Write the received data set as a Part-10 file at ``destination`` (C-STORE).
 
         Atomic and durable: temporary file in the same directory, flush, fsync, rename, fsync
         the directory (a rename when the data set was spooled there). Raises OSError leaving
-        no partial file, FileExistsError if ``overwrite`` is False and the file exists."""
+        no partial file, FileExistsError if ``overwrite`` is False and the file exists.
+        ``sync``: a :class:`dicomnet.dataset.Sync` doing the fsyncs (default: each, here)."""
         if self.event is not EVT_C_STORE:
             raise AttributeError("'save' is only available for EVT_C_STORE")
-        return self.received.save(destination, overwrite=overwrite)
+        if sync is None:
+            return self.received.save(destination, overwrite=overwrite)
+        return self.received.save(destination, overwrite=overwrite, sync=sync)
 
     # --- DIMSE-N (N-EVENT-REPORT, N-GET, N-SET, N-ACTION, N-CREATE, N-DELETE) ---------------
 
