@@ -184,6 +184,10 @@ def bench_receivers(args: argparse.Namespace, work: Path, in_dir: Path, size: in
         ("dicomnet SCP (event.save)", lambda o, p, lg: dicomnet_scp(o, p, lg, "save")),
         ("dicomnet SCP (plain write)", lambda o, p, lg: dicomnet_scp(o, p, lg, "write")),
         ("dicomnet storescp (CLI, fsync)", dicomnet_storescp_cli),
+        (
+            "dicomnet storescp --fsync never",
+            lambda o, p, lg: dicomnet_storescp_cli(o, p, lg, extra=("--fsync", "never")),
+        ),
         ("DCMTK storescp", dcmtk_scp),
         ("pynetdicom SCP", pynetdicom_scp),
     ]
@@ -414,16 +418,17 @@ def main(argv: list[str] | None = None) -> int:
         if not args.skip_scp:
             scp = bench_receivers(args, work, in_dir, size)
             print_table("Receivers (sender: DCMTK storescu, TCP_NODELAY=1)", scp, "receiver")
-            save, write, cli, dcmtk, pyn = scp[:5]
+            save, write, cli, never, dcmtk, pyn = scp[:6]
             print(f"  dicomnet (event.save)  / pynetdicom: {ratios(save, pyn)}")
             print(f"  dicomnet (event.save)  / DCMTK:      {ratios(save, dcmtk)}")
             print(f"  dicomnet (plain write) / pynetdicom: {ratios(write, pyn)}")
             print(f"  dicomnet (plain write) / DCMTK:      {ratios(write, dcmtk)}")
             print(f"  dicomnet storescp CLI  / pynetdicom: {ratios(cli, pyn)}")
             print(f"  dicomnet storescp CLI  / DCMTK:      {ratios(cli, dcmtk)}")
+            print(f"  storescp --fsync never / DCMTK:      {ratios(never, dcmtk)}")
             if args.baseline_bin:
-                print(f"  baseline storescp CLI  / DCMTK:      {ratios(scp[5], dcmtk)}")
-                print(f"  dicomnet / baseline storescp CLI:    {ratios(cli, scp[5])}")
+                print(f"  baseline storescp CLI  / DCMTK:      {ratios(scp[6], dcmtk)}")
+                print(f"  dicomnet / baseline storescp CLI:    {ratios(cli, scp[6])}")
         if not args.skip_scu:
             scu = bench_senders(args, work, in_dir, size)
             title = "Senders (receiver: DCMTK storescp, TCP_NODELAY=1)"

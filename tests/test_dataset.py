@@ -492,4 +492,5 @@ def test_naming_reads_the_data_set_in_place(spool_dir: Path) -> None:
         assert stream.read(5) == b""
         stream.seek(0)
         buffer = bytearray(4)
-        assert stream.readinto(buffer) == 4 and bytes(buffer) == data[:4]
+        reader: Any = stream
+        assert reader.readinto(buffer) == 4 and bytes(buffer) == data[:4]

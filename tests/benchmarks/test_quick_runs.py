@@ -7,6 +7,7 @@ prints the ratio line it exists for.
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -15,16 +16,18 @@ import pytest
 
 BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
 
-QUICK = {
-    "bench_echo.py": (["--runs", "2", "--importtime-runs", "1"], "x DCMTK"),
-    "bench_store.py": (["--files", "4", "--size-kib", "16"], "/ DCMTK"),
-    "bench_nagle.py": (["--files", "3", "--size-kib", "16", "--repeat", "1"], "goal >= 5x"),
-    "bench_validate.py": (["--files", "4", "--size-kib", "16", "--repeat", "1"], "%"),
-    "bench_qrscp.py": (
-        ["--instances", "200", "--files", "4", "--repeat", "1"],
-        "matches",
-    ),
-}
+
+def _run_all() -> object:
+    spec = importlib.util.spec_from_file_location("run_all", BENCHMARKS / "run_all.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+RUN_ALL = _run_all()
+#: The quick arguments, one source: benchmarks/run_all.py (its --quick runs them too).
+QUICK: dict[str, tuple[list[str], str]] = RUN_ALL.QUICK  # type: ignore[attr-defined]
 
 
 def test_every_benchmark_has_a_quick_run() -> None:
@@ -45,3 +48,30 @@ def test_benchmark_runs_in_quick_mode(name: str) -> None:
     )
     assert done.returncode == 0, f"{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
     assert says in done.stdout, done.stdout[-2000:]
+
+
+@pytest.mark.slow
+@pytest.mark.interop
+def test_run_all_writes_a_markdown_table(tmp_path: Path) -> None:
+    out = tmp_path / "results.md"
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(BENCHMARKS / "run_all.py"),
+            "--quick",
+            "--only",
+            "bench_echo.py",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    text = out.read_text()
+    assert "| benchmark | exit | seconds | result |" in text
+    rows = [line for line in text.splitlines() if line.startswith("| bench_echo.py | 0 |")]
+    assert len(rows) == 1, text[:2000]
+    assert "x DCMTK" in text and "## bench_echo.py (exit 0)" in text
