@@ -28,15 +28,16 @@ from dicomnet.cli._shared import shared_options
 
 HELP = """Receive DICOM instances (C-STORE SCP) and write them as Part-10 files.
 
-Files are named by --filepath (default {Modality}.{SOPInstanceUID}.dcm) from validated UIDs only,
-written atomically (temp file, fsync, rename, fsync of the directory: see --fsync) before the
-success response; a data set that is malformed, whose UIDs differ from the command's, or that
-cannot be written gets a failure status and nothing is kept. A file that exists already is replaced
-(--on-duplicate keep|fail to change that; decided atomically). Temporary files left by a killed
-storescp are removed at start. One line per stored instance goes to stdout (a table on a terminal,
-text otherwise, or --format), a summary to stderr at the end. SIGINT/SIGTERM stop the server
-cleanly (exit 0); a closed stdout stops it too (exit 141). --handler without EVENT= handles each
-received C-STORE (EVT_C_STORE), after the built-in storage handler; the first failure status wins."""
+Files are named by --filepath (default {Modality}.{SOPInstanceUID}.dcm) from validated UIDs
+only, written atomically (temp file, fsync, rename, fsync of the directory: see --fsync) before
+the success response; a data set that is malformed, whose UIDs differ from the command's, or
+that cannot be written gets a failure status and nothing is kept. A file that exists already is
+replaced (--on-duplicate keep|fail to change that; decided atomically). Temporary files left by
+a killed storescp are removed at start. One line per stored instance goes to stdout (a table on
+a terminal, text otherwise, or --format), a summary to stderr at the end. SIGINT/SIGTERM stop
+the server cleanly (exit 0); a closed stdout stops it too (exit 141). --handler without EVENT=
+handles each received C-STORE (EVT_C_STORE), after the built-in storage handler; the first
+failure status wins."""
 
 
 class _Stop(Exception):
