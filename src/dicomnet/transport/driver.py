@@ -94,6 +94,7 @@ if TYPE_CHECKING:
 LOGGER = logging.getLogger("dicomnet.assoc")
 
 _SEND_STATES = (State.STA6, State.STA8)  # where we may send P-DATA-TF
+SEND_BATCH = 64 * 1024  # P-DATA-TF bytes gathered into one send (see send_message)
 _DRAIN_LIMIT = 0.5  # most seconds we wait for the peer to close after our A-ABORT
 
 
@@ -589,6 +590,12 @@ class AssociationCore:
         conn = self._conn
         if conn is None or conn.closed:  # e.g. a handler aborted the association
             raise TransportLost("not connected")
+        # Without PDU-level handlers, P-DATA-TFs go out SEND_BATCH bytes at a time (small PDUs,
+        # such as a peer's 16 KiB maximum, then cost one system call per batch, not per PDU);
+        # with them, each is sent before its event, as it always was.
+        batch = not (pdu_sent or data_sent)
+        held: list[bytes] = []
+        held_size = 0
         # already at least ul.negotiation.MIN_PEER_MAX_LENGTH (peer_max_pdu_for_sending)
         for data in fragment_message(context_id, command, dataset, self._peer_max_pdu):
             # DT-1 / AR-7 in Sta6/Sta8; the table has no other cell for sending P-DATA
@@ -596,14 +603,27 @@ class AssociationCore:
             if transition is None:
                 raise LocalProtocolError(f"cannot send P-DATA in {self._fsm.state.name}")
             self._notify_transition(transition)
-            try:
-                conn.sendall(data, deadline_in(self.dimse_timeout), progress=self.dimse_timeout)
-            except (OSError, Deadline) as exc:
-                raise TransportLost(str(exc)) from exc
+            if batch:
+                held.append(data)
+                held_size += len(data)
+                if held_size < SEND_BATCH:
+                    continue
+                data = b"".join(held)
+                held.clear()
+                held_size = 0
+            self._send_data(conn, data)
             if pdu_sent:  # decoded only for the handlers that asked for the PDU object
                 self._notify(evt.EVT_PDU_SENT, pdu=decode_pdu(data))
             if data_sent:
                 self._notify(evt.EVT_DATA_SENT, data=data)
+        if held:
+            self._send_data(conn, b"".join(held))
+
+    def _send_data(self, conn: Any, data: bytes) -> None:
+        try:
+            conn.sendall(data, deadline_in(self.dimse_timeout), progress=self.dimse_timeout)
+        except (OSError, Deadline) as exc:
+            raise TransportLost(str(exc)) from exc
 
     def next_message(self, wait_seconds: float | None) -> MessageComplete[Any] | None:
         """The next complete DIMSE message, or None when the association ended or
