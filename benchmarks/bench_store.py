@@ -294,6 +294,52 @@ def bench_parallel(args: argparse.Namespace, work: Path, in_dir: Path, size: int
     return results
 
 
+def bench_concurrent(args: argparse.Namespace, work: Path, in_dir: Path, size: int) -> list[Result]:
+    """Part 4: ``--senders K`` DCMTK storescu processes at once, each sending its share of the
+    files on its own association, to our storescp (each --fsync mode) and DCMTK storescp."""
+    files = sorted(in_dir.iterdir())
+    shares = [work / f"share{k}" for k in range(args.senders)]
+    for k, share in enumerate(shares):
+        share.mkdir(exist_ok=True)
+        for path in files[k :: args.senders]:
+            target = share / path.name
+            if not target.exists():
+                os.link(path, target)
+    receivers: list[tuple[str, Receiver]] = [
+        (
+            f"storescp --fsync {mode}",
+            lambda o, p, lg, mode=mode: dicomnet_storescp_cli(o, p, lg, extra=("--fsync", mode)),
+        )
+        for mode in ("always", "batch", "never")
+    ]
+    receivers.append(("DCMTK storescp", dcmtk_scp))
+    results = [Result(name, args.files, size) for name, _ in receivers]
+    out = args.concurrent_dir / "out" if args.concurrent_dir else work / "out"
+    for rep in range(args.repeat):
+        for (name, start), result in zip(receivers, results, strict=True):
+            clear_directory(out)
+            log = work / f"conc-{rep}-{_slug(name)}.log"
+            with start(out, args.pdu, log) as peer:
+                cpu_before = process_cpu_seconds(peer.pid)
+                began = time.perf_counter()
+                procs = [
+                    subprocess.Popen(
+                        storescu_argv(peer.port, args.pdu, share),
+                        env=dcmtk_env(),
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                    for share in shares
+                ]
+                codes = [proc.wait(timeout=args.timeout) for proc in procs]
+                elapsed = time.perf_counter() - began
+                cpu = process_cpu_seconds(peer.pid) - cpu_before
+            run = Run(elapsed, max(codes, key=abs), "", cpu)
+            summary = record(result, run, cpu, out, args.files)
+            _progress(f"[conc {rep + 1}/{args.repeat}] {name}: {summary}")
+    return results
+
+
 def profile_ours(args: argparse.Namespace, work: Path, in_dir: Path) -> None:
     """One extra (untimed) run of dicomnet's SCP under cProfile; print the top functions."""
     import pstats
@@ -390,6 +436,17 @@ def main(argv: list[str] | None = None) -> int:
         help="part 3: storescu --associations N to our storescp (default 2; none to skip)",
     )
     parser.add_argument(
+        "--senders",
+        type=int,
+        default=0,
+        help="part 4: this many DCMTK storescu at once to each receiver (0: skip)",
+    )
+    parser.add_argument(
+        "--concurrent-dir",
+        type=Path,
+        help="part 4's output directory (e.g. on a real disk, to see what fsync costs)",
+    )
+    parser.add_argument(
         "--baseline-bin",
         type=Path,
         help="a bin directory with another dicomnet's storescp/storescu, measured alongside",
@@ -453,6 +510,13 @@ def main(argv: list[str] | None = None) -> int:
             print_table(title, par, "sender (whole process)")
             for other in par[1:]:
                 print(f"  {other.name} / one association: {ratios(other, par[0])}")
+        if args.senders:
+            conc = bench_concurrent(args, work, in_dir, size)
+            where = args.concurrent_dir or work
+            title = f"{args.senders} DCMTK storescu at once, each its share (output in {where})"
+            print_table(title, conc, "receiver")
+            for other in conc[:3]:
+                print(f"  {other.name} / DCMTK: {ratios(other, conc[3])}")
         if args.profile:
             profile_ours(args, work, in_dir)
     finally:
