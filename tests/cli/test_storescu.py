@@ -287,11 +287,13 @@ def test_exit_6_failure_status_with_counts(
     assert f"storescu: {ct_files[0]}: 0xA700 " in result.stderr
 
 
+@pytest.mark.parametrize("associations", ["1", "2"])
 def test_exit_130_sigint(
     spawn: Spawner,
     pynetdicom_scp: PynetdicomStarter,
     ct_files: list[Path],
     release: threading.Event,
+    associations: str,
 ) -> None:
     from pynetdicom import evt
 
@@ -303,7 +305,7 @@ def test_exit_130_sigint(
         return 0x0000
 
     _, port = pynetdicom_scp([(evt.EVT_C_STORE, on_store)])
-    running = spawn("storescu", "127.0.0.1", str(port), *ct_files)
+    running = spawn("storescu", "127.0.0.1", str(port), *ct_files, "--associations", associations)
     assert arrived.wait(10), running
     running.send_signal(signal.SIGINT)
     assert running.wait(5) == 130, running
