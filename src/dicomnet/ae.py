@@ -66,6 +66,9 @@ class AE:
         self.require_calling_aet: list[str] = []
         #: Accept a username+password user identity over plain TCP (default: only over TLS).
         self.allow_plain_password = False
+        #: Reject (permanent, ACSE, no reason given) an A-ASSOCIATE-RQ without a User Identity
+        #: item; the EVT_USER_ID handler decides about those that have one.
+        self.require_user_identity = False
         self.implementation_class_uid = IMPLEMENTATION_CLASS_UID
         self.implementation_version_name: str | None = IMPLEMENTATION_VERSION_NAME
         #: Largest received data set, in bytes (None: no limit); beyond, the C-STORE is

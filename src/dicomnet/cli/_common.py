@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from dicomnet import events as evt
+from dicomnet._record import fields as record_fields
 from dicomnet._record import record
 from dicomnet.cli import _logging
 from dicomnet.cli._console import (
@@ -23,6 +24,9 @@ if TYPE_CHECKING:
     import ssl
 
     from dicomnet.association import Association
+    from dicomnet.ul.items import UserIdentityRQ
+
+_SECRETS = ("password", "user_jwt", "user_saml", "user_kerberos")
 
 
 @record(kw_only=True)
@@ -84,6 +88,29 @@ class ScuCommon(Common):
     called_aet: str = "ANY-SCP"
     connect_timeout: float = 10.0
     tls_server_name: str | None = None
+    user: str | None = None
+    password: str | None = None
+    password_file: str | None = None
+    user_jwt: str | None = None
+    user_saml: str | None = None
+    user_kerberos: str | None = None
+    identity_response: bool = False
+    allow_plain_password: bool = False
+
+    def __repr__(self) -> str:  # the secrets are never shown
+        shown = (
+            f"{f.name}={'<redacted>' if f.name in _SECRETS and v else repr(v)}"
+            for f in record_fields(self)
+            for v in [getattr(self, f.name)]
+        )
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+    def user_identity(self, ssl_context: ssl.SSLContext | None) -> UserIdentityRQ | None:
+        """The User Identity item of the --user/--password/--user-* options, or None; a
+        password without TLS is refused (exit 2) unless --allow-plain-password."""
+        from dicomnet.cli._identity import identity_from_options
+
+        return identity_from_options(self, encrypted=ssl_context is not None)
 
     def client_tls(self) -> ssl.SSLContext | None:
         """TLS when any TLS option is given (see :mod:`dicomnet.tls`), else None: the
@@ -128,6 +155,10 @@ class ScuCommon(Common):
     def check_established(self, assoc: Association) -> None:
         """Raise CommandError with the right exit code if the association did not come up."""
         if assoc.is_established:
+            if self.identity_response:
+                from dicomnet.cli._identity import check_response
+
+                check_response(self, assoc)
             return
         peer, port = self.peer, self.port
         if assoc.connect_error is not None:

@@ -224,6 +224,94 @@ LogFile = Annotated[
 ]
 
 
+# User identity (PS3.7 D.3.3.7), on every SCU. Secrets are never shown as defaults or logged.
+PANEL_ID = "User identity"
+_TOKEN = "VALUE, @FILE, or a FILE (as DCMTK's option) to read it from"
+User = Annotated[
+    str | None,
+    typer.Option(
+        "--user",
+        "-usr",
+        help="Authenticate as this user (a username alone, or with --password).",
+        rich_help_panel=PANEL_ID,
+        show_default=False,
+    ),
+]
+Password = Annotated[
+    str | None,
+    typer.Option(
+        "--password",
+        "-pwd",
+        help="The password of --user. Other users on this machine can see a command line: "
+        "prefer --password-file or the environment variable. Only over TLS unless "
+        "--allow-plain-password.",
+        envvar="DICOMNET_PASSWORD",
+        rich_help_panel=PANEL_ID,
+        show_default=False,
+    ),
+]
+PasswordFile = Annotated[
+    str | None,
+    typer.Option(
+        "--password-file",
+        help="Read the password of --user from the first line of this file ('-': stdin).",
+        rich_help_panel=PANEL_ID,
+        show_default=False,
+    ),
+]
+UserJwt = Annotated[
+    str | None,
+    typer.Option(
+        "--user-jwt",
+        "--jwt",
+        help=f"Authenticate with a JSON Web Token: {_TOKEN}.",
+        rich_help_panel=PANEL_ID,
+        show_default=False,
+    ),
+]
+UserSaml = Annotated[
+    str | None,
+    typer.Option(
+        "--user-saml",
+        "--saml",
+        help=f"Authenticate with a SAML assertion: {_TOKEN}.",
+        rich_help_panel=PANEL_ID,
+        show_default=False,
+    ),
+]
+UserKerberos = Annotated[
+    str | None,
+    typer.Option(
+        "--user-kerberos",
+        "--kerberos",
+        "-kt",
+        help=f"Authenticate with a Kerberos service ticket: {_TOKEN}.",
+        rich_help_panel=PANEL_ID,
+        show_default=False,
+    ),
+]
+IdentityResponse = Annotated[
+    bool,
+    typer.Option(
+        "--identity-response",
+        "--pos-response",
+        "-rsp",
+        help="Ask the peer for a positive response to the user identity (the association "
+        "fails if none comes).",
+        rich_help_panel=PANEL_ID,
+    ),
+]
+AllowPlainPassword = Annotated[
+    bool,
+    typer.Option(
+        "--allow-plain-password",
+        help="Send --password over plain TCP (default: refused without TLS: the password "
+        "would cross the network in clear).",
+        rich_help_panel=PANEL_ID,
+    ),
+]
+
+
 # Options of some of the commands, spelled once; each command places them in its own signature.
 
 # The retrieving SCUs (getscu, movescu); the models also findscu.
@@ -267,6 +355,45 @@ RequireCallingAET = Annotated[
     list[str] | None,
     typer.Option("--require-calling-aet", help="Only accept these calling AE titles (repeatable)."),
 ]
+AllowPlainPasswordScp = Annotated[
+    bool,
+    typer.Option(
+        "--allow-plain-password",
+        help="Accept a username+password identity over plain TCP (default: refused "
+        "unless TLS is on: the password would cross the network in clear).",
+    ),
+]
+
+
+def _hash_password(user: str | None) -> None:
+    from dicomnet.cli._identity import print_hash_line
+
+    print_hash_line(user)
+
+
+RequireUser = Annotated[
+    Path | None,
+    typer.Option(
+        "--require-user",
+        help="Accept only users listed in this users file, each line 'user:scrypt$...' "
+        "(make one with --hash-password USER); an association without user identity, or "
+        "with a wrong one, is rejected. Passwords only over TLS unless --allow-plain-password.",
+        show_default=False,
+    ),
+]
+HashPassword = Annotated[
+    str | None,
+    typer.Option(
+        "--hash-password",
+        metavar="USER",
+        callback=_hash_password,
+        is_eager=True,
+        expose_value=False,
+        help="Print the --require-user line of USER and exit; the password is asked for "
+        "(or read from stdin, or DICOMNET_PASSWORD).",
+        show_default=False,
+    ),
+]
 MaxAssociations = Annotated[
     int, typer.Option("--max-associations", min=1, help="Concurrent associations.")
 ]
@@ -304,3 +431,4 @@ def handler_option(default_event: str) -> object:
 # DCMTK-style options whose value must be a separate argument; a glued form such as -aetME is
 # refused with a clear message instead of being read as a cluster of one-letter options.
 GLUED_ALIASES = ("-aet", "-aec", "-aem", "-to", "-ta", "-td", "-pdu", "-od")
+GLUED_IDENTITY_ALIASES = ("-usr", "-pwd", "-kt")

@@ -75,10 +75,20 @@ def _scu(calling_aet: str) -> tuple[list[tuple[str, Any, Any]], list[tuple[str, 
     """An SCU's own shared parameters: the arguments that come first, and the options that
     come before the Network options of every command."""
     arguments = [("peer", o.Peer, _EMPTY), ("port", o.Port, _EMPTY)]
-    options = [
+    options: list[tuple[str, Any, Any]] = [
         ("calling_aet", o.CallingAET, calling_aet),
         ("called_aet", o.CalledAET, "ANY-SCP"),
         ("connect_timeout", o.ConnectTimeout, 10.0),
+    ]
+    options += [  # user identity
+        ("user", o.User, None),
+        ("password", o.Password, None),
+        ("password_file", o.PasswordFile, None),
+        ("user_jwt", o.UserJwt, None),
+        ("user_saml", o.UserSaml, None),
+        ("user_kerberos", o.UserKerberos, None),
+        ("identity_response", o.IdentityResponse, False),
+        ("allow_plain_password", o.AllowPlainPassword, False),
     ]
     return arguments, options
 

@@ -27,7 +27,7 @@ from dicomnet.cli._console import (
     error,
     stdout_gone,
 )
-from dicomnet.cli._options import GLUED_ALIASES, Version
+from dicomnet.cli._options import GLUED_ALIASES, GLUED_IDENTITY_ALIASES, Version
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module, one-line summary)
@@ -129,15 +129,16 @@ def _check_glued(prog: str, argv: list[str]) -> None:
     for arg in argv:
         if arg == "--":
             return
-        for alias in GLUED_ALIASES:
+        for alias in (*GLUED_ALIASES, *GLUED_IDENTITY_ALIASES):
             if arg.startswith(alias) and arg != alias and not arg.startswith("--"):
                 rest = arg[len(alias) :]
                 if rest.startswith("="):
                     continue
+                shown = (rest, arg) if alias != "-pwd" else ("PASSWORD", "-pwd...")  # unechoed
                 error(
                     prog,
                     f"option {alias} takes its value as a separate argument: "
-                    f"write '{alias} {rest}' (got {arg!r})",
+                    f"write '{alias} {shown[0]}' (got {shown[1]!r})",
                 )
                 raise SystemExit(EXIT_USAGE)
 

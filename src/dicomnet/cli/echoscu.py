@@ -51,6 +51,7 @@ def echoscu(
 
     user = start(common, evt.EVT_DIMSE_RECV)
     tls = common.tls_args(common.client_tls())
+    identity = common.user_identity(tls[0] if tls else None)
     handlers = build_evt_handlers(logging_handlers(common.level), user)
     peer, port, fmt, no_color = common.peer, common.port, common.fmt, common.no_color
 
@@ -70,7 +71,7 @@ def echoscu(
             if attempt:
                 stop.wait(interval)
             try:
-                code = _one_check(ae, common, repeat, tls, handlers, rows)
+                code = _one_check(ae, common, repeat, tls, handlers, rows, identity)
             except CommandError as exc:
                 if count == 1:
                     raise
@@ -96,6 +97,7 @@ def _one_check(
     tls: Any,
     handlers: list[Any],
     rows: list[dict[str, Any]],
+    identity: Any = None,
 ) -> int:
     from dicomnet.dimse.status import status_category, status_meaning
 
@@ -106,6 +108,7 @@ def _one_check(
         ae_title=common.called_aet,
         tls_args=tls,
         evt_handlers=handlers,
+        user_identity=identity,
     )
     common.check_established(assoc)
     code = EXIT_OK

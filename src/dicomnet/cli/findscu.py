@@ -141,6 +141,7 @@ def findscu(
                 f"cannot create {write}: {exc.strerror or exc}", EXIT_USAGE
             ) from None
     ssl_context = common.client_tls()
+    identity = common.user_identity(ssl_context)
 
     ae = common.ae()
     ae.add_requested_context(model, ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"])
@@ -151,6 +152,7 @@ def findscu(
         ae_title=common.called_aet,
         ssl_context=ssl_context,
         tls_args=common.tls_args(ssl_context),
+        user_identity=identity,
         evt_handlers=handlers,
     )
     common.check_established(assoc)

@@ -89,6 +89,7 @@ def getscu(
         raise CommandError(f"cannot store into {output_dir}: {exc}", EXIT_USAGE) from None
     classes = storage_classes(storage_class)
     ssl_context = common.client_tls()
+    identity = common.user_identity(ssl_context)
 
     ae = common.ae()
     apply_size_limit(ae, common.max_dataset_size)
@@ -114,6 +115,7 @@ def getscu(
         ext_neg=roles,
         ssl_context=ssl_context,
         tls_args=common.tls_args(ssl_context),
+        user_identity=identity,
         evt_handlers=handlers,
     )
     common.check_established(assoc)

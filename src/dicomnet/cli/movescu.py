@@ -113,6 +113,7 @@ def movescu(
     except KeyError_ as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
     ssl_context = common.client_tls()
+    identity = common.user_identity(ssl_context)
     log_handlers = logging_handlers(common.level)
 
     try:
@@ -152,6 +153,7 @@ def movescu(
             ae_title=common.called_aet,
             ssl_context=ssl_context,
             tls_args=common.tls_args(ssl_context),
+            user_identity=identity,
             evt_handlers=build_evt_handlers(log_handlers, []),
         )
         common.check_established(assoc)

@@ -136,6 +136,9 @@ def qrscp(
     ae_title: o.ScpAETitle = "QRSCP",
     require_called_aet: o.RequireCalledAET = False,
     require_calling_aet: o.RequireCallingAET = None,
+    allow_plain_password: o.AllowPlainPasswordScp = False,
+    require_user: o.RequireUser = None,
+    hash_password: o.HashPassword = None,
     max_associations: o.MaxAssociations = 10,
     idle_timeout: Annotated[
         float,
@@ -241,6 +244,11 @@ def _serve(options: dict[str, Any], user: list[Any]) -> None:
         destinations[title] = where
     template = o_["filepath"] or (PRESETS["study"] if o_["sort_on_study_uid"] else DEFAULT_TEMPLATE)
     ssl_context = common.server_tls()
+    users = None
+    if o_["require_user"] is not None:
+        from dicomnet.cli._identity import require_user
+
+        users = require_user(o_["require_user"])  # exit 2 before anything is created
     prepare_output_dir("qrscp", output_dir, quiet)
 
     done = threading.Event()
@@ -286,6 +294,10 @@ def _serve(options: dict[str, Any], user: list[Any]) -> None:
     ae.maximum_associations = o_["max_associations"]
     ae.require_called_aet = o_["require_called_aet"]
     ae.require_calling_aet = calling
+    ae.allow_plain_password = o_["allow_plain_password"]
+    if users is not None:
+        ae.require_user_identity = True
+        builtin.append((evt.EVT_USER_ID, users))
     if common.max_pdu is not None:
         ae.maximum_pdu_size = common.max_pdu
     ae.spool_directory = str(storage.output_dir)

@@ -92,14 +92,9 @@ def storescp(
     ae_title: o.ScpAETitle = "STORESCP",
     require_called_aet: o.RequireCalledAET = False,
     require_calling_aet: o.RequireCallingAET = None,
-    allow_plain_password: Annotated[
-        bool,
-        typer.Option(
-            "--allow-plain-password",
-            help="Accept a username+password identity over plain TCP (default: refused "
-            "unless TLS is on: the password would cross the network in clear).",
-        ),
-    ] = False,
+    allow_plain_password: o.AllowPlainPasswordScp = False,
+    require_user: o.RequireUser = None,
+    hash_password: o.HashPassword = None,
     max_associations: o.MaxAssociations = 10,
     max_pending: Annotated[
         int,
@@ -166,6 +161,11 @@ def storescp(
         else DEFAULT_TEMPLATE
     )
     ssl_context = common.server_tls()
+    users = None
+    if require_user is not None:
+        from dicomnet.cli._identity import require_user as users_handler
+
+        users = users_handler(require_user)  # exit 2 before anything is created
 
     done = threading.Event()
     lines = StoredLines(common.fmt, common.no_color, done)
@@ -218,6 +218,9 @@ def storescp(
     ae.require_called_aet = require_called_aet
     ae.require_calling_aet = calling
     ae.allow_plain_password = allow_plain_password
+    if users is not None:
+        ae.require_user_identity = True
+        builtin.append((evt.EVT_USER_ID, users))
     if common.max_pdu is not None:
         ae.maximum_pdu_size = common.max_pdu
     if storage is not None:

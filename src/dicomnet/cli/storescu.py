@@ -151,6 +151,7 @@ def storescu(
 
     user = start(common, evt.EVT_DIMSE_RECV)
     ssl_context = common.client_tls()
+    identity = common.user_identity(ssl_context)
     peer, port, quiet, fmt, no_color = (
         common.peer,
         common.port,
@@ -191,6 +192,7 @@ def storescu(
             ae_title=common.called_aet,
             ssl_context=ssl_context,
             tls_args=common.tls_args(ssl_context),
+            user_identity=identity,
             evt_handlers=handlers,
         )
 

@@ -60,6 +60,7 @@ class AcceptorSettings(Protocol):
     require_called_aet: bool
     require_calling_aet: list[str]
     allow_plain_password: bool
+    require_user_identity: bool
     maximum_associations: int
     implementation_class_uid: str
     implementation_version_name: str | None
@@ -202,6 +203,12 @@ def _user_identity(
 ) -> tuple[bool, UserIdentityAC | None]:
     identity = rq.user_information.user_identity_rq
     if identity is None:
+        if settings.require_user_identity:
+            LOGGER.warning(
+                "%s sent no user identity; refusing the association (require_user_identity)",
+                port.requestor.address,
+            )
+            return False, None
         return True, None
     port.requestor.user_identity = identity
     if identity.identity_type == 2 and not encrypted and not settings.allow_plain_password:
