@@ -50,6 +50,7 @@ class Common:
     tls_key: str | None = None
     tls_ca: str | None = None
     tls_no_verify: bool = False
+    tls_profile: str = "bcp195-nd"
 
     @property
     def level(self) -> int:
@@ -72,6 +73,7 @@ class Common:
                 self.tls_key,
                 self.tls_ca,
                 require_client_cert=not self.tls_no_verify,
+                profile=self.tls_profile,
             )
         except (OSError, ssl.SSLError, ValueError) as exc:
             raise CommandError(f"cannot use the TLS files: {exc}", EXIT_USAGE) from None
@@ -125,7 +127,11 @@ class ScuCommon(Common):
 
         try:
             ctx = client_context(
-                self.tls_ca, self.tls_cert, self.tls_key, check_hostname=not self.tls_no_verify
+                self.tls_ca,
+                self.tls_cert,
+                self.tls_key,
+                check_hostname=not self.tls_no_verify,
+                profile=self.tls_profile,
             )
         except (OSError, ssl.SSLError, ValueError) as exc:
             raise CommandError(f"cannot use the TLS files: {exc}", EXIT_USAGE) from None

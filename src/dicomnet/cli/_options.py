@@ -171,6 +171,31 @@ TlsServerName = Annotated[
         rich_help_panel=PANEL_TLS,
     ),
 ]
+#: dicomnet.tls.PROFILES (not imported here: ssl stays off the start-up path), and the DCMTK
+#: flags that choose them (rewritten into --tls-profile by dicomnet.cli.app).
+TLS_PROFILES = ("bcp195-nd", "bcp195", "bcp195-ex", "aes")
+DCMTK_TLS_PROFILES = {"+py": "bcp195-nd", "+px": "bcp195", "+pz": "bcp195-ex", "+pa": "aes"}
+
+
+def _check_profile(value: str) -> str:
+    if value not in TLS_PROFILES:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(TLS_PROFILES)}")
+    return value
+
+
+TlsProfile = Annotated[
+    str,
+    typer.Option(
+        "--tls-profile",
+        metavar="PROFILE",
+        help="The secure transport connection profile, when TLS is on: bcp195-nd (Non-"
+        "Downgrading BCP 195), bcp195, bcp195-ex (Extended BCP 195: ECDHE with AES-GCM), or "
+        "aes (the retired AES profile: TLS 1.2 with TLS_RSA_WITH_AES_128_CBC_SHA, for old "
+        "peers). DCMTK's +py, +px, +pz, +pa work too. TLS 1.2 is the minimum for every one.",
+        callback=_check_profile,
+        rich_help_panel=PANEL_TLS,
+    ),
+]
 MaxDatasetSize = Annotated[
     str,
     typer.Option(

@@ -56,6 +56,7 @@ def _every(
         ("tls_key", o.TlsKey, None),
         ("tls_ca", o.TlsCA, None),
         ("tls_no_verify", o.TlsNoVerify, False),
+        ("tls_profile", o.TlsProfile, "bcp195-nd"),
     ]
     if scu:
         tls.append(("tls_server_name", o.TlsServerName, None))

@@ -27,7 +27,12 @@ from dicomnet.cli._console import (
     error,
     stdout_gone,
 )
-from dicomnet.cli._options import GLUED_ALIASES, GLUED_IDENTITY_ALIASES, Version
+from dicomnet.cli._options import (
+    DCMTK_TLS_PROFILES,
+    GLUED_ALIASES,
+    GLUED_IDENTITY_ALIASES,
+    Version,
+)
 
 COMMANDS: dict[str, tuple[str, str]] = {
     # name: (module, one-line summary)
@@ -143,12 +148,24 @@ def _check_glued(prog: str, argv: list[str]) -> None:
                 raise SystemExit(EXIT_USAGE)
 
 
+def _tls_profile_flags(argv: list[str]) -> list[str]:
+    """DCMTK's profile flags (+py, +px, +pz, +pa) as --tls-profile (before any ``--``)."""
+    if not any(arg in DCMTK_TLS_PROFILES for arg in argv):
+        return argv
+    end = argv.index("--") if "--" in argv else len(argv)
+    flags = [
+        f"--tls-profile={DCMTK_TLS_PROFILES[a]}" if a in DCMTK_TLS_PROFILES else a
+        for a in argv[:end]
+    ]
+    return flags + argv[end:]
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
 def _run(app: typer.Typer, prog: str) -> None:
-    argv = sys.argv[1:]
+    argv = _tls_profile_flags(sys.argv[1:])
     _check_glued(prog, argv)
     # One rule for interruption: SIGTERM is handled as SIGINT (Ctrl-C). SCUs cancel, abort and
     # exit 130; storescp installs its own handlers and stops cleanly with 0.

@@ -124,6 +124,17 @@ def movescu(
     storage: StorageHandler | None = None
     refused: list[str] = []
     receiver: Any = None
+    receiver_tls: Any = None
+    if store_port is not None and ssl_context is not None:
+        # The C-STORE sub-operations come over TLS too: the receiver serves our certificate
+        # and, unless --tls-no-verify, requires the sender's, signed by --tls-ca.
+        if not common.tls_cert:
+            raise CommandError(
+                "--store-port with TLS needs --tls-cert (and --tls-key): the receiver serves "
+                "TLS with it",
+                EXIT_USAGE,
+            )
+        receiver_tls = common.server_tls()
     if store_port is not None:
         try:
             output_dir.mkdir(parents=True, exist_ok=True)
@@ -163,6 +174,7 @@ def movescu(
                 server = receiver.start_server(
                     (address, store_port),
                     block=False,
+                    ssl_context=receiver_tls,
                     evt_handlers=build_evt_handlers(
                         [
                             *log_handlers,
