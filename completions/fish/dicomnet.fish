@@ -129,6 +129,7 @@ complete -c dicomnet -n '__fish_seen_subcommand_from findscu' -l worklist -s W -
 complete -c dicomnet -n '__fish_seen_subcommand_from findscu' -l relational -d 'Allow a relational query: no unique keys of the levels above (-L SERIES -k Modality=CT); the archive must support it'
 complete -c dicomnet -n '__fish_seen_subcommand_from findscu' -l cancel-after -x -d 'Output at most N matches, then send C-CANCEL (matches a fast server sent already are read but not output)'
 complete -c dicomnet -n '__fish_seen_subcommand_from findscu' -l write -r -F -d 'Save each match as a DICOM file in DIR'
+complete -c dicomnet -n '__fish_seen_subcommand_from findscu' -l charset -x -d 'SpecificCharacterSet of the query, e.g'
 complete -c dicomnet -n '__fish_seen_subcommand_from findscu' -l calling-aet -o aet -x -d 'Our AE title'
 complete -c dicomnet -n '__fish_seen_subcommand_from findscu' -l called-aet -o aec -x -d 'The peer\'s AE title'
 complete -c dicomnet -n '__fish_seen_subcommand_from findscu' -l connect-timeout -o to -x -d 'Seconds to connect (and TLS handshake)'

@@ -100,6 +100,16 @@ def findscu(
     write: Annotated[
         Path | None, typer.Option("--write", help="Save each match as a DICOM file in DIR.")
     ] = None,
+    charset: Annotated[
+        str | None,
+        typer.Option(
+            "--charset",
+            help="SpecificCharacterSet of the query, e.g. 'ISO_IR 100' or '\\ISO 2022 IR 87' "
+            "(default: the query's own, else ISO_IR 192 when a key value is not ASCII). "
+            "Responses are decoded in whatever character set they declare.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     from dicomnet import events as evt
     from dicomnet.cli._handlers import build_evt_handlers
@@ -107,6 +117,7 @@ def findscu(
     from dicomnet.cli._query import (
         LEVELS,
         KeyError_,
+        apply_charset,
         build_identifier,
         finish_identifier,
         flatten,
@@ -131,6 +142,7 @@ def findscu(
             key or [], None, query_file, "WORKLIST" if letter == "W" else level
         )
         finish_identifier(identifier, level, explicit_level, model, "find", relational)
+        apply_charset(identifier, charset)
     except KeyError_ as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
     if write is not None:
