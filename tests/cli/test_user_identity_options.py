@@ -377,3 +377,29 @@ def test_the_user_identity_item_bytes(cli: CliRunner) -> None:
         "0201"  # username and passcode, positive response requested
         "0005" + b"alice".hex() + "0002" + b"pw".hex()
     )
+
+
+def test_the_password_variable_alone_changes_nothing(
+    cli: CliRunner, our_storescp: StorescpStarter
+) -> None:
+    """DICOMNET_PASSWORD exported in a shell: SCUs without --user send no identity."""
+    scp = our_storescp()
+    result = echo(cli, scp.port, env={"DICOMNET_PASSWORD": PASSWORD})
+    assert result.returncode == 0, result
+
+
+def test_password_file_dash_reads_stdin(
+    our_storescp: StorescpStarter, users: Path, tmp_path: Path
+) -> None:
+    from tests.cli.conftest import argv_for, cli_env
+
+    scp = our_storescp("--require-user", users, "--allow-plain-password")
+    argv = [*argv_for("echoscu"), "127.0.0.1", str(scp.port), "-aec", "STORESCP",
+            "--user", "alice", "--password-file", "-", "--allow-plain-password"]  # fmt: skip
+    for line, code in ((PASSWORD + "\n", 0), ("wrong\n", 4)):
+        done = subprocess.run(
+            argv, input=line, capture_output=True, text=True, timeout=60, env=cli_env(),
+            check=False,
+        )  # fmt: skip
+        assert done.returncode == code, done.stderr
+        no_secret(done.stdout, done.stderr)

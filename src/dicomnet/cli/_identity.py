@@ -55,6 +55,9 @@ def _token(value: str, what: str) -> bytes:
 def identity_from_options(common: Any, *, encrypted: bool) -> UserIdentityRQ | None:
     """The User Identity item the options ask for (None: none); CommandError (exit 2) when
     they contradict each other or a password would cross the network in clear."""
+    password = common.password
+    if password is None and common.password_file is None and common.user is not None:
+        password = os.environ.get("DICOMNET_PASSWORD") or None  # only with --user
     tokens = [
         (name, kind, value)
         for name, kind, value in (
@@ -64,7 +67,7 @@ def identity_from_options(common: Any, *, encrypted: bool) -> UserIdentityRQ | N
         )
         if value is not None
     ]
-    has_password = common.password is not None or common.password_file is not None
+    has_password = password is not None or common.password_file is not None
     given = [name for name, _, _ in tokens] + (["--user"] if common.user is not None else [])
     if len(given) > 1:
         raise CommandError(f"give one user identity, not {' and '.join(given)}", EXIT_USAGE)
@@ -93,7 +96,7 @@ def identity_from_options(common: Any, *, encrypted: bool) -> UserIdentityRQ | N
             if common.password_file is not None:
                 secondary = _read(common.password_file, "--password-file", text=True)
             else:
-                secondary = (common.password or "").encode("utf-8")
+                secondary = (password or "").encode("utf-8")
             if not secondary:
                 raise CommandError("the password is empty", EXIT_USAGE)
             if not encrypted and not common.allow_plain_password:

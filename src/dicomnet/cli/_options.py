@@ -267,10 +267,9 @@ Password = Annotated[
     typer.Option(
         "--password",
         "-pwd",
-        help="The password of --user. Other users on this machine can see a command line: "
-        "prefer --password-file or the environment variable. Only over TLS unless "
-        "--allow-plain-password.",
-        envvar="DICOMNET_PASSWORD",
+        help="The password of --user (default: the DICOMNET_PASSWORD environment variable, "
+        "when set). Other users on this machine can see a command line: prefer "
+        "--password-file or the variable. Only over TLS unless --allow-plain-password.",
         rich_help_panel=PANEL_ID,
         show_default=False,
     ),
