@@ -67,3 +67,54 @@ def test_a_user_listed_twice_is_refused(tmp_path: Path) -> None:
 def test_a_user_name_with_a_colon_or_break_is_refused(name: str) -> None:
     with pytest.raises(ValueError, match="user name"):
         user_line(name, "x")
+
+
+SECRET = bytes(range(32))
+
+
+def _b64(data: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def make_jwt(claims: dict[str, object], key: bytes = SECRET, alg: str = "HS256") -> bytes:
+    """An HS256 JSON Web Token (RFC 7519), made by hand."""
+    import hashlib
+    import hmac
+    import json
+
+    head = _b64(json.dumps({"alg": alg, "typ": "JWT"}).encode())
+    body = _b64(json.dumps(claims).encode())
+    signature = hmac.new(key, f"{head}.{body}".encode(), hashlib.sha256).digest()
+    return f"{head}.{body}.{_b64(signature)}".encode()
+
+
+def test_hs256_tokens_under_the_file_key(tmp_path: Path) -> None:
+    from dicomnet.users import jwt_key_line
+
+    path = tmp_path / "users"
+    path.write_text(f"{jwt_key_line(SECRET)}\n")
+    users = UsersFile.load(path)
+    assert users.accepts_jwt and len(users) == 0
+    assert (
+        users.verify_jwt(make_jwt({"sub": "alice", "exp": 2_000, "nbf": 1_000}), 1_500) == "alice"
+    )
+    assert users.verify_jwt(make_jwt({"sub": "alice"})) == "alice"
+    assert users.verify_jwt(make_jwt({"sub": "alice", "exp": 1_000}), 1_031) is None  # expired
+    assert users.verify_jwt(make_jwt({"sub": "alice", "nbf": 2_000}), 1_000) is None  # not yet
+    assert users.verify_jwt(make_jwt({"sub": "alice"}, key=b"x" * 32)) is None  # other key
+    assert users.verify_jwt(make_jwt({"sub": "alice"}, alg="none")) is None
+    assert users.verify_jwt(make_jwt({"exp": 2_000}), 1_000) is None  # no subject
+    head, _body, sig = make_jwt({"sub": "alice"}).split(b".")
+    forged = make_jwt({"sub": "root"}).split(b".")[1]
+    assert users.verify_jwt(b".".join((head, forged, sig))) is None
+    assert users.verify_jwt(b"not-a-token") is None
+    with pytest.raises(ValueError, match="32 bytes"):
+        jwt_key_line(b"short")
+    path.write_text("!jwt-hs256:c2hvcnQ\n")
+    with pytest.raises(UsersFileError, match=":1: an HS256 secret of 32 bytes"):
+        UsersFile.load(path)
+    path.write_text("!other:x\n")
+    with pytest.raises(UsersFileError, match="unknown directive"):
+        UsersFile.load(path)

@@ -403,3 +403,25 @@ def test_password_file_dash_reads_stdin(
         )  # fmt: skip
         assert done.returncode == code, done.stderr
         no_secret(done.stdout, done.stderr)
+
+
+def test_require_user_with_an_hs256_jwt_key(
+    cli: CliRunner, our_storescp: StorescpStarter, tmp_path: Path
+) -> None:
+    from dicomnet.users import jwt_key_line
+    from tests.test_users import SECRET, make_jwt
+
+    users = tmp_path / "users.txt"
+    users.write_text(f"{user_line('alice', PASSWORD)}\n{jwt_key_line(SECRET)}\n")
+    scp = our_storescp("--require-user", users)
+    token = tmp_path / "token.jwt"
+    token.write_bytes(make_jwt({"sub": "carol", "exp": 4_000_000_000}) + b"\n")
+    good = echo(cli, scp.port, "--user-jwt", f"@{token}", "--identity-response")
+    assert good.returncode == 0, good
+    forged = make_jwt({"sub": "carol"}, key=b"k" * 32).decode()
+    bad = echo(cli, scp.port, "--user-jwt", forged)
+    assert bad.returncode == 4, bad
+    expired = make_jwt({"sub": "carol", "exp": 1_000}).decode()
+    assert echo(cli, scp.port, "--jwt", expired).returncode == 4
+    scp.stop()
+    assert "a JWT that is not HS256-signed" in scp.stderr

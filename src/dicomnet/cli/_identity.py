@@ -139,12 +139,24 @@ def require_user(path: Path) -> Any:
     def verify(event: Any) -> tuple[bool, bytes | None]:
         address = getattr(getattr(event.assoc, "requestor", None), "address", "?")
         kind = event.user_id_type
+        if kind == JWT and users.accepts_jwt:
+            subject = users.verify_jwt(bytes(event.primary_field))
+            if subject is not None:
+                LOGGER.info("user %r from %s authenticated (JWT)", subject, address)
+                return True, b""
+            LOGGER.warning(
+                "refusing the association from %s: a JWT that is not HS256-signed with a "
+                "--require-user key, expired, or without a subject",
+                address,
+            )
+            return False, None
         if kind != PASSCODE:
             LOGGER.warning(
                 "refusing the association from %s: user identity type %d, but --require-user "
-                "takes a username and password",
+                "takes a username and password%s",
                 address,
                 kind,
+                " (or an HS256 JWT)" if users.accepts_jwt else "",
             )
             return False, None
         user = bytes(event.primary_field).decode("utf-8", "replace")

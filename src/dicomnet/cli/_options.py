@@ -400,7 +400,8 @@ RequireUser = Annotated[
     typer.Option(
         "--require-user",
         help="Accept only users listed in this users file, each line 'user:scrypt$...' "
-        "(make one with --hash-password USER); an association without user identity, or "
+        "(make one with --hash-password USER), and, with a line '!jwt-hs256:SECRET' (base64url), "
+        "JSON Web Tokens signed HS256 with SECRET; an association without user identity, or "
         "with a wrong one, is rejected. Passwords only over TLS unless --allow-plain-password.",
         show_default=False,
     ),
