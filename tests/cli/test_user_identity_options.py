@@ -425,3 +425,13 @@ def test_require_user_with_an_hs256_jwt_key(
     assert echo(cli, scp.port, "--jwt", expired).returncode == 4
     scp.stop()
     assert "a JWT that is not HS256-signed" in scp.stderr
+
+
+def test_the_options_record_never_shows_a_secret() -> None:
+    from dicomnet.cli._common import ScuCommon
+
+    common = ScuCommon(user="alice", password=PASSWORD, user_jwt=f"jwt-{PASSWORD}")
+    shown = repr(common)
+    assert "user='alice'" in shown and "password=<redacted>" in shown
+    assert "password_file=None" in shown
+    no_secret(shown)
