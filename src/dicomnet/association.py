@@ -155,7 +155,7 @@ class RequestorSettings(DriverSettings, Protocol):
         ext_neg: Any = None,
         bind_address: tuple[str, int] | None = None,
         tls_args: tuple[ssl.SSLContext, str | None] | None = None,
-        evt_handlers: Iterable[Any] | None = None,
+        evt_handlers: Iterable[evt.HandlerSpec] | None = None,
         *,
         ssl_context: ssl.SSLContext | None = None,
         user_identity: UserIdentityRQ | None = None,
@@ -428,7 +428,7 @@ class Association(AssociationCore):
         priority: int = PRIORITY_MEDIUM,
         originator_aet: str | None = None,
         originator_id: int | None = None,
-    ) -> Any:
+    ) -> Dataset:
         """C-STORE a pydicom Dataset or a file path; returns a status Dataset.
 
         A file whose transfer syntax was accepted is streamed from disk undecoded; otherwise it
