@@ -24,8 +24,9 @@ from dicomnet.dimse.messages import (
 from dicomnet.errors import NoContextError, SourceFailed, TransportLost
 from dicomnet.presentation import PresentationContext, from_negotiated
 from dicomnet.service_user import ServiceUser
+from dicomnet.transport.acceptor import AcceptorCore
 from dicomnet.transport.connection import ConnectError, Connection, deadline_in
-from dicomnet.transport.driver import AssociationCore, DriverSettings
+from dicomnet.transport.driver import DriverSettings
 from dicomnet.ul.errors import ABORT_SOURCE_USER, RemoteProtocolError
 from dicomnet.ul.fsm import Event, State
 from dicomnet.ul.items import (
@@ -162,7 +163,7 @@ class RequestorSettings(DriverSettings, Protocol):
     ) -> Association: ...
 
 
-class Association(AssociationCore):
+class Association(AcceptorCore):
     """A DICOM association, as requestor (``AE.associate``) or acceptor (``AE.start_server``)."""
 
     ae: RequestorSettings
