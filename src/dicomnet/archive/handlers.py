@@ -2,9 +2,10 @@
 
 * :class:`IndexingStore` (EVT_C_STORE): the storage handler of ``storescp`` (same naming,
   validation, atomic durable write, statuses), then the index row committed **before** the
-  success status; if the index cannot be written the new file is removed and the sender gets
-  0xA700 (database unavailable) or 0xC000 (cannot read the attributes to index), so that
-  success means both the file and its row are there, and failure means neither.
+  success status; if the index cannot be written the new file is removed (a duplicate's
+  replaced file put back) and the sender gets 0xA700 (database unavailable) or 0xC000 (cannot
+  read the attributes to index), so that success means both the file and its row are there,
+  and failure means nothing of the store remains.
 * :class:`ArchiveSCP` ``find`` / ``get`` / ``move`` (EVT_C_FIND, EVT_C_GET, EVT_C_MOVE).
 
 Failure statuses of the query handlers, each with an ErrorComment saying what is wrong:
@@ -22,9 +23,7 @@ Failure statuses of the query handlers, each with an ErrorComment saying what is
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -119,11 +118,8 @@ class IndexingStore:
             LOG.error("Not stored %s: %s", event.request.AffectedSOPInstanceUID, exc.comment)
             if exc.__cause__ is not None and not isinstance(exc.__cause__, ValueError):
                 LOG.debug("index failure", exc_info=exc.__cause__)
-            with contextlib.suppress(OSError):
-                os.unlink(exc.path)
-            lock = getattr(self.storage, "_lock", None)
-            with lock if lock is not None else contextlib.nullcontext():
-                self.storage.stored -= 1  # (the failure is counted from the response sent)
+            # the storage handler has undone the store already: the new file removed, or the
+            # file it replaced put back (whose index row the failed transaction left as it was)
             return status(exc.code, exc.comment)
 
 
