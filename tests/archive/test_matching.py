@@ -226,11 +226,32 @@ def test_modalities_in_study_is_matched(assoc: Association) -> None:
     assert studies(both) == [study_uid(2)]
 
 
-def test_relational_query_without_the_unique_keys_above(assoc: Association) -> None:
-    """A SERIES-level query with no StudyInstanceUID: answered across studies (relational)."""
-    found = find(assoc, query("SERIES", SeriesInstanceUID="", Modality="MR"), relational=True)
+def test_relational_query_without_the_unique_keys_above(relational_assoc: Association) -> None:
+    """A SERIES-level query with no StudyInstanceUID, relational queries negotiated: answered
+    across studies."""
+    found = find(
+        relational_assoc, query("SERIES", SeriesInstanceUID="", Modality="MR"), relational=True
+    )
     assert [d.SeriesInstanceUID for d in found] == [series_uid(2, 1)]
     assert found[0].StudyInstanceUID == study_uid(2)
+    # Patient Root: an IMAGE-level query with no PatientID, StudyInstanceUID, SeriesInstanceUID
+    images = find(
+        relational_assoc, query("IMAGE", SOPInstanceUID="", Modality="MR"), "P", relational=True
+    )
+    assert sorted(d.SeriesInstanceUID for d in images) == [series_uid(2, 1)] * 2
+
+
+@pytest.mark.usefixtures("careless")
+def test_relational_query_not_negotiated_is_refused(assoc: Association) -> None:
+    """Without relational queries accepted for the SOP class, a query missing the unique keys
+    above its level gets 0xA900 naming the missing key (PS3.4 C.4.1.2.1), never matches."""
+    code, comment = failure(assoc, query("SERIES", SeriesInstanceUID="", Modality="MR"))
+    assert (code, comment) == (
+        0xA900,
+        "StudyInstanceUID missing: relational queries not negotiated",
+    )
+    code, comment = failure(assoc, query("STUDY", StudyInstanceUID="", PatientID="PAT00*"), "P")
+    assert (code, comment) == (0xA900, "PatientID must be one value (relational not negotiated)")
 
 
 # --- character sets --------------------------------------------------------------------------

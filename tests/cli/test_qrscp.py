@@ -541,3 +541,16 @@ def test_a_replacement_that_cannot_be_indexed_keeps_the_old_instance(
                  "-k", f"SOPInstanceUID={ds.SOPInstanceUID}", "-od", out)  # fmt: skip
     assert result.returncode == 0, result
     assert_same_files(files_under(out), [first])
+
+
+def test_findscu_relational_negotiates_and_is_answered(
+    qrscp: StartQrscp, cli: CliRunner, source: Archive
+) -> None:
+    """findscu --relational asks for relational queries (SOP Class Extended Negotiation) and
+    qrscp accepts and answers a SERIES-level query without StudyInstanceUID."""
+    server = qrscp()
+    load(cli, server, [i.path for i in source.instances])
+    rows = findscu(cli, server, "--relational", "-L", "SERIES", "-k", "Modality=MR")
+    assert [(r.SeriesInstanceUID, r.StudyInstanceUID) for r in rows] == [
+        (series_uid(2, 1), study_uid(2))
+    ]

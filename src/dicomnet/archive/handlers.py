@@ -12,7 +12,9 @@ Failure statuses of the query handlers, each with an ErrorComment saying what is
 
 ======  ============================================================================
 0xA900  identifier does not match the SOP class: no or invalid QueryRetrieveLevel,
-        missing unique keys, unique keys of a lower level, malformed ranges or dates
+        missing unique keys (of the levels above too, unless relational queries were
+        negotiated for the SOP class), unique keys of a lower level, malformed ranges or
+        dates
 0xA700  C-FIND: the index database is unavailable (refused: out of resources)
 0xA701  C-GET / C-MOVE: the index database is unavailable (cannot compute the matches)
 0xA801  C-MOVE: the move destination is not configured (``--move-dest``)
@@ -145,6 +147,12 @@ def _short(identifier: Any, model: Any, message: str) -> str:
     level = str(value).strip()
     if level not in model.levels:
         return f"invalid QueryRetrieveLevel {level[:16]!r} for {model.name}"
+    for above in model.levels[: model.levels.index(level)]:
+        upper = UNIQUE_KEYS[above][0]
+        if "needs" in message and upper in message:
+            if "got" in message:  # a list or a wildcard
+                return f"{upper} must be one value (relational not negotiated)"
+            return f"{upper} missing: relational queries not negotiated"
     keyword = UNIQUE_KEYS[level][0]
     if keyword not in identifier or ("needs" in message and keyword in message):
         return f"{level}: unique key {keyword} missing or empty"
@@ -176,9 +184,12 @@ class ArchiveSCP:
         if known is None or not known[0].is_hierarchical:
             return status(0x0122, "SOP class not supported by this archive")
         try:
-            # Relational queries are answered whether or not they were negotiated: the
-            # unique keys above the query level may then be missing or wildcards.
-            validate_identifier(identifier, known[0], operation, relational=True)
+            # A relational query (no unique keys of the levels above, PS3.4 C.4.1.2.2) is
+            # answered only when relational queries were negotiated for this SOP class.
+            relational = operation == "find" and relational_accepted(
+                event, str(event.request.AffectedSOPClassUID)
+            )
+            validate_identifier(identifier, known[0], operation, relational=relational)
         except ValueError as exc:
             LOG.warning("C-%s refused: %s", operation.upper(), exc)
             return status(IDENTIFIER_DOES_NOT_MATCH, _short(identifier, known[0], str(exc)))
@@ -251,6 +262,18 @@ class ArchiveSCP:
             return
         yield destination
         yield from self._sub_operations(event, self._matches(event, "move"))
+
+
+def relational_accepted(event: Any, sop_class_uid: str) -> bool:
+    """Whether this association accepted relational queries for ``sop_class_uid``: our
+    A-ASSOCIATE-AC answered its SOP Class Extended Negotiation with relational-queries = 1
+    (PS3.4 C.5.1.1; :func:`sop_extended` gives that answer when the requestor asks for it)."""
+    accepted = getattr(getattr(event.assoc, "acceptor", None), "primitive", None)
+    information = getattr(accepted, "user_information", None)
+    for item in getattr(information, "sop_class_extended", ()):
+        if item.sop_class_uid == sop_class_uid and item.app_info[:1] == b"\x01":
+            return True
+    return False
 
 
 def sop_extended(event: Any) -> dict[str, bytes]:
