@@ -64,14 +64,59 @@ def test_an_older_schema_is_migrated_step_by_step(
         steps.append(1)
         conn.execute(sa.text("ALTER TABLE studies ADD COLUMN extra_note TEXT"))
 
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(schema.MIGRATIONS, 1, add_column)
+    current = schema.SCHEMA_VERSION
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", current + 1)
+    monkeypatch.setitem(schema.MIGRATIONS, current, add_column)
     index = Index(db_url)
     try:
-        assert index.previous_version == 1 and steps == [1]
+        assert index.previous_version == current and steps == [1]
+        with index.engine.connect() as conn:
+            assert schema.read_version(conn) == current + 1
+            assert "extra_note" in {c["name"] for c in sa.inspect(conn).get_columns("studies")}
+    finally:
+        index.close()
+
+
+def test_a_version_1_index_gets_the_sequence_columns(db_url: str) -> None:
+    """Schema 1 (before sequence attributes were indexed) is migrated to 2: its rows stay, the
+    sequence columns are added (NULL: no sequence known), new instances fill them."""
+    index = Index(db_url)
+    add_synthetic(index, 1)
+    sequence_columns = {
+        "patients": ["otherpatientidssequence"],
+        "studies": [
+            "issuerofaccessionnumbersequence",
+            "procedurecodesequence",
+            "referencedstudysequence",
+        ],
+        "series": ["requestattributessequence", "referencedperformedprocedurestepsequence"],
+    }
+    with index.engine.begin() as conn:  # back to what version 1 was
+        for table, columns in sequence_columns.items():
+            for column in columns:
+                conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+        conn.execute(sa.update(schema.VERSION).values(version=1))
+    index.close()
+    index = Index(db_url)
+    try:
+        assert index.previous_version == 1
         with index.engine.connect() as conn:
             assert schema.read_version(conn) == 2
-            assert "extra_note" in {c["name"] for c in sa.inspect(conn).get_columns("studies")}
+            inspector = sa.inspect(conn)
+            for table, columns in sequence_columns.items():
+                assert set(columns) <= {c["name"] for c in inspector.get_columns(table)}
+        ds = synthetic(1, study=2)
+        code = Dataset()
+        code.CodeValue = "C1"
+        ds.ProcedureCodeSequence = [code]
+        index.add(ds, Path("/nowhere/2/1.dcm"), "1.2.840.10008.1.2.1", 0)
+        rows = index.fetch(
+            sa.select(schema.STUDIES.c.studyinstanceuid, schema.STUDIES.c.procedurecodesequence)
+        )
+        assert sorted((r["studyinstanceuid"], r["procedurecodesequence"]) for r in rows) == [
+            ("1.2.3.1", None),
+            ("1.2.3.2", '[{"00080100":{"vr":"SH","Value":["C1"]}}]'),
+        ]
     finally:
         index.close()
 

@@ -426,3 +426,24 @@ def test_dcmtk_relational_query_refused_as_dcmqrscp_does(servers: Servers, tmp_p
         ([], ["I: Received Final Find Response (Error: DataSetDoesNotMatchSOPClass)"]),
         ([], ["I: Received Final Find Response (Failed: UnableToProcess)"]),
     ], outcomes
+
+
+def test_dcmtk_findscu_sequence_matching(servers: Servers, tmp_path: Path) -> None:
+    """DCMTK's findscu with a sequence key (PS3.4 C.2.2.2.6) against qrscp, loaded by DCMTK's
+    storescu: the study whose Procedure Code Sequence has a matching item, with that item
+    only. (dcmqrscp has no sequence matching to compare with.)"""
+    found = find_with_dcmtk(
+        servers.port,
+        "QRSCP",
+        [
+            "QueryRetrieveLevel=STUDY",
+            "StudyInstanceUID",
+            "ProcedureCodeSequence[0].CodeValue=XR22",
+            "ProcedureCodeSequence[0].CodeMeaning",
+        ],
+        tmp_path / "seq",
+    )
+    assert [
+        (d.StudyInstanceUID, [(c.CodeValue, c.CodeMeaning) for c in d.ProcedureCodeSequence])
+        for d in found
+    ] == [(extra_study_uid(10), [("XR22", "Röntgen Knie")])]

@@ -11,6 +11,11 @@ universal matching. Two derived columns serve the matching rules:
   (PS3.4 C.2.2.2.1 allows it for PN only; every other key is matched case-sensitively);
 * ``<column>_key`` for TM and DT: the value normalised to a fixed width (``HHMMSS.FFFFFF``,
   ``YYYYMMDDHHMMSS.FFFFFF``), so that ranges compare as text.
+
+Sequence attributes (VR SQ: Procedure Code Sequence, Request Attributes Sequence, ...) are kept
+as the DICOM JSON model of their items (PS3.18 F.2, a JSON array of item objects; NULL when the
+sequence is absent or empty) and matched item by item in Python (PS3.4 C.2.2.2.6, see
+:mod:`~dicomnet.archive.items`).
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ ATTRIBUTES: tuple[Attr, ...] = tuple(
         ("PatientSex", 0x00100040, "CS"),
         ("EthnicGroup", 0x00102160, "SH"),
         ("PatientComments", 0x00104000, "LT"),
+        ("OtherPatientIDsSequence", 0x00101002, "SQ"),
     )
     + _attrs(
         "STUDY",
@@ -68,6 +74,9 @@ ATTRIBUTES: tuple[Attr, ...] = tuple(
         ("PatientAge", 0x00101010, "AS"),
         ("PatientSize", 0x00101020, "DS"),
         ("PatientWeight", 0x00101030, "DS"),
+        ("IssuerOfAccessionNumberSequence", 0x00080051, "SQ"),
+        ("ProcedureCodeSequence", 0x00081032, "SQ"),
+        ("ReferencedStudySequence", 0x00081110, "SQ"),
     )
     + _attrs(
         "SERIES",
@@ -83,6 +92,8 @@ ATTRIBUTES: tuple[Attr, ...] = tuple(
         ("InstitutionName", 0x00080080, "LO"),
         ("Manufacturer", 0x00080070, "LO"),
         ("PerformedProcedureStepStartDate", 0x00400244, "DA"),
+        ("RequestAttributesSequence", 0x00400275, "SQ"),
+        ("ReferencedPerformedProcedureStepSequence", 0x00081111, "SQ"),
     )
     + _attrs(
         "IMAGE",
@@ -178,15 +189,24 @@ def fold(text: str) -> str:
     return text.casefold()
 
 
+def sequence_json(value: Any) -> str | None:
+    """A sequence's items as index text: the DICOM JSON model of each item in a JSON array
+    (values decoded with the data set's character set); None for no items."""
+    import json
+
+    items = [item.to_json_dict(bulk_data_threshold=1 << 20) for item in value or ()]
+    return json.dumps(items, ensure_ascii=False, separators=(",", ":")) if items else None
+
+
 def texts_from_dataset(ds: Any) -> dict[int, str | None]:
     """The indexed attributes of a pydicom Dataset as {tag: text}."""
     texts: dict[int, str | None] = {}
     for attr in ATTRIBUTES:
         elem = ds.get(attr.tag)
         text = None
-        if elem is not None and elem.VR != "SQ":
+        if elem is not None and (elem.VR == "SQ") == (attr.vr == "SQ"):
             try:
-                text = text_of(elem.value)
+                text = sequence_json(elem.value) if attr.vr == "SQ" else text_of(elem.value)
             except Exception:  # an undecodable value is not worth refusing the instance
                 text = None
         texts[attr.tag] = text
@@ -223,6 +243,11 @@ def texts_from_raw(raw: dict[int, bytes]) -> dict[int, str | None] | None:
     for attr in ATTRIBUTES:
         value = raw.get(attr.tag)
         if value is None:
+            texts[attr.tag] = None
+            continue
+        if attr.vr == "SQ":
+            if value:
+                return None  # items to read: pydicom's work
             texts[attr.tag] = None
             continue
         if b"\x1b" in value:

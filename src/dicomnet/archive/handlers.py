@@ -215,7 +215,9 @@ class ArchiveSCP:
                 if event.is_cancelled:
                     yield 0xFE00, None
                     return
-                yield 0xFF00, response(row, requested, identifier, level, self.ae_title, syntax)
+                answer = response(row, requested, identifier, level, self.ae_title, syntax)
+                if answer is not None:  # None: its sequences do not match
+                    yield 0xFF00, answer
         except IndexUnavailable as exc:
             LOG.error("C-FIND: %s", exc)
             yield status(OUT_OF_RESOURCES, "index database unavailable"), None
