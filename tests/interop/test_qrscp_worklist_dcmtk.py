@@ -18,8 +18,7 @@ import pytest
 from pydicom import dcmread
 
 from tests.cli.conftest import Running, argv_for, cli_env
-from tests.cli.qr_support import wait_listening
-from tests.helpers import dcmtk_env, free_port, run_dcmtk
+from tests.helpers import dcmtk_env, free_port, run_dcmtk, wait_listening
 
 pytestmark = pytest.mark.interop
 
