@@ -231,10 +231,14 @@ CODECS = {
 }
 
 
-def texts_from_raw(raw: dict[int, bytes]) -> dict[int, str | None] | None:
+def texts_from_raw(
+    raw: dict[int, bytes], implicit: bool | None = None
+) -> dict[int, str | None] | None:
     """The indexed attributes from raw top-level values (``part10.scan_top_level``), decoded
-    with the data set's character set; None when that needs pydicom (ISO 2022 code
-    extensions, several character sets, an unknown one, bytes that do not decode)."""
+    with the data set's character set; None when that needs pydicom for the whole data set
+    (ISO 2022 code extensions, several character sets, an unknown one, bytes that do not
+    decode, or a sequence when ``implicit`` (whether the values are Implicit VR Little
+    Endian) is not given). A sequence's items are parsed from its own bytes only."""
     charset = raw.get(0x00080005, b"").decode("ascii", "replace").strip("\x00 ")
     codec = CODECS.get(charset)
     if codec is None:
@@ -246,9 +250,12 @@ def texts_from_raw(raw: dict[int, bytes]) -> dict[int, str | None] | None:
             texts[attr.tag] = None
             continue
         if attr.vr == "SQ":
-            if value:
-                return None  # items to read: pydicom's work
-            texts[attr.tag] = None
+            if value and implicit is None:
+                return None
+            try:
+                texts[attr.tag] = _sequence_from_raw(value, implicit, charset) if value else None
+            except Exception:  # malformed items: let pydicom read the whole data set
+                return None
             continue
         if b"\x1b" in value:
             return None
@@ -258,6 +265,17 @@ def texts_from_raw(raw: dict[int, bytes]) -> dict[int, str | None] | None:
             return None
         texts[attr.tag] = text.strip() or None
     return texts
+
+
+def _sequence_from_raw(value: bytes, implicit: bool | None, charset: str) -> str | None:
+    import io
+
+    from pydicom.charset import convert_encodings
+    from pydicom.filereader import read_sequence
+
+    encodings = convert_encodings([charset] if charset else None)
+    items = read_sequence(io.BytesIO(value), bool(implicit), True, len(value), encodings)
+    return sequence_json(items)
 
 
 #: VRs whose values follow the Specific Character Set (the others are ASCII).

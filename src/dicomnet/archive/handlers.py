@@ -70,7 +70,8 @@ def index_texts(event: Any, path: Path) -> Any:
     received = event._received()
     with received.open_dataset() as stream:
         raw = scan_top_level(stream, received.transfer_syntax_uid, _TAGS)
-    texts = texts_from_raw(raw) if raw is not None else None
+    implicit = received.transfer_syntax_uid == "1.2.840.10008.1.2"
+    texts = texts_from_raw(raw, implicit) if raw is not None else None
     return texts if texts is not None else read_for_index(path)
 
 
