@@ -14,7 +14,9 @@ taken), so concurrent associations storing the same instance never both store it
 file keeps a second name (``.dicomnet-*.previous``, a hard link) until the store has succeeded,
 ``on_stored`` included: if the store fails after the rename (``on_stored`` raising, e.g. the
 archive's index refusing the row), the previous file is put back and the failure answered, so
-that a failed store leaves nothing of itself (DESIGN 1.5).
+that a failed store leaves nothing of itself (DESIGN 1.5). Stores of the same file are
+serialised within the process (striped locks by path), so that two associations replacing one
+instance at once cannot interleave their writes and ``on_stored`` calls.
 
 Stored files get mode 0666 less the umask, like any other program's files (the temporary file
 they are written to is private).
@@ -145,6 +147,7 @@ class StorageHandler:
         self.on_stored = on_stored
         self.stored = 0  # (failures are counted from the responses: see storescp)
         self._lock = threading.Lock()
+        self._path_locks = [threading.Lock() for _ in range(64)]
         # Temporary files are created 0600; the stored file gets the mode any other program
         # would give it (0666 less the umask), as DCMTK's storescp does. Read once, here,
         # before the server's threads exist (os.umask can only be read by setting it).
@@ -235,6 +238,13 @@ class StorageHandler:
         except Exception as exc:  # a data set we cannot read the naming fields from
             LOG.error("Cannot name %s: %s", event.request.AffectedSOPInstanceUID, exc)
             return _status(STATUS_CANNOT_NAME, f"cannot read naming fields: {type(exc).__name__}")
+        # One store of a given file at a time in this process: two associations replacing the
+        # same instance at once would otherwise interleave file and on_stored (the index row
+        # of one, the file of the other), or put back a file the other has just replaced.
+        with self._path_locks[hash(target) % len(self._path_locks)]:
+            return self._store(event, target)
+
+    def _store(self, event: Any, target: Path) -> Any:
         previous: Path | None = None
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
