@@ -458,6 +458,10 @@ def test_retrieve_without_its_unique_key_fails_with_0xA900(
     assert int(status.Status) == 0xA900
     assert "StudyInstanceUID" in status.ErrorComment
     assert int(status.NumberOfCompletedSuboperations) == 0
+    # a key of a level above missing: relational retrieve is never answered
+    [(status, _ident)] = assoc.send_c_get(query("SERIES", SeriesInstanceUID=series_uid(1, 1)), "S")
+    assert int(status.Status) == 0xA900
+    assert status.ErrorComment == "SERIES: StudyInstanceUID above it needs exactly one value"
 
 
 def test_get_by_uid_list_at_image_level(

@@ -138,7 +138,7 @@ class StoredFile(str):
         return made
 
 
-def _short(identifier: Any, model: Any, message: str) -> str:
+def _short(identifier: Any, model: Any, message: str, operation: str = "find") -> str:
     """An ErrorComment (64 characters at most) naming the problem's key first."""
     from dicomnet.qr import LEVELS, UNIQUE_KEYS
 
@@ -151,6 +151,8 @@ def _short(identifier: Any, model: Any, message: str) -> str:
     for above in model.levels[: model.levels.index(level)]:
         upper = UNIQUE_KEYS[above][0]
         if "needs" in message and upper in message:
+            if operation != "find":  # C-GET / C-MOVE: always needed
+                return f"{level}: {upper} above it needs exactly one value"
             if "got" in message:  # a list or a wildcard
                 return f"{upper} must be one value (relational not negotiated)"
             return f"{upper} missing: relational queries not negotiated"
@@ -193,7 +195,9 @@ class ArchiveSCP:
             validate_identifier(identifier, known[0], operation, relational=relational)
         except ValueError as exc:
             LOG.warning("C-%s refused: %s", operation.upper(), exc)
-            return status(IDENTIFIER_DOES_NOT_MATCH, _short(identifier, known[0], str(exc)))
+            return status(
+                IDENTIFIER_DOES_NOT_MATCH, _short(identifier, known[0], str(exc), operation)
+            )
         return identifier, str(identifier.QueryRetrieveLevel).strip(), known[0]
 
     def find(self, event: Any) -> Iterator[tuple[Any, Any]]:
