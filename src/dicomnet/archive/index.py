@@ -345,7 +345,8 @@ class Index:
                 dialect=self.engine.dialect, column_keys=list(data)
             )
             names = compiled.positiontup
-            if names is None or compiled._bind_processors:  # not plain values: the usual way
+            processors = getattr(compiled, "_bind_processors", None)
+            if names is None or processors is None or processors:  # not plain: the usual way
                 return int(conn.execute(self._upsert_statement(level), data).scalar_one())
             found = (str(compiled), tuple(names))
             self._compiled[key] = found
