@@ -306,8 +306,12 @@ def _keep_previous(target: Path) -> Path | None:
 
         try:
             shutil.copyfile(target, backup)
-        except FileNotFoundError:
-            return None
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(backup)  # a partial copy
+            if isinstance(exc, FileNotFoundError):
+                return None
+            raise
     return backup
 
 
