@@ -37,7 +37,8 @@ is a SQLite database in DIR (dicomnet-index.sqlite3) unless --db names another, 
 postgresql://user:password@host/db so that several qrscp and storescp --index nodes share one
 index over shared storage. C-FIND: Patient Root, Study Root and Patient/Study Only at every
 level, with the matching rules of PS3.4 C.2.2.2 (single value, universal, * and ? wildcards,
-date/time ranges, UID lists; person names case-insensitive; relational queries answered).
+date/time ranges, UID lists, sequence matching; person names case-insensitive; relational
+queries when the SCU negotiated them, refused with 0xA900 otherwise).
 C-GET and C-MOVE send the stored files undecoded when the transfer syntax allows; C-MOVE
 destinations come from --move-dest AE=host:port (repeatable) or --move-dest-file. --worklist
 DIR adds Modality Worklist C-FIND from the worklist files in DIR (reloaded when they change).
