@@ -554,3 +554,17 @@ def test_findscu_relational_negotiates_and_is_answered(
     assert [(r.SeriesInstanceUID, r.StudyInstanceUID) for r in rows] == [
         (series_uid(2, 1), study_uid(2))
     ]
+
+
+def test_a_user_find_handler_is_added_to_the_archive(
+    qrscp: StartQrscp, cli: CliRunner, source: Archive
+) -> None:
+    """--handler EVT_C_FIND=... composes with the built-in query: the archive's matches first,
+    then the handler's (it used to replace the archive)."""
+    server = qrscp("--handler", "EVT_C_FIND=handler_mods.qr:extra_patients:Ext^One,Ext^Two")
+    load(cli, server, [i.path for i in source.instances])
+    rows = findscu(cli, server, "-P", "-L", "PATIENT", "-k", "PatientName=*", "-k", "PatientID=")
+    ids = [str(r.PatientID) for r in rows]
+    archived = sorted({str(i.header.PatientID) for i in source.instances})
+    assert sorted(ids[: len(archived)]) == archived
+    assert ids[len(archived) :] == ["EXT-Ext^One", "EXT-Ext^Two"]
