@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 
     from dicomnet._qr_scu import Responses
     from dicomnet.part10 import FileMeta
+    from dicomnet.transcode import Policy
 
     #: What a C-STORE sends: a Part-10 file (path) or a pydicom Dataset.
     StoreSource: TypeAlias = str | os.PathLike[str] | Dataset
@@ -311,12 +312,15 @@ class Association(AcceptorCore):
         originator_id: int | None = None,
         priority: int = PRIORITY_MEDIUM,
         msg_id: int | None = None,
+        decompress: Policy = "lossless",
     ) -> C_STORE_RSP | None:
         """Send one instance (a path or a pydicom Dataset); the raw response or None.
 
         A file is checked before its command is sent (see :func:`check_file`); ValueErrors
         (malformed, no UIDs, no accepted context, conversion impossible) and OSErrors come
-        before anything was sent, so the association stays usable."""
+        before anything was sent, so the association stays usable. Compressed data for which
+        only uncompressed contexts were accepted is decompressed as ``decompress`` allows
+        (:mod:`dicomnet.transcode`: lossless by default, "lossy" also lossy, "never")."""
         from dicomnet.part10 import Part10Error, read_file_meta
 
         self.require_established()
@@ -349,7 +353,9 @@ class Association(AcceptorCore):
                 dataset: Dataset = dcmread(handle, force=True)
         else:
             dataset = source
-        return self._store_dataset(dataset, originator_aet, originator_id, priority, msg_id)
+        return self._store_dataset(
+            dataset, originator_aet, originator_id, priority, msg_id, decompress
+        )
 
     def _store_dataset(
         self,
@@ -358,8 +364,11 @@ class Association(AcceptorCore):
         originator_id: int | None,
         priority: int,
         msg_id: int | None,
+        decompress: Policy = "lossless",
     ) -> C_STORE_RSP | None:
         from dicomnet.dataset import encode_converted
+        from dicomnet.transcode import LOSSY, can_decompress
+        from dicomnet.transcode import decompress as decompress_dataset
 
         try:
             sop_class = str(dataset.SOPClassUID)
@@ -373,9 +382,17 @@ class Association(AcceptorCore):
         cx = self.session.scu_context(sop_class, current) if current else None
         if cx is None:
             if current and current not in UNCOMPRESSED_SYNTAXES:
-                raise NoContextError(
-                    f"no accepted presentation context for {sop_class} in {current}"
-                )
+                uncompressed = any(self.session.scu_context(sop_class, s) for s in _REENCODE_ORDER)
+                if not uncompressed or not can_decompress(current, decompress):
+                    hint = ""
+                    if uncompressed and current in LOSSY and decompress == "lossless":
+                        hint = " (the data set is lossy-compressed: decompress it with 'lossy')"
+                    raise NoContextError(
+                        f"no accepted presentation context for {sop_class} in {current}{hint}"
+                    )
+                dataset = decompress_dataset(dataset, decompress)  # TranscodeError: ValueError
+                LOGGER.info("%s: decompressed from %s to send it", sop_instance, current)
+                current = str(dataset.file_meta.TransferSyntaxUID)
             for syntax in _REENCODE_ORDER:
                 cx = self.session.scu_context(sop_class, syntax)
                 if cx is not None:

@@ -49,7 +49,6 @@ with EVENT=EVT_C_FIND, EVT_C_GET or EVT_C_MOVE it is added to the built-in query
 retrieve: the archive's responses come first, then the handler's (the first failure ends it)."""
 
 
-
 class _Stop(Exception):
     pass
 
