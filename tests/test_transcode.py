@@ -15,7 +15,15 @@ from pydicom.uid import UID
 
 from dicomnet import AE
 from dicomnet.errors import NoContextError
-from dicomnet.transcode import LOSSLESS, LOSSY, TranscodeError, can_decompress, decompress
+from dicomnet.transcode import (
+    COMPRESSIONS,
+    LOSSLESS,
+    LOSSY,
+    TranscodeError,
+    can_decompress,
+    compress,
+    decompress,
+)
 from tests.conftest import StorescpFactory
 from tests.helpers import pydicom_test_file
 
@@ -110,3 +118,39 @@ def test_a_dataset_without_pixel_data_cannot_be_decompressed() -> None:
     dataset.file_meta.TransferSyntaxUID = UID("1.2.840.10008.1.2.5")
     with pytest.raises(TranscodeError, match="no Pixel Data"):
         decompress(dataset, "lossless")
+
+
+# --- compressing on request ------------------------------------------------------------------
+
+COMPRESSED = [("rle", "+xr"), ("jpeg-ls", "+xt"), ("j2k", "+xv")]
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize(("short", "dcmtk_option"), COMPRESSED)
+def test_compressed_on_request_for_dcmtk_storescp_losslessly(
+    short: str, dcmtk_option: str, dcmtk_storescp: StorescpFactory, tmp_path: Path
+) -> None:
+    syntax = COMPRESSIONS[short]
+    path = pydicom_test_file("CT_small.dcm")
+    original = pydicom.dcmread(path)
+    server = dcmtk_storescp(dcmtk_option, output_dir=tmp_path / "received")
+    ae = AE("SENDER")
+    ae.add_requested_context(str(original.SOPClassUID), [syntax])
+    assoc = ae.associate("127.0.0.1", server.port, ae_title="STORESCP")
+    assert assoc.is_established
+    try:
+        rsp = assoc.store_instance(path, compress=syntax)
+    finally:
+        assoc.release()
+    assert rsp is not None and rsp.Status == 0x0000
+    [received_path] = server.files()
+    received = pydicom.dcmread(received_path)
+    assert received.file_meta.TransferSyntaxUID == syntax
+    assert received.SOPInstanceUID == original.SOPInstanceUID
+    assert np.array_equal(received.pixel_array, original.pixel_array)
+
+
+def test_compress_refuses_what_it_cannot_encode() -> None:
+    dataset = pydicom.dcmread(pydicom_test_file("CT_small.dcm"))
+    with pytest.raises(TranscodeError, match="choose one of rle, jpeg-ls, j2k"):
+        compress(dataset, "1.2.840.10008.1.2.4.50")

@@ -313,6 +313,7 @@ class Association(AcceptorCore):
         priority: int = PRIORITY_MEDIUM,
         msg_id: int | None = None,
         decompress: Policy = "lossless",
+        compress: str | None = None,
     ) -> C_STORE_RSP | None:
         """Send one instance (a path or a pydicom Dataset); the raw response or None.
 
@@ -320,7 +321,9 @@ class Association(AcceptorCore):
         (malformed, no UIDs, no accepted context, conversion impossible) and OSErrors come
         before anything was sent, so the association stays usable. Compressed data for which
         only uncompressed contexts were accepted is decompressed as ``decompress`` allows
-        (:mod:`dicomnet.transcode`: lossless by default, "lossy" also lossy, "never")."""
+        (:mod:`dicomnet.transcode`: lossless by default, "lossy" also lossy, "never").
+        ``compress`` (a transfer syntax UID of :data:`dicomnet.transcode.COMPRESSIONS`):
+        uncompressed data is compressed to it when a context for it was accepted."""
         from dicomnet.part10 import Part10Error, read_file_meta
 
         self.require_established()
@@ -334,6 +337,8 @@ class Association(AcceptorCore):
                 if meta is not None:
                     checked = check_file(handle, meta)
                     cx = self.session.scu_context(checked.sop_class_uid, meta.transfer_syntax_uid)
+                    if compress and self.session.scu_context(checked.sop_class_uid, compress):
+                        cx = None  # compressed on the way (decoded below)
                     if cx is not None:
                         # Stream the data set from disk, undecoded.
                         handle.seek(meta.dataset_offset)
@@ -354,7 +359,7 @@ class Association(AcceptorCore):
         else:
             dataset = source
         return self._store_dataset(
-            dataset, originator_aet, originator_id, priority, msg_id, decompress
+            dataset, originator_aet, originator_id, priority, msg_id, decompress, compress
         )
 
     def _store_dataset(
@@ -365,6 +370,7 @@ class Association(AcceptorCore):
         priority: int,
         msg_id: int | None,
         decompress: Policy = "lossless",
+        compress: str | None = None,
     ) -> C_STORE_RSP | None:
         from dicomnet.dataset import encode_converted
         from dicomnet.transcode import LOSSY, can_decompress
@@ -379,6 +385,17 @@ class Association(AcceptorCore):
             raise ValueError("the data set has an empty SOP Class/Instance UID")
         meta = getattr(dataset, "file_meta", None)
         current = str(getattr(meta, "TransferSyntaxUID", "") or "") if meta is not None else ""
+        if (
+            compress
+            and compress != current
+            and current in UNCOMPRESSED_SYNTAXES
+            and self.session.scu_context(sop_class, compress) is not None
+        ):
+            from dicomnet.transcode import compress as compress_dataset
+
+            dataset = compress_dataset(dataset, compress)  # TranscodeError: a ValueError
+            LOGGER.info("%s: compressed from %s to %s", sop_instance, current, compress)
+            current = compress
         cx = self.session.scu_context(sop_class, current) if current else None
         if cx is None:
             if current and current not in UNCOMPRESSED_SYNTAXES:

@@ -47,6 +47,12 @@ LOSSY = frozenset(
     }
 )
 EXPLICIT_VR_LE = "1.2.840.10008.1.2.1"
+#: What ``compress`` can encode (lossless only: nothing is lost on the way), by short name.
+COMPRESSIONS = {
+    "rle": "1.2.840.10008.1.2.5",
+    "jpeg-ls": "1.2.840.10008.1.2.4.80",
+    "j2k": "1.2.840.10008.1.2.4.90",
+}
 MAX_DECOMPRESSED = 2 * 1024**3
 
 
@@ -98,12 +104,36 @@ def decompress(dataset: Dataset, policy: Policy) -> Dataset:
     return dataset
 
 
+def compress(dataset: Dataset, transfer_syntax: str) -> Dataset:
+    """``dataset`` (uncompressed) with its pixel data encoded losslessly in ``transfer_syntax``
+    (one of :data:`COMPRESSIONS`), in place; the SOP Instance UID is kept. Raises
+    :class:`TranscodeError`."""
+    from pydicom.uid import UID
+
+    name = UID(transfer_syntax).name
+    if transfer_syntax not in COMPRESSIONS.values():
+        raise TranscodeError(f"cannot compress to {name}: choose one of {', '.join(COMPRESSIONS)}")
+    if "PixelData" not in dataset:
+        raise TranscodeError(f"the data set has no Pixel Data to compress to {name}")
+    try:
+        dataset.compress(transfer_syntax, generate_instance_uid=False)
+    except ImportError as exc:
+        raise TranscodeError(
+            f"cannot compress to {name}: an encoder is missing ({exc}; install dicomnet[codecs])"
+        ) from None
+    except Exception as exc:
+        raise TranscodeError(f"cannot compress to {name}: {exc}".splitlines()[0]) from None
+    return dataset
+
+
 __all__ = [
+    "COMPRESSIONS",
     "LOSSLESS",
     "LOSSY",
     "POLICIES",
     "Policy",
     "TranscodeError",
     "can_decompress",
+    "compress",
     "decompress",
 ]
