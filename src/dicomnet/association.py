@@ -61,6 +61,8 @@ if TYPE_CHECKING:
 
 LOGGER = logging.getLogger("dicomnet.assoc")
 
+#: Values larger than this are left in the file by pydicom until they are re-encoded.
+_DEFER_SIZE = 1024 * 1024
 # Where a data set may be re-encoded: Implicit VR LE first (the default every peer accepts).
 _REENCODE_ORDER = (IMPLICIT_VR_LE, *(s for s in UNCOMPRESSED_SYNTAXES if s != IMPLICIT_VR_LE))
 
@@ -355,7 +357,8 @@ class Association(AcceptorCore):
                 from pydicom import dcmread
 
                 handle.seek(0)
-                dataset: Dataset = dcmread(handle, force=True)
+                # values above 1 MiB are read from the file only while they are re-encoded
+                dataset: Dataset = dcmread(handle, force=True, defer_size=_DEFER_SIZE)
         else:
             dataset = source
         return self._store_dataset(
@@ -372,7 +375,7 @@ class Association(AcceptorCore):
         decompress: Policy = "lossless",
         compress: str | None = None,
     ) -> C_STORE_RSP | None:
-        from dicomnet.dataset import encode_converted
+        from dicomnet.dataset import encode_converted_spooled
         from dicomnet.transcode import LOSSY, can_decompress
         from dicomnet.transcode import decompress as decompress_dataset
 
@@ -417,17 +420,17 @@ class Association(AcceptorCore):
         if cx is None:
             raise NoContextError(f"no accepted presentation context for {sop_class}")
         target = cx.transfer_syntax[0]
-        data = encode_converted(dataset, current, target)
-        return self._store_stream(
-            cx, sop_class, sop_instance, data, originator_aet, originator_id, priority, msg_id
-        )
+        with encode_converted_spooled(dataset, current, target) as data:
+            return self._store_stream(
+                cx, sop_class, sop_instance, data, originator_aet, originator_id, priority, msg_id
+            )
 
     def _store_stream(
         self,
         cx: PresentationContext,
         sop_class: str,
         sop_instance: str,
-        data: bytes | _ExactReader,
+        data: bytes | BinaryIO | _ExactReader,
         originator_aet: str | None,
         originator_id: int | None,
         priority: int,
