@@ -126,7 +126,7 @@ complete -c dicomnet -n '__fish_seen_subcommand_from findscu' -l patient-root -s
 complete -c dicomnet -n '__fish_seen_subcommand_from findscu' -l study-root -s S -d 'Study Root model (default)'
 complete -c dicomnet -n '__fish_seen_subcommand_from findscu' -l patient-study-only -s O -d 'Patient/Study Only model'
 complete -c dicomnet -n '__fish_seen_subcommand_from findscu' -l worklist -s W -d 'Modality Worklist model'
-complete -c dicomnet -n '__fish_seen_subcommand_from findscu' -l relational -d 'Allow a relational query: no unique keys of the levels above (-L SERIES -k Modality=CT); the archive must support it'
+complete -c dicomnet -n '__fish_seen_subcommand_from findscu' -l relational -d 'Allow a relational query: no unique keys of the levels above (-L SERIES -k Modality=CT); asks the archive for relational queries (SOP Class Extended Negotiation), which it must accept'
 complete -c dicomnet -n '__fish_seen_subcommand_from findscu' -l cancel-after -x -d 'Output at most N matches, then send C-CANCEL (matches a fast server sent already are read but not output)'
 complete -c dicomnet -n '__fish_seen_subcommand_from findscu' -l write -r -F -d 'Save each match as a DICOM file in DIR'
 complete -c dicomnet -n '__fish_seen_subcommand_from findscu' -l charset -x -d 'SpecificCharacterSet of the query, e.g'

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dicomnet.association import Association
-from dicomnet.events import HandlerRegistry
+from dicomnet.events import HandlerRegistry, HandlerSpec
 from dicomnet.presentation import PresentationContext
 from dicomnet.ul.codec import validate_ae_title
 from dicomnet.ul.items import (
@@ -183,7 +183,7 @@ class AE:
         ext_neg: Any = None,
         bind_address: tuple[str, int] | None = None,
         tls_args: tuple[ssl.SSLContext, str | None] | None = None,
-        evt_handlers: Iterable[Any] | None = None,
+        evt_handlers: Iterable[HandlerSpec] | None = None,
         *,
         ssl_context: ssl.SSLContext | None = None,
         user_identity: UserIdentityRQ | None = None,
@@ -255,7 +255,7 @@ class AE:
         ae_title: str | None = None,
         contexts: Iterable[PresentationContext] | None = None,
         ssl_context: ssl.SSLContext | None = None,
-        evt_handlers: Iterable[Any] | None = None,
+        evt_handlers: Iterable[HandlerSpec] | None = None,
         server_class: type[AssociationServer] | None = None,
         **kwargs: Any,
     ) -> AssociationServer:
@@ -292,7 +292,7 @@ class AE:
         address: tuple[str, int],
         block: bool = True,
         ssl_context: ssl.SSLContext | None = None,
-        evt_handlers: Iterable[Any] | None = None,
+        evt_handlers: Iterable[HandlerSpec] | None = None,
         ae_title: str | None = None,
         contexts: Iterable[PresentationContext] | None = None,
     ) -> AssociationServer | None:
@@ -331,7 +331,7 @@ class AE:
 _EXTENDED_ITEMS = (AsyncOpsWindow, SOPClassExtended, SOPClassCommonExtended)
 
 
-def _traced(evt_handlers: Iterable[Any] | None) -> list[Any]:
+def _traced(evt_handlers: Iterable[HandlerSpec] | None) -> list[HandlerSpec]:
     """The handlers given, and after :func:`dicomnet.debug_logger` the tracing ones."""
     from dicomnet import _compat
 

@@ -494,3 +494,77 @@ def test_no_command_loads_sqlalchemy_until_it_indexes() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_replacement_that_cannot_be_indexed_keeps_the_old_instance(
+    qrscp: StartQrscp, cli: CliRunner, tmp_path: Path
+) -> None:
+    """DESIGN 1.5: a duplicate whose new copy cannot be indexed is refused, and the instance
+    stored before stays as it was: its file byte for byte, its index row, retrievable."""
+    from tests.helpers import write_ct_file
+
+    first = write_ct_file(tmp_path / "first.dcm", 7, "1.2.840.10008.1.2.1")
+    second = tmp_path / "second.dcm"
+    ds = dcmread(first)
+    ds.PatientName = "Replaced^Copy"
+    ds.save_as(second)
+    server = qrscp()
+    load(cli, server, [first])
+    [stored] = (tmp_path / "archive").glob("*.dcm")
+    original = stored.read_bytes()
+    # the database now refuses to update instance rows (as a failing disk or a full
+    # database would refuse the write)
+    db = sqlite3.connect(tmp_path / "archive" / "dicomnet-index.sqlite3")
+    with db:
+        db.execute(
+            "CREATE TRIGGER refuse BEFORE UPDATE ON instances "
+            "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+        )
+    db.close()
+    result = cli("storescu", "127.0.0.1", str(server.port), "-aec", "QRSCP", second)
+    assert result.returncode == 6, result
+    assert "0xA700" in result.stdout + result.stderr
+    assert [p.name for p in (tmp_path / "archive").glob("*.dcm")] == [stored.name]
+    assert stored.read_bytes() == original
+    assert [p.name for p in (tmp_path / "archive").iterdir() if p.name.startswith(".")] == []
+    rows = findscu(cli, server, "-L", "IMAGE", "-k", f"StudyInstanceUID={ds.StudyInstanceUID}",
+                   "-k", f"SeriesInstanceUID={ds.SeriesInstanceUID}", "-k", "SOPInstanceUID=",
+                   "-P", "-k", f"PatientID={ds.PatientID}", "-k", "PatientName=")  # fmt: skip
+    assert [(r.SOPInstanceUID, str(r.PatientName)) for r in rows] == [
+        (ds.SOPInstanceUID, str(dcmread(first).PatientName))
+    ]
+    out = tmp_path / "got"
+    result = cli("getscu", "127.0.0.1", str(server.port), "-aec", "QRSCP", "-L", "IMAGE",
+                 "-P", "-k", f"PatientID={ds.PatientID}",
+                 "-k", f"StudyInstanceUID={ds.StudyInstanceUID}",
+                 "-k", f"SeriesInstanceUID={ds.SeriesInstanceUID}",
+                 "-k", f"SOPInstanceUID={ds.SOPInstanceUID}", "-od", out)  # fmt: skip
+    assert result.returncode == 0, result
+    assert_same_files(files_under(out), [first])
+
+
+def test_findscu_relational_negotiates_and_is_answered(
+    qrscp: StartQrscp, cli: CliRunner, source: Archive
+) -> None:
+    """findscu --relational asks for relational queries (SOP Class Extended Negotiation) and
+    qrscp accepts and answers a SERIES-level query without StudyInstanceUID."""
+    server = qrscp()
+    load(cli, server, [i.path for i in source.instances])
+    rows = findscu(cli, server, "--relational", "-L", "SERIES", "-k", "Modality=MR")
+    assert [(r.SeriesInstanceUID, r.StudyInstanceUID) for r in rows] == [
+        (series_uid(2, 1), study_uid(2))
+    ]
+
+
+def test_a_user_find_handler_is_added_to_the_archive(
+    qrscp: StartQrscp, cli: CliRunner, source: Archive
+) -> None:
+    """--handler EVT_C_FIND=... composes with the built-in query: the archive's matches first,
+    then the handler's (it used to replace the archive)."""
+    server = qrscp("--handler", "EVT_C_FIND=handler_mods.qr:extra_patients:Ext^One,Ext^Two")
+    load(cli, server, [i.path for i in source.instances])
+    rows = findscu(cli, server, "-P", "-L", "PATIENT", "-k", "PatientName=*", "-k", "PatientID=")
+    ids = [str(r.PatientID) for r in rows]
+    archived = sorted({str(i.header.PatientID) for i in source.instances})
+    assert sorted(ids[: len(archived)]) == archived
+    assert ids[len(archived) :] == ["EXT-Ext^One", "EXT-Ext^Two"]

@@ -85,7 +85,8 @@ def findscu(
         typer.Option(
             "--relational",
             help="Allow a relational query: no unique keys of the "
-            "levels above (-L SERIES -k Modality=CT); the archive must support it.",
+            "levels above (-L SERIES -k Modality=CT); asks the archive for relational "
+            "queries (SOP Class Extended Negotiation), which it must accept.",
         ),
     ] = False,
     cancel_after: Annotated[
@@ -158,6 +159,13 @@ def findscu(
     ae = common.ae()
     ae.add_requested_context(model, ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"])
     handlers = build_evt_handlers(logging_handlers(common.level), user)
+    ext_neg = None
+    if relational and letter != "W":
+        from dicomnet.ul.items import SOPClassExtended
+
+        # PS3.4 C.5.1.1: ask for relational queries (byte 1 = 1); an archive refuses a
+        # relational query it has not accepted
+        ext_neg = [SOPClassExtended(model, b"\x01")]
     assoc = ae.associate(
         peer,
         port,
@@ -165,6 +173,7 @@ def findscu(
         ssl_context=ssl_context,
         tls_args=common.tls_args(ssl_context),
         user_identity=identity,
+        ext_neg=ext_neg,
         evt_handlers=handlers,
     )
     common.check_established(assoc)

@@ -37,16 +37,16 @@ is a SQLite database in DIR (dicomnet-index.sqlite3) unless --db names another, 
 postgresql://user:password@host/db so that several qrscp and storescp --index nodes share one
 index over shared storage. C-FIND: Patient Root, Study Root and Patient/Study Only at every
 level, with the matching rules of PS3.4 C.2.2.2 (single value, universal, * and ? wildcards,
-date/time ranges, UID lists; person names case-insensitive; relational queries answered).
+date/time ranges, UID lists, sequence matching; person names case-insensitive; relational
+queries when the SCU negotiated them, refused with 0xA900 otherwise).
 C-GET and C-MOVE send the stored files undecoded when the transfer syntax allows; C-MOVE
 destinations come from --move-dest AE=host:port (repeatable) or --move-dest-file. --worklist
 DIR adds Modality Worklist C-FIND from the worklist files in DIR (reloaded when they change).
 qrscp index DIR [--db URL] rebuilds the index from the files under DIR and reports unreadable
 ones. One line per stored instance goes to stdout; SIGINT/SIGTERM stop the server (exit 0).
 --handler without EVENT= handles each received C-STORE, after the built-in storage and index;
-with EVENT=EVT_C_FIND, EVT_C_GET or EVT_C_MOVE it replaces the built-in query or retrieve."""
-
-_GENERATOR_EVENTS = ("EVT_C_FIND", "EVT_C_GET", "EVT_C_MOVE", "EVT_SOP_EXTENDED")
+with EVENT=EVT_C_FIND, EVT_C_GET or EVT_C_MOVE it is added to the built-in query or
+retrieve: the archive's responses come first, then the handler's (the first failure ends it)."""
 
 
 class _Stop(Exception):
@@ -273,7 +273,6 @@ def _serve(options: dict[str, Any], user: list[Any]) -> None:
             return worklist_scp.find(event)
         return archive.find(event)
 
-    replaced = {spec.event.name for spec in user if spec.event.name in _GENERATOR_EVENTS}
     builtin: list[tuple[Any, Any]] = list(logging_handlers(common.level))
     builtin.append((evt.EVT_C_STORE, IndexingStore(storage, index)))
     failed = FailureCounter()
@@ -284,8 +283,7 @@ def _serve(options: dict[str, Any], user: list[Any]) -> None:
         (evt.EVT_C_MOVE, archive.move),
         (evt.EVT_SOP_EXTENDED, sop_extended),
     ):
-        if event_type.name not in replaced:
-            builtin.append((event_type, func))
+        builtin.append((event_type, func))  # a user --handler for it is composed after it
 
     ae = AE(ae_title)
     ae.acse_timeout = common.acse_timeout
