@@ -25,6 +25,11 @@ if TYPE_CHECKING:
     from dicomnet.association import Association
 
 
+#: The largest PDU the commands receive unless --max-pdu says otherwise: DCMTK's default (the
+#: library's AE keeps pynetdicom's 16382).
+CLI_MAX_PDU = 16384
+
+
 @record(kw_only=True)
 class Common:
     """The options every command has, after Typer's checks (declared once, in
@@ -46,6 +51,11 @@ class Common:
     tls_key: str | None = None
     tls_ca: str | None = None
     tls_no_verify: bool = False
+
+    @property
+    def receive_pdu(self) -> int:
+        """--max-pdu, or the commands' default (:data:`CLI_MAX_PDU`)."""
+        return CLI_MAX_PDU if self.max_pdu is None else self.max_pdu
 
     @property
     def level(self) -> int:
@@ -84,6 +94,37 @@ class ScuCommon(Common):
     called_aet: str = "ANY-SCP"
     connect_timeout: float = 10.0
     tls_server_name: str | None = None
+    propose_ts: Sequence[str] | None = None
+    propose_uncompr: bool = False
+    propose_little: bool = False
+    propose_big: bool = False
+    propose_implicit: bool = False
+    propose_deflated: bool = False
+
+    def proposal(self) -> list[str] | None:
+        """The transfer syntaxes --propose-ts and the -x presets ask for (None: neither given,
+        the command's own default); exit 2 for two presets or an unknown syntax."""
+        if not (
+            self.propose_ts
+            or self.propose_uncompr
+            or self.propose_little
+            or self.propose_big
+            or self.propose_implicit
+            or self.propose_deflated
+        ):
+            return None  # (echoscu's start stays free of the SOP class tables)
+        from dicomnet.cli._transfer import proposal
+
+        return proposal(
+            self.propose_ts,
+            {
+                "-x=": self.propose_uncompr,
+                "-xe": self.propose_little,
+                "-xb": self.propose_big,
+                "-xi": self.propose_implicit,
+                "-xd": self.propose_deflated,
+            },
+        )
 
     def client_tls(self) -> ssl.SSLContext | None:
         """TLS when any TLS option is given (see :mod:`dicomnet.tls`), else None: the
@@ -121,8 +162,7 @@ class ScuCommon(Common):
         ae.connection_timeout = self.connect_timeout
         ae.acse_timeout = self.acse_timeout
         ae.dimse_timeout = self.dimse_timeout
-        if self.max_pdu is not None:
-            ae.maximum_pdu_size = self.max_pdu
+        ae.maximum_pdu_size = self.receive_pdu
         return ae
 
     def check_established(self, assoc: Association) -> None:

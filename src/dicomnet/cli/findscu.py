@@ -143,7 +143,9 @@ def findscu(
     ssl_context = common.client_tls()
 
     ae = common.ae()
-    ae.add_requested_context(model, ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"])
+    ae.add_requested_context(
+        model, common.proposal() or ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"]
+    )
     handlers = build_evt_handlers(logging_handlers(common.level), user)
     assoc = ae.associate(
         peer,

@@ -134,6 +134,7 @@ def movescu(
         receiver.dimse_timeout = common.dimse_timeout
         receiver.spool_directory = str(storage.output_dir)
         receiver.require_calling_aet = senders
+        receiver.maximum_pdu_size = common.receive_pdu
         apply_size_limit(receiver, common.max_dataset_size)
         receiver.add_supported_context(Verification)
         for sop_class in AllStorageClasses:
@@ -145,7 +146,9 @@ def movescu(
 
     try:
         ae = common.ae()
-        ae.add_requested_context(model, ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"])
+        ae.add_requested_context(
+            model, common.proposal() or ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"]
+        )
         assoc = ae.associate(
             peer,
             port,

@@ -70,6 +70,12 @@ def storescp(
     ] = False,
     on_duplicate: o.OnDuplicate = "replace",
     accept_all: o.AcceptAll = False,
+    prefer_ts: o.PreferTS = None,
+    prefer_uncompr: o.PreferUncompr = False,
+    prefer_little: o.PreferLittle = False,
+    prefer_big: o.PreferBig = False,
+    prefer_deflated: o.PreferDeflated = False,
+    implicit_only: o.ImplicitOnly = False,
     no_store: Annotated[
         bool, typer.Option("--no-store", help="Do not write files; leave it to --handler.")
     ] = False,
@@ -146,7 +152,8 @@ def storescp(
         TemplateError,
         prepare_output_dir,
     )
-    from dicomnet.sop_class import AllStorageClasses, AllTransferSyntaxes, Verification
+    from dicomnet.cli._transfer import acceptance
+    from dicomnet.sop_class import AllStorageClasses, Verification
     from dicomnet.ul.codec import validate_ae_title
 
     user = start(common, evt.EVT_C_STORE)
@@ -166,6 +173,17 @@ def storescp(
         else DEFAULT_TEMPLATE
     )
     ssl_context = common.server_tls()
+    accepted = acceptance(
+        prefer_ts,
+        {
+            "+x=": prefer_uncompr,
+            "+xe": prefer_little,
+            "+xb": prefer_big,
+            "+xd": prefer_deflated,
+            "+xi": implicit_only,
+            "+xa": accept_all,
+        },
+    )
 
     done = threading.Event()
     lines = StoredLines(common.fmt, common.no_color, done)
@@ -218,14 +236,13 @@ def storescp(
     ae.require_called_aet = require_called_aet
     ae.require_calling_aet = calling
     ae.allow_plain_password = allow_plain_password
-    if common.max_pdu is not None:
-        ae.maximum_pdu_size = common.max_pdu
+    ae.maximum_pdu_size = common.receive_pdu
     if storage is not None:
         ae.spool_directory = str(storage.output_dir)
-    syntaxes = list(AllTransferSyntaxes) if accept_all else None
+    accepted.apply(ae)
     ae.add_supported_context(Verification)
     for sop_class in AllStorageClasses:
-        ae.add_supported_context(sop_class, syntaxes)
+        ae.add_supported_context(sop_class, accepted.syntaxes)
 
     # SIGINT/SIGTERM: a clean stop (exit 0), from the moment we listen; a second one while
     # stopping cuts the wait for running associations short.
@@ -256,7 +273,7 @@ def storescp(
         where = f"writing to {output_dir} as {template}" if storage else "not storing (--no-store)"
         sys.stderr.write(
             f"storescp: listening on {host}:{real_port} as {ae_title}; {where}; "
-            f"{'all' if accept_all else 'uncompressed'} transfer syntaxes; "
+            f"{accepted.describe()}; "
             f"duplicates: {on_duplicate}; max {max_associations} associations"
             f"{'; TLS' if ssl_context else ''}\n"
         )

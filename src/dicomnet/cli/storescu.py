@@ -107,12 +107,25 @@ def _inspect(path: Path) -> Item:
     return item
 
 
-def _contexts(items: list[Item]) -> list[Any]:
+def _contexts(items: list[Item], proposed: list[str] | None = None) -> list[Any]:
+    """The contexts the files need; ``proposed`` (--propose-ts, -x...): the transfer syntaxes
+    of one context per SOP class of uncompressed files instead of the default ones (a file in
+    another uncompressed syntax is converted to the accepted one; compressed files keep a
+    context of their own syntax)."""
     from dicomnet.presentation import PresentationContext
 
     wanted: dict[tuple[str, str], None] = {}
     for item in items:
         wanted[(item.sop_class, item.syntax)] = None
+    if proposed is not None:
+        contexts = [
+            PresentationContext(sop_class, [syntax])
+            for sop_class, syntax in wanted
+            if syntax not in UNCOMPRESSED_SYNTAXES
+        ]
+        classes = {c: None for c, syntax in wanted if syntax in UNCOMPRESSED_SYNTAXES}
+        contexts += [PresentationContext(c, list(proposed)) for c in classes]
+        return contexts
     # Each file's own transfer syntax alone in a context of its own, so that the acceptor
     # cannot pick another syntax for it (that would force decoding and re-encoding); then one
     # context per SOP class with the uncompressed fallbacks, used only if the first is refused.
@@ -172,7 +185,7 @@ def storescu(
     if not items:
         _finish(batch.rows, fmt, no_color)
         raise CommandError("nothing to send (no readable DICOM file)", EXIT_USAGE)
-    contexts = _contexts(items)
+    contexts = _contexts(items, common.proposal())
     if len(contexts) > MAX_CONTEXTS:
         raise CommandError(
             f"the files need {len(contexts)} presentation contexts; at most {MAX_CONTEXTS} fit "
