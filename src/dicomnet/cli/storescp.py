@@ -76,6 +76,15 @@ def storescp(
     prefer_big: o.PreferBig = False,
     prefer_deflated: o.PreferDeflated = False,
     implicit_only: o.ImplicitOnly = False,
+    promiscuous: Annotated[
+        bool,
+        typer.Option(
+            "--promiscuous",
+            "-pm",
+            help="Also accept SOP classes we do not know (a private or newer storage class), "
+            "as DCMTK's -pm; known non-storage classes stay refused.",
+        ),
+    ] = False,
     no_store: Annotated[
         bool, typer.Option("--no-store", help="Do not write files; leave it to --handler.")
     ] = False,
@@ -153,7 +162,7 @@ def storescp(
         prepare_output_dir,
     )
     from dicomnet.cli._transfer import acceptance
-    from dicomnet.sop_class import AllStorageClasses, Verification
+    from dicomnet.sop_class import AllStorageClasses, UncompressedTransferSyntaxes, Verification
     from dicomnet.ul.codec import validate_ae_title
 
     user = start(common, evt.EVT_C_STORE)
@@ -240,6 +249,10 @@ def storescp(
     if storage is not None:
         ae.spool_directory = str(storage.output_dir)
     accepted.apply(ae)
+    if promiscuous:
+        ae.promiscuous_transfer_syntaxes = accepted.syntaxes or [
+            str(t) for t in UncompressedTransferSyntaxes
+        ]
     ae.add_supported_context(Verification)
     for sop_class in AllStorageClasses:
         ae.add_supported_context(sop_class, accepted.syntaxes)
@@ -273,7 +286,7 @@ def storescp(
         where = f"writing to {output_dir} as {template}" if storage else "not storing (--no-store)"
         sys.stderr.write(
             f"storescp: listening on {host}:{real_port} as {ae_title}; {where}; "
-            f"{accepted.describe()}; "
+            f"{accepted.describe()}{'; promiscuous' if promiscuous else ''}; "
             f"duplicates: {on_duplicate}; max {max_associations} associations"
             f"{'; TLS' if ssl_context else ''}\n"
         )
