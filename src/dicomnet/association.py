@@ -95,7 +95,10 @@ def check_file(handle: BinaryIO, meta: FileMeta) -> CheckedFile:
     if not sop_class or not sop_instance:
         missing = "SOP Class UID" if not sop_class else "SOP Instance UID"
         raise ValueError(f"the data set has no {missing}")
-    if (sop_class, sop_instance) != (meta.sop_class_uid, meta.sop_instance_uid):
+    if meta.sop_class_uid and (sop_class, sop_instance) != (
+        meta.sop_class_uid,
+        meta.sop_instance_uid,
+    ):
         LOGGER.info(
             "%s: the file meta header names %s / %s, the data set %s / %s; sending the data set's",
             getattr(handle, "name", "file"),
@@ -316,7 +319,7 @@ class Association(AssociationCore):
         A file is checked before its command is sent (see :func:`check_file`); ValueErrors
         (malformed, no UIDs, no accepted context, conversion impossible) and OSErrors come
         before anything was sent, so the association stays usable."""
-        from dicomnet.part10 import Part10Error, read_file_meta
+        from dicomnet.part10 import Part10Error, detect_bare_dataset, read_file_meta
 
         self.require_established()
         if isinstance(source, str | os.PathLike):
@@ -325,7 +328,13 @@ class Association(AssociationCore):
                 try:
                     meta = read_file_meta(handle)
                 except Part10Error:
-                    meta = None
+                    # A data set without File Meta: sent when it carries its SOP UIDs, in the
+                    # transfer syntax its first element shows (as DCMTK's storescu).
+                    handle.seek(0)
+                    try:
+                        meta = detect_bare_dataset(handle)
+                    except Part10Error:
+                        meta = None
                 if meta is not None:
                     checked = check_file(handle, meta)
                     cx = self.session.scu_context(checked.sop_class_uid, meta.transfer_syntax_uid)
@@ -346,6 +355,14 @@ class Association(AssociationCore):
 
                 handle.seek(0)
                 dataset: Dataset = dcmread(handle, force=True)
+                if meta is not None and meta.dataset_offset == 0 and not meta.sop_class_uid:
+                    # a bare data set: its detected syntax is what it converts from
+                    from pydicom.dataset import FileMetaDataset
+                    from pydicom.uid import UID
+
+                    if not hasattr(dataset, "file_meta"):
+                        dataset.file_meta = FileMetaDataset()
+                    dataset.file_meta.TransferSyntaxUID = UID(meta.transfer_syntax_uid)
         else:
             dataset = source
         return self._store_dataset(dataset, originator_aet, originator_id, priority, msg_id)

@@ -104,7 +104,9 @@ def test_getscu_retrieves_a_12_lead_ecg_from_dcmqrscp(
 # --- storescp ---------------------------------------------------------------------------------
 
 
-def pynetdicom_store(port: int, ds: Any, extra: list[str] = ()) -> tuple[int | None, list[str]]:
+def pynetdicom_store(
+    port: int | None, ds: Any, extra: tuple[str, ...] = ()
+) -> tuple[int | None, list[str]]:
     """Send ``ds`` with pynetdicom (its class proposed in Implicit VR LE, plus ``extra``
     classes); (status or None if its context was refused, the abstract syntaxes accepted)."""
     ae = pynetdicom.AE(ae_title="PYSCU")
@@ -112,7 +114,7 @@ def pynetdicom_store(port: int, ds: Any, extra: list[str] = ()) -> tuple[int | N
     ae.add_requested_context(str(ds.SOPClassUID), [ImplicitVRLittleEndian])
     for uid in extra:
         ae.add_requested_context(uid, [ImplicitVRLittleEndian])
-    assoc = ae.associate("127.0.0.1", port)
+    assoc = ae.associate("127.0.0.1", int(port or 0))
     assert assoc.is_established
     try:
         accepted = [str(cx.abstract_syntax) for cx in assoc.accepted_contexts]
@@ -149,7 +151,7 @@ def test_promiscuous_accepts_an_unknown_class_and_no_known_other_one(
     od = tmp_path / "pm"
     scp = our_storescp("-pm", "--exit-after", "1", output_dir=od)
     assert "; promiscuous;" in scp.stderr
-    status, accepted = pynetdicom_store(scp.port, ds, [WORKLIST_FIND])
+    status, accepted = pynetdicom_store(scp.port, ds, (WORKLIST_FIND,))
     assert status == 0x0000
     assert WORKLIST_FIND not in accepted  # a known non-storage class is still refused
     assert scp.wait(20) == 0, scp

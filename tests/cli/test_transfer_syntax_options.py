@@ -128,6 +128,7 @@ def test_echoscu_proposals_to_pynetdicom(cli: CliRunner) -> None:
     ae = pynetdicom.AE(ae_title="PYSCP")
     ae.add_supported_context(VERIFICATION, [ExplicitVRLittleEndian])
     server = ae.start_server(("127.0.0.1", 0), block=False)
+    assert server is not None
     try:
         port = str(server.server_address[1])
         ok = cli("echoscu", "-xe", "--format", "csv", "127.0.0.1", port)
@@ -168,13 +169,13 @@ def pynetdicom_requestor() -> Iterator[list[Any]]:
                 assoc.release()
 
 
-def pynetdicom_accepted(port: int, syntaxes: list[str], made: list[Any]) -> str | None:
+def pynetdicom_accepted(port: int | None, syntaxes: list[str], made: list[Any]) -> str | None:
     """The transfer syntax our SCP accepted for one CT context proposing ``syntaxes`` (None:
     rejected), as pynetdicom saw it."""
     ae = pynetdicom.AE(ae_title="PYSCU")
     ae.add_requested_context(CT, syntaxes)
     ae.add_requested_context(VERIFICATION, [ImplicitVRLittleEndian])  # keeps it established
-    assoc = ae.associate("127.0.0.1", port)
+    assoc = ae.associate("127.0.0.1", int(port or 0))
     made.append(assoc)
     assert assoc.is_established
     accepted = [cx.transfer_syntax[0] for cx in assoc.accepted_contexts if cx.abstract_syntax == CT]

@@ -89,7 +89,7 @@ def _inspect(path: Path) -> Item:
     except FileNotFoundError:
         return Item(path, 0, problem="no such file", dicom=False)
     except Part10Error as exc:
-        return Item(path, 0, problem=str(exc), dicom=False)
+        return _inspect_bare(path, str(exc))
     except (ValueError, OSError) as exc:  # StructureError, unreadable
         return Item(path, 0, problem=str(exc))
     sop_class, sop_instance = scan.uid(SOP_CLASS_UID), scan.uid(SOP_INSTANCE_UID)
@@ -105,6 +105,36 @@ def _inspect(path: Path) -> Item:
             f"data set {sop_class} / {sop_instance}: sending the data set's"
         )
     return item
+
+
+def _inspect_bare(path: Path, problem: str) -> Item:
+    """A file without File Meta: sendable (with a warning) when it is a data set whose first
+    element shows its transfer syntax (:func:`dicomnet.part10.detect_bare_dataset`, as DCMTK)
+    and that carries valid SOP Class and Instance UIDs; otherwise not DICOM (``problem``)."""
+    from dicomnet.part10 import Part10Error, detect_bare_dataset
+    from dicomnet.sop_class import uid_name
+    from dicomnet.ul.codec import is_valid_uid
+    from dicomnet.validate import SOP_CLASS_UID, SOP_INSTANCE_UID, validate_stream
+
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            meta = detect_bare_dataset(handle)
+            scan = validate_stream(handle, meta.transfer_syntax_uid, stop_after=SOP_INSTANCE_UID)
+    except (Part10Error, ValueError, OSError):
+        return Item(path, 0, problem=problem, dicom=False)
+    sop_class, sop_instance = scan.uid(SOP_CLASS_UID), scan.uid(SOP_INSTANCE_UID)
+    if scan.error is not None or not (is_valid_uid(sop_class) and is_valid_uid(sop_instance)):
+        return Item(path, 0, problem=problem, dicom=False)
+    return Item(
+        path,
+        size,
+        sop_class,
+        sop_instance,
+        meta.transfer_syntax_uid,
+        warning="no File Meta Information header: sending its data set, read as "
+        f"{uid_name(meta.transfer_syntax_uid)} (from its first element)",
+    )
 
 
 def _contexts(items: list[Item], proposed: list[str] | None = None) -> list[Any]:
