@@ -246,7 +246,8 @@ def dcmqrscp(tmp_path: Path, archive: Archive) -> Iterator[Dcmqrscp]:
 
 def test_against_dcmtk_dcmqrscp(dcmqrscp: Dcmqrscp, archive: Archive, tmp_path: Path) -> None:
     """A DCMTK-based SCP answers one role selection item per presentation context (getscu
-    proposes two contexts per storage class); the retrieve must work and be byte-faithful."""
+    proposes a context for each of its 127 default storage classes); the retrieve must work
+    and be byte-faithful."""
     out = tmp_path / "out"
     result = run(
         "getscu",

@@ -271,7 +271,7 @@ def _output(matches: list[Any], fmt: OutputFormat, no_color: bool, flatten: Any)
                 columns.append(column)
     if chosen is OutputFormat.table and not rows:
         return
-    render(rows, columns, chosen, no_color=no_color)
+    render(rows, columns, chosen, no_color=no_color, whole=True)
 
 
 def _final_status(final: Any, assoc: Any) -> None:

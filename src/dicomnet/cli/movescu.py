@@ -60,7 +60,9 @@ def movescu(
     patient_study_only: o.PatientStudyOnly = False,
     store_port: Annotated[
         int | None,
-        typer.Option("--store-port", help="Receive the instances here on this port."),
+        typer.Option(
+            "--store-port", "+P", help="Receive the instances here on this port (DCMTK's +P)."
+        ),
     ] = None,
     accept_from: Annotated[
         list[str] | None,

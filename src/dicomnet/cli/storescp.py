@@ -68,6 +68,51 @@ def storescp(
     sort_on_patient: Annotated[
         bool, typer.Option("--sort-on-patient-id", help="Patient/study subdirectories.")
     ] = False,
+    sort_study_prefix: Annotated[
+        str | None,
+        typer.Option(
+            "--sort-study-prefix",
+            "-su",
+            help="DCMTK's -su PREFIX: one subdirectory PREFIX_<StudyInstanceUID> per study.",
+            show_default=False,
+        ),
+    ] = None,
+    sort_conc_studies: Annotated[
+        str | None,
+        typer.Option(
+            "--sort-conc-studies",
+            "-ss",
+            help="DCMTK's -ss PREFIX (PREFIX_<timestamp> per study): accepted for scripts, "
+            "and named PREFIX_<StudyInstanceUID> instead (stable, with a warning).",
+            show_default=False,
+        ),
+    ] = None,
+    sort_patient_name: Annotated[
+        bool,
+        typer.Option(
+            "--sort-on-patientname",
+            "-sp",
+            help="DCMTK's -sp (<PatientName>_<timestamp> per study): as --sort-on-patient-id "
+            "(names are not unique; with a warning).",
+        ),
+    ] = False,
+    dcmtk_names: Annotated[
+        bool,
+        typer.Option(
+            "--dcmtk-names",
+            help="Name files as DCMTK's storescp does: <prefix>.<SOPInstanceUID>, the prefix "
+            "from the SOP class (CT, MR, SC, RP, ...; UNKNOWN for classes DCMTK does not "
+            "know), no extension; with the sort options too ({SOPClassPrefix} in --filepath).",
+        ),
+    ] = False,
+    fork: Annotated[
+        bool,
+        typer.Option(
+            "--fork",
+            help="DCMTK's --fork, accepted for scripts: not needed, storescp serves "
+            "associations concurrently (a warning, nothing else changes).",
+        ),
+    ] = False,
     on_duplicate: o.OnDuplicate = "replace",
     accept_all: o.AcceptAll = False,
     prefer_ts: o.PreferTS = None,
@@ -153,8 +198,6 @@ def storescp(
     from dicomnet.cli._handlers import build_evt_handlers
     from dicomnet.cli._logging import logging_handlers
     from dicomnet.cli._storage import (
-        DEFAULT_TEMPLATE,
-        PRESETS,
         FailureCounter,
         StorageHandler,
         StoredLines,
@@ -172,15 +215,22 @@ def storescp(
         calling = [validate_ae_title(a) for a in require_calling_aet or []]
     except ValueError as exc:
         raise CommandError(f"invalid AE title: {exc}", EXIT_USAGE) from None
-    template = filepath or (
-        PRESETS["series"]
-        if sort_on_series
-        else PRESETS["patient"]
-        if sort_on_patient
-        else PRESETS["study"]
-        if sort_on_study_uid
-        else DEFAULT_TEMPLATE
+    template = _template(
+        filepath,
+        dcmtk_names,
+        sort_on_study_uid=sort_on_study_uid,
+        sort_on_series=sort_on_series,
+        sort_on_patient=sort_on_patient,
+        study_prefix=sort_study_prefix,
+        conc_prefix=sort_conc_studies,
+        patient_name=sort_patient_name,
+        quiet=quiet,
     )
+    if fork and not quiet:
+        sys.stderr.write(
+            "storescp: warning: --fork is not needed: storescp serves associations "
+            "concurrently (see --max-associations); going on\n"
+        )
     ssl_context = common.server_tls()
     accepted = acceptance(
         prefer_ts,
@@ -312,6 +362,74 @@ def storescp(
             )
     if lines.closed.is_set():
         raise StdoutClosed()
+
+
+def _template(
+    filepath: str | None,
+    dcmtk_names: bool,
+    *,
+    sort_on_study_uid: bool,
+    sort_on_series: bool,
+    sort_on_patient: bool,
+    study_prefix: str | None,
+    conc_prefix: str | None,
+    patient_name: bool,
+    quiet: bool,
+) -> str:
+    """The file name template of --filepath, the sort options (ours and DCMTK's -su, -ss,
+    -sp) and --dcmtk-names; exit 2 for combinations that contradict each other."""
+    from dicomnet.cli._storage import (
+        DEFAULT_TEMPLATE,
+        PRESETS,
+        check_dir_prefix,
+        dcmtk_template,
+    )
+
+    dcmtk_sorts = {"-su": study_prefix is not None, "-ss": conc_prefix is not None}
+    dcmtk_sorts["-sp"] = patient_name
+    sorts = {
+        "--sort-on-study-uid": sort_on_study_uid,
+        "--sort-on-series": sort_on_series,
+        "--sort-on-patient-id": sort_on_patient,
+        **dcmtk_sorts,
+    }
+    given = [name for name, on in sorts.items() if on]
+    if any(dcmtk_sorts.values()) and len(given) > 1:
+        raise CommandError(f"{' and '.join(given)} are alternatives: give one", EXIT_USAGE)
+    if filepath is not None:
+        if dcmtk_names or any(dcmtk_sorts.values()):
+            raise CommandError(
+                "--filepath sets the whole name: not with --dcmtk-names, -su, -ss or -sp "
+                "(use {SOPClassPrefix} in it)",
+                EXIT_USAGE,
+            )
+        return filepath
+    prefix = study_prefix if study_prefix is not None else conc_prefix
+    if prefix is not None:
+        try:
+            prefix = check_dir_prefix(prefix)
+        except ValueError as exc:
+            raise CommandError(f"-su/-ss: {exc}", EXIT_USAGE) from None
+        if conc_prefix is not None and not quiet:
+            sys.stderr.write(
+                "storescp: warning: -ss: study directories are named PREFIX_<StudyInstanceUID>, "
+                "not by time stamp\n"
+            )
+        template = f"{prefix}_{PRESETS['study']}"
+    elif sort_on_series:
+        template = PRESETS["series"]
+    elif patient_name or sort_on_patient:
+        if patient_name and not quiet:
+            sys.stderr.write(
+                "storescp: warning: -sp: sorting by Patient ID and study "
+                "(--sort-on-patient-id), not by name and time stamp\n"
+            )
+        template = PRESETS["patient"]
+    elif sort_on_study_uid:
+        template = PRESETS["study"]
+    else:
+        template = DEFAULT_TEMPLATE
+    return dcmtk_template(template) if dcmtk_names else template
 
 
 def _indexing(storage: Any, db: str) -> Any:

@@ -176,6 +176,14 @@ def storescu(
     paths: Annotated[
         list[Path], typer.Argument(help="Files and directories to send.", show_default=False)
     ],
+    scan_directories: Annotated[
+        bool,
+        typer.Option(
+            "--scan-directories",
+            "+sd",
+            help="DCMTK's +sd, accepted for scripts: directories given are always scanned.",
+        ),
+    ] = False,
     recursive: Annotated[
         bool, typer.Option("--recursive", "+r", help="Scan directories recursively.")
     ] = False,
