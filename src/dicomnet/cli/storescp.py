@@ -1,7 +1,9 @@
 """``storescp PORT``: receive DICOM instances into a directory.
 
-Accepts every storage SOP class (uncompressed transfer syntaxes; ``--accept-all`` for compressed
-ones too) and Verification. Files are written by the built-in storage handler (see
+Accepts every storage SOP class (uncompressed transfer syntaxes; ``--accept-all``/``+xa`` for
+every one, keeping the sender's first proposed; DCMTK's ``+x…`` presets and ``--prefer-ts``; see
+:mod:`dicomnet.cli._transfer`), unknown ones too with ``--promiscuous`` (``-pm``), and
+Verification. Files are written by the built-in storage handler (see
 :mod:`dicomnet.cli._storage`) unless ``--no-store``; user handlers run after it.
 """
 
@@ -28,7 +30,12 @@ from dicomnet.cli._shared import shared_options
 
 HELP = """Receive DICOM instances (C-STORE SCP) and write them as Part-10 files.
 
-Files are named by --filepath (default {Modality}.{SOPInstanceUID}.dcm) from validated UIDs only,
+Every storage SOP class is accepted (--promiscuous: unknown ones too) in the uncompressed
+transfer syntaxes (--accept-all/+xa: any, the sender's first proposed kept; +x=, +xe, +xb, +xd,
++xi: DCMTK's presets; --prefer-ts: our preference).
+
+Files are named by --filepath (default {Modality}.{SOPInstanceUID}.dcm; --dcmtk-names: DCMTK's
+CT.<uid>, SC.<uid>, ...) from validated UIDs only,
 written atomically (temp file, fsync, rename) before the success response; a data set that is
 malformed, whose UIDs differ from the command's, or that cannot be written gets a failure status
 and nothing is kept. A file that exists already is replaced (--on-duplicate keep|fail to change
@@ -58,7 +65,7 @@ def storescp(
             "--filepath",
             help="File name template: {SOPInstanceUID}, {SOPClassUID}, "
             "{StudyInstanceUID}, {SeriesInstanceUID}, {Modality}, {PatientID}, "
-            "{CallingAET}, {TransferSyntaxUID}.",
+            "{CallingAET}, {TransferSyntaxUID}, {SOPClassPrefix} (DCMTK's: CT, SC, RP, ...).",
         ),
     ] = None,
     sort_on_study_uid: o.SortOnStudyUID = False,

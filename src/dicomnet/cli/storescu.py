@@ -38,7 +38,9 @@ HELP = """Send DICOM files (C-STORE SCU); directories are scanned (+r: recursive
 
 Each file is checked before it is sent (structure in its transfer syntax, SOP Class/Instance
 UIDs, taken from the data set); one that cannot be sent is reported and skipped, and the rest
-goes on. Non-DICOM inputs are skipped (exit 2 if nothing could be sent); a malformed or unreadable
+goes on. A file without File Meta (a bare data set) is sent, with a warning, when it carries
+its SOP UIDs (its transfer syntax read from its first element, as DCMTK). Non-DICOM inputs are
+skipped (exit 2 if nothing could be sent); a malformed or unreadable
 DICOM file gives exit 2; files whose SOP class or transfer syntax the peer did not accept (or
 that cannot be converted exactly to one it did) are reported and not sent (exit 4); a failure
 status for any file gives exit 6; an abort leaves the remaining files not sent (exit 5) unless
