@@ -174,6 +174,7 @@ complete -c dicomnet -n '__fish_seen_subcommand_from getscu' -l patient-study-on
 complete -c dicomnet -n '__fish_seen_subcommand_from getscu' -l output-dir -o od -r -F -d 'Where retrieved files go'
 complete -c dicomnet -n '__fish_seen_subcommand_from getscu' -l filepath -x -d 'File name template (see storescp)'
 complete -c dicomnet -n '__fish_seen_subcommand_from getscu' -l storage-class -x -d 'Also accept this storage SOP class (keyword or UID); repeatable'
+complete -c dicomnet -n '__fish_seen_subcommand_from getscu' -l no-default-storage -d 'Propose only the --storage-class ones: with few enough classes each gets a context per transfer syntax, so the peer sends every instance in the syntax it holds it in, untouched (the 127 defaults leave room for one context each: the peer then converts instances held in another uncompressed syntax)'
 complete -c dicomnet -n '__fish_seen_subcommand_from getscu' -l calling-aet -o aet -x -d 'Our AE title'
 complete -c dicomnet -n '__fish_seen_subcommand_from getscu' -l called-aet -o aec -x -d 'The peer\'s AE title'
 complete -c dicomnet -n '__fish_seen_subcommand_from getscu' -l connect-timeout -o to -x -d 'Seconds to connect (and TLS handshake)'

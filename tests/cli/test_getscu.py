@@ -20,6 +20,7 @@ from tests.cli.conftest import AbortingPeer, CliResult, closed_port
 from tests.cli.qr_support import (
     DCMQRSCP,
     DCMQRSCP_AET,
+    UNTOUCHED,
     Dcmqrscp,
     assert_same_files,
     files_under,
@@ -66,14 +67,30 @@ def files_of(archive: Archive, study: int, series: int | None = None) -> list[Pa
 
 
 def test_study_arrives_byte_for_byte(qr_scp: StartSCP, archive: Archive, tmp_path: Path) -> None:
+    """With only the classes needed (--no-default-storage), each gets a context per transfer
+    syntax and every file arrives untouched."""
     out = tmp_path / "out"
-    result = getscu(qr_scp(), out, "-k", f"StudyInstanceUID={study_uid(1)}")
+    result = getscu(qr_scp(), out, "-k", f"StudyInstanceUID={study_uid(1)}", *UNTOUCHED)
     assert result.returncode == 0, result
     expected = files_of(archive, 1)
     # both Explicit and Implicit VR files: each kept its own transfer syntax
     assert len({dcmread(p).file_meta.TransferSyntaxUID for p in expected}) == 2
     assert_same_files(files_under(out), expected)
     assert "getscu: completed 4, failed 0, warning 0" in result.stderr
+
+
+def test_study_arrives_whole_with_the_default_storage_classes(
+    qr_scp: StartSCP, archive: Archive, tmp_path: Path
+) -> None:
+    """The 127 default classes leave one context each (Explicit or Implicit VR LE, the peer
+    picks): the files in the other syntax are converted by the peer, their values kept."""
+    out = tmp_path / "out"
+    result = getscu(qr_scp(), out, "-k", f"StudyInstanceUID={study_uid(1)}")
+    assert result.returncode == 0, result
+    assert "getscu: completed 4, failed 0, warning 0" in result.stderr
+    received = {dcmread(p).SOPInstanceUID: dcmread(p) for p in files_under(out)}
+    originals = {dcmread(p).SOPInstanceUID: dcmread(p) for p in files_of(archive, 1)}
+    assert received == originals
 
 
 def test_series_level_and_naming_template(
@@ -91,6 +108,7 @@ def test_series_level_and_naming_template(
         f"SeriesInstanceUID={series_uid(2, 1)}",
         "--filepath",
         "{PatientID}/{SeriesInstanceUID}/{SOPInstanceUID}.dcm",
+        *UNTOUCHED,
     )
     assert result.returncode == 0, result
     received = files_under(out)
@@ -110,7 +128,7 @@ def test_query_file_level_is_kept_without_l(
     path = tmp_path / "query.json"
     path.write_text(json.dumps(query.to_json_dict()))
     out = tmp_path / "out"
-    result = getscu(qr_scp(), out, path)
+    result = getscu(qr_scp(), out, path, *UNTOUCHED)
     assert result.returncode == 0, result
     assert_same_files(files_under(out), files_of(archive, 1, 2))
 
@@ -145,7 +163,9 @@ def test_failed_sub_operation_exits_6_with_counts(
         yield 0xFF00, good[1]
 
     out = tmp_path / "out"
-    result = getscu(qr_scp(get=one_missing), out, "-k", f"StudyInstanceUID={study_uid(3)}")
+    result = getscu(
+        qr_scp(get=one_missing), out, "-k", f"StudyInstanceUID={study_uid(3)}", *UNTOUCHED
+    )
     assert result.returncode == 6, result
     assert "getscu: completed 2, failed 1, warning 0" in result.stderr, result
     assert "0xB000" in result.stderr, result

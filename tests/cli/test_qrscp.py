@@ -16,7 +16,7 @@ from pydicom.dataset import Dataset
 from dicomnet.presentation import build_role
 from dicomnet.sop_class import CTImageStorage, MRImageStorage
 from tests.cli.conftest import CliRunner, Running, Spawner
-from tests.cli.qr_support import assert_same_files, files_under
+from tests.cli.qr_support import UNTOUCHED, assert_same_files, files_under
 from tests.helpers import free_port
 from tests.pg import PostgresServer
 from tests.qr.archive import Archive, Receiver, series_uid, study_uid
@@ -126,6 +126,7 @@ def test_getscu_retrieves_byte_for_byte(
         f"StudyInstanceUID={study_uid(1)}",
         "-od",
         out,
+        *UNTOUCHED,
     )
     assert result.returncode == 0, result
     assert "getscu: completed 4, failed 0, warning 0" in result.stderr
@@ -299,6 +300,7 @@ def test_storescp_index_feeds_a_qrscp(
         f"StudyInstanceUID={study_uid(2)}",
         "-od",
         out,
+        *UNTOUCHED,
     )
     assert result.returncode == 0, result
     assert_same_files(files_under(out), paths_of(source, 2))
@@ -453,7 +455,7 @@ def test_several_nodes_share_one_postgresql_index(
         ]
     out = tmp_path / "got"
     result = cli("getscu", "127.0.0.1", str(second.port), "-aec", "QRSCP",
-                 "-k", f"StudyInstanceUID={study_uid(1)}", "-od", out)  # fmt: skip
+                 "-k", f"StudyInstanceUID={study_uid(1)}", "-od", out, *UNTOUCHED)  # fmt: skip
     assert result.returncode == 0, result
     assert_same_files(files_under(out), paths_of(source, 1))
     postgres.drop_database(url)

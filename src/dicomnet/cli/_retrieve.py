@@ -31,10 +31,11 @@ def model_letter(patient: bool, study: bool, patient_study: bool) -> str:
     return chosen[0] if chosen else "S"
 
 
-def storage_classes(extra: list[str] | None) -> list[str]:
+def storage_classes(extra: list[str] | None, *, defaults: bool = True) -> list[str]:
     """UIDs of the storage classes a C-GET proposes: the --storage-class values (keywords or
     UIDs) first, then :data:`dicomnet.sop_class.RetrieveStorageClasses` (127 of every storage
-    class we know) up to the 127 that fit, the last defaults giving way."""
+    class we know) up to the 127 that fit, the last defaults giving way (``defaults`` False:
+    the values only)."""
     from dicomnet import sop_class
 
     uids: list[str] = []
@@ -49,7 +50,7 @@ def storage_classes(extra: list[str] | None) -> list[str]:
         raise CommandError(
             f"at most {MAX_STORAGE_CLASSES} storage classes fit in one association", EXIT_USAGE
         )
-    for default in sop_class.RetrieveStorageClasses:
+    for default in sop_class.RetrieveStorageClasses if defaults else ():
         if len(uids) >= MAX_STORAGE_CLASSES:
             break
         if str(default) not in uids:

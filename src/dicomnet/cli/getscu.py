@@ -60,6 +60,16 @@ def getscu(
             "non-patient ones).",
         ),
     ] = None,
+    no_default_storage: Annotated[
+        bool,
+        typer.Option(
+            "--no-default-storage",
+            help="Propose only the --storage-class ones: with few enough classes each gets a "
+            "context per transfer syntax, so the peer sends every instance in the syntax it "
+            "holds it in, untouched (the 127 defaults leave room for one context each: the "
+            "peer then converts instances held in another uncompressed syntax).",
+        ),
+    ] = False,
 ) -> None:
     from dicomnet import events as evt
     from dicomnet.cli._handlers import build_evt_handlers
@@ -93,7 +103,9 @@ def getscu(
         storage = StorageHandler(output_dir, filepath or DEFAULT_TEMPLATE)
     except (OSError, TemplateError) as exc:
         raise CommandError(f"cannot store into {output_dir}: {exc}", EXIT_USAGE) from None
-    classes = storage_classes(storage_class)
+    if no_default_storage and not storage_class:
+        raise CommandError("--no-default-storage needs at least one --storage-class", EXIT_USAGE)
+    classes = storage_classes(storage_class, defaults=not no_default_storage)
     ssl_context = common.client_tls()
 
     ae = common.ae()
