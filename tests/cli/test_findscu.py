@@ -426,6 +426,14 @@ def test_uids_are_never_cut_and_text_has_a_header_row(dcmqrscp: Dcmqrscp) -> Non
     ]
 
 
+@pytest.mark.parametrize("proposal", [["-xi"], ["-xb"], ["--propose-ts", "implicit"]])
+def test_proposals_against_dcmtk_dcmqrscp(dcmqrscp: Dcmqrscp, proposal: list[str]) -> None:
+    argv = ["127.0.0.1", str(dcmqrscp.port), "-aec", "DCMQRSCP", *proposal]
+    result = run("findscu", *argv, "-k", "PatientID=PAT002", "--format", "json", "-v")
+    assert result.returncode == 0, result
+    assert [str(m.StudyInstanceUID) for m in matches(result)] == [study_uid(3)]
+
+
 @pytest.mark.slow
 def test_against_dcmtk_dcmqrscp_at_each_level(dcmqrscp: Dcmqrscp) -> None:
     def query(*args: str) -> list[Dataset]:

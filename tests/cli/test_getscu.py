@@ -296,6 +296,35 @@ def test_against_dcmtk_dcmqrscp(dcmqrscp: Dcmqrscp, archive: Archive, tmp_path: 
     assert "getscu: completed 3, failed 0, warning 0" in result.stderr
 
 
+def test_implicit_only_proposal_against_dcmtk_dcmqrscp(
+    dcmqrscp: Dcmqrscp, archive: Archive, tmp_path: Path
+) -> None:
+    """getscu -xi proposes the C-GET and storage contexts in Implicit VR LE only: dcmqrscp
+    converts what it holds and every file arrives in Implicit VR LE, its values kept."""
+    out = tmp_path / "out"
+    result = run(
+        "getscu",
+        "127.0.0.1",
+        str(dcmqrscp.port),
+        "-aec",
+        DCMQRSCP_AET,
+        "-xi",
+        "-od",
+        out,
+        "-k",
+        f"StudyInstanceUID={study_uid(1)}",
+    )
+    assert result.returncode == 0, result
+    assert "getscu: completed 4, failed 0, warning 0" in result.stderr
+    received = {dcmread(p).SOPInstanceUID: dcmread(p) for p in files_under(out)}
+    assert {str(ds.file_meta.TransferSyntaxUID) for ds in received.values()} == {
+        "1.2.840.10008.1.2"
+    }
+    for original in files_of(archive, 1):
+        ds = dcmread(original)
+        assert received[ds.SOPInstanceUID] == ds
+
+
 def held_by(dcmqrscp: Dcmqrscp, originals: list[Path]) -> list[Path]:
     """dcmqrscp's own copies of ``originals``."""
     uids = {sop_instance_of(p) for p in originals}
