@@ -496,3 +496,30 @@ def test_no_command_loads_sqlalchemy_until_it_indexes() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ([], "1.2.840.10008.1.2.1"),  # ours: Explicit VR LE first
+        (["+xa"], "1.2.840.10008.1.2"),  # the sender's first proposed
+        (["+xi"], "1.2.840.10008.1.2"),
+        (["--prefer-ts", "implicit"], "1.2.840.10008.1.2"),
+    ],
+)
+def test_transfer_syntax_acceptance_seen_by_pynetdicom(
+    qrscp: StartQrscp, args: list[str], expected: str
+) -> None:
+    import pynetdicom
+
+    server = qrscp(*args)
+    ae = pynetdicom.AE(ae_title="PYSCU")
+    ae.add_requested_context(
+        "1.2.840.10008.5.1.4.1.1.2", ["1.2.840.10008.1.2", "1.2.840.10008.1.2.1"]
+    )
+    assoc = ae.associate("127.0.0.1", int(server.port or 0), ae_title="QRSCP")
+    assert assoc.is_established
+    try:
+        assert [cx.transfer_syntax[0] for cx in assoc.accepted_contexts] == [expected]
+    finally:
+        assoc.release()
