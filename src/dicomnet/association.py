@@ -99,7 +99,10 @@ def check_file(handle: BinaryIO, meta: FileMeta) -> CheckedFile:
     if not sop_class or not sop_instance:
         missing = "SOP Class UID" if not sop_class else "SOP Instance UID"
         raise ValueError(f"the data set has no {missing}")
-    if (sop_class, sop_instance) != (meta.sop_class_uid, meta.sop_instance_uid):
+    if meta.sop_class_uid and (sop_class, sop_instance) != (
+        meta.sop_class_uid,
+        meta.sop_instance_uid,
+    ):
         LOGGER.info(
             "%s: the file meta header names %s / %s, the data set %s / %s; sending the data set's",
             getattr(handle, "name", "file"),
@@ -326,7 +329,7 @@ class Association(AcceptorCore):
         (:mod:`dicomnet.transcode`: lossless by default, "lossy" also lossy, "never").
         ``compress`` (a transfer syntax UID of :data:`dicomnet.transcode.COMPRESSIONS`):
         uncompressed data is compressed to it when a context for it was accepted."""
-        from dicomnet.part10 import Part10Error, read_file_meta
+        from dicomnet.part10 import Part10Error, detect_bare_dataset, read_file_meta
 
         self.require_established()
         if isinstance(source, str | os.PathLike):
@@ -335,7 +338,13 @@ class Association(AcceptorCore):
                 try:
                     meta = read_file_meta(handle)
                 except Part10Error:
-                    meta = None
+                    # A data set without File Meta: sent when it carries its SOP UIDs, in the
+                    # transfer syntax its first element shows (as DCMTK's storescu).
+                    handle.seek(0)
+                    try:
+                        meta = detect_bare_dataset(handle)
+                    except Part10Error:
+                        meta = None
                 if meta is not None:
                     checked = check_file(handle, meta)
                     cx = self.session.scu_context(checked.sop_class_uid, meta.transfer_syntax_uid)
@@ -359,6 +368,14 @@ class Association(AcceptorCore):
                 handle.seek(0)
                 # values above 1 MiB are read from the file only while they are re-encoded
                 dataset: Dataset = dcmread(handle, force=True, defer_size=_DEFER_SIZE)
+                if meta is not None and meta.dataset_offset == 0 and not meta.sop_class_uid:
+                    # a bare data set: its detected syntax is what it converts from
+                    from pydicom.dataset import FileMetaDataset
+                    from pydicom.uid import UID
+
+                    if not hasattr(dataset, "file_meta"):
+                        dataset.file_meta = FileMetaDataset()
+                    dataset.file_meta.TransferSyntaxUID = UID(meta.transfer_syntax_uid)
         else:
             dataset = source
         return self._store_dataset(

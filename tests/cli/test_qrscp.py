@@ -16,7 +16,7 @@ from pydicom.dataset import Dataset
 from dicomnet.presentation import build_role
 from dicomnet.sop_class import CTImageStorage, MRImageStorage
 from tests.cli.conftest import CliRunner, Running, Spawner
-from tests.cli.qr_support import assert_same_files, files_under
+from tests.cli.qr_support import UNTOUCHED, assert_same_files, files_under
 from tests.helpers import free_port
 from tests.pg import PostgresServer
 from tests.qr.archive import Archive, Receiver, series_uid, study_uid
@@ -126,6 +126,7 @@ def test_getscu_retrieves_byte_for_byte(
         f"StudyInstanceUID={study_uid(1)}",
         "-od",
         out,
+        *UNTOUCHED,
     )
     assert result.returncode == 0, result
     assert "getscu: completed 4, failed 0, warning 0" in result.stderr
@@ -299,6 +300,7 @@ def test_storescp_index_feeds_a_qrscp(
         f"StudyInstanceUID={study_uid(2)}",
         "-od",
         out,
+        *UNTOUCHED,
     )
     assert result.returncode == 0, result
     assert_same_files(files_under(out), paths_of(source, 2))
@@ -453,7 +455,7 @@ def test_several_nodes_share_one_postgresql_index(
         ]
     out = tmp_path / "got"
     result = cli("getscu", "127.0.0.1", str(second.port), "-aec", "QRSCP",
-                 "-k", f"StudyInstanceUID={study_uid(1)}", "-od", out)  # fmt: skip
+                 "-k", f"StudyInstanceUID={study_uid(1)}", "-od", out, *UNTOUCHED)  # fmt: skip
     assert result.returncode == 0, result
     assert_same_files(files_under(out), paths_of(source, 1))
     postgres.drop_database(url)
@@ -568,3 +570,30 @@ def test_a_user_find_handler_is_added_to_the_archive(
     archived = sorted({str(i.header.PatientID) for i in source.instances})
     assert sorted(ids[: len(archived)]) == archived
     assert ids[len(archived) :] == ["EXT-Ext^One", "EXT-Ext^Two"]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ([], "1.2.840.10008.1.2.1"),  # ours: Explicit VR LE first
+        (["+xa"], "1.2.840.10008.1.2"),  # the sender's first proposed
+        (["+xi"], "1.2.840.10008.1.2"),
+        (["--prefer-ts", "implicit"], "1.2.840.10008.1.2"),
+    ],
+)
+def test_transfer_syntax_acceptance_seen_by_pynetdicom(
+    qrscp: StartQrscp, args: list[str], expected: str
+) -> None:
+    import pynetdicom
+
+    server = qrscp(*args)
+    ae = pynetdicom.AE(ae_title="PYSCU")
+    ae.add_requested_context(
+        "1.2.840.10008.5.1.4.1.1.2", ["1.2.840.10008.1.2", "1.2.840.10008.1.2.1"]
+    )
+    assoc = ae.associate("127.0.0.1", int(server.port or 0), ae_title="QRSCP")
+    assert assoc.is_established
+    try:
+        assert [cx.transfer_syntax[0] for cx in assoc.accepted_contexts] == [expected]
+    finally:
+        assoc.release()

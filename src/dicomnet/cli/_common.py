@@ -29,6 +29,11 @@ if TYPE_CHECKING:
 _SECRETS = ("password", "user_jwt", "user_saml", "user_kerberos")
 
 
+#: The largest PDU the commands receive unless --max-pdu says otherwise: DCMTK's default (the
+#: library's AE keeps pynetdicom's 16382).
+CLI_MAX_PDU = 16384
+
+
 @record(kw_only=True)
 class Common:
     """The options every command has, after Typer's checks (declared once, in
@@ -51,6 +56,11 @@ class Common:
     tls_ca: str | None = None
     tls_no_verify: bool = False
     tls_profile: str = "bcp195-nd"
+
+    @property
+    def receive_pdu(self) -> int:
+        """--max-pdu, or the commands' default (:data:`CLI_MAX_PDU`)."""
+        return CLI_MAX_PDU if self.max_pdu is None else self.max_pdu
 
     @property
     def level(self) -> int:
@@ -114,6 +124,38 @@ class ScuCommon(Common):
 
         return identity_from_options(self, encrypted=ssl_context is not None)
 
+    propose_ts: Sequence[str] | None = None
+    propose_uncompr: bool = False
+    propose_little: bool = False
+    propose_big: bool = False
+    propose_implicit: bool = False
+    propose_deflated: bool = False
+
+    def proposal(self) -> list[str] | None:
+        """The transfer syntaxes --propose-ts and the -x presets ask for (None: neither given,
+        the command's own default); exit 2 for two presets or an unknown syntax."""
+        if not (
+            self.propose_ts
+            or self.propose_uncompr
+            or self.propose_little
+            or self.propose_big
+            or self.propose_implicit
+            or self.propose_deflated
+        ):
+            return None  # (echoscu's start stays free of the SOP class tables)
+        from dicomnet.cli._transfer import proposal
+
+        return proposal(
+            self.propose_ts,
+            {
+                "-x=": self.propose_uncompr,
+                "-xe": self.propose_little,
+                "-xb": self.propose_big,
+                "-xi": self.propose_implicit,
+                "-xd": self.propose_deflated,
+            },
+        )
+
     def client_tls(self) -> ssl.SSLContext | None:
         """TLS when any TLS option is given (see :mod:`dicomnet.tls`), else None: the
         server's certificate chain is verified against --tls-ca (or the system's CAs) and its
@@ -154,8 +196,7 @@ class ScuCommon(Common):
         ae.connection_timeout = self.connect_timeout
         ae.acse_timeout = self.acse_timeout
         ae.dimse_timeout = self.dimse_timeout
-        if self.max_pdu is not None:
-            ae.maximum_pdu_size = self.max_pdu
+        ae.maximum_pdu_size = self.receive_pdu
         return ae
 
     def check_established(self, assoc: Association) -> None:

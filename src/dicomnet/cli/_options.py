@@ -131,7 +131,64 @@ MaxPDU = Annotated[
         help="Largest PDU we receive (0 = no limit).",
         callback=_check_pdu,
         rich_help_panel=PANEL_NET,
-        show_default="16382",
+        show_default="16384, as DCMTK",
+    ),
+]
+# Proposed transfer syntaxes (every SCU), DCMTK's -x... options. (-x= is rewritten to
+# --propose-uncompr before parsing: click cannot match an option name with '=' in it.)
+ProposeTS = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--propose-ts",
+        help="Propose this transfer syntax (UID, keyword such as ExplicitVRLittleEndian, or "
+        "implicit, explicit, big, deflated, jpeg-baseline, jpeg-lossless, jpeg-ls, j2k, rle); "
+        "repeatable, in order of preference, before any -x preset.",
+        rich_help_panel=PANEL_NET,
+        show_default=False,
+    ),
+]
+ProposeUncompr = Annotated[
+    bool,
+    typer.Option(
+        "--propose-uncompr",
+        help="-x=: propose Explicit VR LE, Explicit VR BE, Implicit VR LE (DCMTK's default).",
+        rich_help_panel=PANEL_NET,
+    ),
+]
+ProposeLittle = Annotated[
+    bool,
+    typer.Option(
+        "--propose-little",
+        "-xe",
+        help="Propose Explicit VR LE first, then Explicit VR BE, Implicit VR LE.",
+        rich_help_panel=PANEL_NET,
+    ),
+]
+ProposeBig = Annotated[
+    bool,
+    typer.Option(
+        "--propose-big",
+        "-xb",
+        help="Propose Explicit VR BE first, then Explicit VR LE, Implicit VR LE.",
+        rich_help_panel=PANEL_NET,
+    ),
+]
+ProposeImplicit = Annotated[
+    bool,
+    typer.Option(
+        "--propose-implicit",
+        "-xi",
+        help="Propose Implicit VR Little Endian only.",
+        rich_help_panel=PANEL_NET,
+    ),
+]
+ProposeDeflated = Annotated[
+    bool,
+    typer.Option(
+        "--propose-deflated",
+        "-xd",
+        help="Propose Deflated Explicit VR LE first, then the uncompressed ones.",
+        rich_help_panel=PANEL_NET,
     ),
 ]
 TlsCert = Annotated[
@@ -370,7 +427,60 @@ OnDuplicate = Annotated[
     str, typer.Option("--on-duplicate", help="replace, keep or fail when the file exists.")
 ]
 AcceptAll = Annotated[
-    bool, typer.Option("--accept-all", help="Accept compressed transfer syntaxes too.")
+    bool,
+    typer.Option(
+        "--accept-all",
+        "+xa",
+        help="Accept every transfer syntax (compressed ones too), keeping the one the sender "
+        "proposed first in each context (after --prefer-ts ones).",
+    ),
+]
+# (+x= is rewritten to --prefer-uncompr before parsing, as -x=.)
+PreferTS = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--prefer-ts",
+        help="Accept this transfer syntax, preferred over the others in the given order "
+        "(UID, keyword or short name as --propose-ts); repeatable. The uncompressed ones (or "
+        "a +x preset's) stay accepted after them.",
+        show_default=False,
+    ),
+]
+PreferUncompr = Annotated[
+    bool,
+    typer.Option(
+        "--prefer-uncompr",
+        help="+x=: accept Explicit VR LE, Explicit VR BE, Implicit VR LE, preferring the "
+        "first (DCMTK's default; ours also accepts Deflated).",
+    ),
+]
+PreferLittle = Annotated[
+    bool,
+    typer.Option(
+        "--prefer-little",
+        "+xe",
+        help="Accept the uncompressed syntaxes preferring Explicit VR Little Endian.",
+    ),
+]
+PreferBig = Annotated[
+    bool,
+    typer.Option(
+        "--prefer-big",
+        "+xb",
+        help="Accept the uncompressed syntaxes preferring Explicit VR Big Endian.",
+    ),
+]
+PreferDeflated = Annotated[
+    bool,
+    typer.Option(
+        "--prefer-deflated",
+        "+xd",
+        help="Accept Deflated Explicit VR LE (preferred) and the uncompressed syntaxes.",
+    ),
+]
+ImplicitOnly = Annotated[
+    bool,
+    typer.Option("--implicit", "+xi", help="Accept Implicit VR Little Endian only."),
 ]
 RequireCalledAET = Annotated[
     bool, typer.Option("--require-called-aet", help="Reject other called AE titles.")
@@ -455,5 +565,9 @@ def handler_option(default_event: str) -> object:
 
 # DCMTK-style options whose value must be a separate argument; a glued form such as -aetME is
 # refused with a clear message instead of being read as a cluster of one-letter options.
-GLUED_ALIASES = ("-aet", "-aec", "-aem", "-to", "-ta", "-td", "-pdu", "-od")
+GLUED_ALIASES = ("-aet", "-aec", "-aem", "-to", "-ta", "-td", "-pdu", "-od", "-su", "-ss")
 GLUED_IDENTITY_ALIASES = ("-usr", "-pwd", "-kt")
+
+#: DCMTK options spelled with '=' (click would read "-x=" as "-x" with an empty value): the
+#: long option each is rewritten to before parsing.
+EQUALS_ALIASES = {"-x=": "--propose-uncompr", "+x=": "--prefer-uncompr"}

@@ -4,10 +4,10 @@
 the command one :class:`~dicomnet.cli._common.Common` in their place; :func:`scu_options` does
 the same for an SCU, with a :class:`~dicomnet.cli._common.ScuCommon`. What every command has
 (network timeouts and limits, TLS, --handler, output and logging, --version) is listed in
-:func:`_every`, what every SCU has besides (PEER PORT, AE titles, --connect-timeout,
---tls-server-name) in :func:`_scu`. Adding an option to every command is one entry there (and a
-field of ``Common`` if the command needs its value); ``tests/cli/test_shared_options.py`` checks
-that each command of the app has them.
+:func:`_every`, what every SCU has besides (PEER PORT, AE titles, --connect-timeout, the
+proposed transfer syntaxes, --tls-server-name) in :func:`_scu`. Adding an option to every
+command is one entry there (and a field of ``Common`` if the command needs its value);
+``tests/cli/test_shared_options.py`` checks that each command of the app has them.
 
 The command's own parameters come after PEER PORT and before the shared options; ``--help``
 groups options by panel, so each panel lists the shared options in the order declared here.
@@ -80,6 +80,12 @@ def _scu(calling_aet: str) -> tuple[list[tuple[str, Any, Any]], list[tuple[str, 
         ("calling_aet", o.CallingAET, calling_aet),
         ("called_aet", o.CalledAET, "ANY-SCP"),
         ("connect_timeout", o.ConnectTimeout, 10.0),
+        ("propose_ts", o.ProposeTS, None),
+        ("propose_uncompr", o.ProposeUncompr, False),
+        ("propose_little", o.ProposeLittle, False),
+        ("propose_big", o.ProposeBig, False),
+        ("propose_implicit", o.ProposeImplicit, False),
+        ("propose_deflated", o.ProposeDeflated, False),
     ]
     options += [  # user identity
         ("user", o.User, None),

@@ -51,7 +51,13 @@ UID_FIELDS = (
     "TransferSyntaxUID",
 )
 TEXT_FIELDS = ("Modality", "PatientID", "CallingAET")
-FIELDS = UID_FIELDS + TEXT_FIELDS
+#: Fields whose values come from a fixed table of safe names (not escaped):
+#: SOPClassPrefix is DCMTK's storescp file-name prefix of the SOP class (CT, SC, RP, ...;
+#: UNKNOWN for classes DCMTK does not know).
+TABLE_FIELDS = ("SOPClassPrefix",)
+FIELDS = UID_FIELDS + TEXT_FIELDS + TABLE_FIELDS
+#: The file name DCMTK's storescp gives (--dcmtk-names).
+DCMTK_NAME = "{SOPClassPrefix}.{SOPInstanceUID}"
 _DATASET_FIELDS = {
     "StudyInstanceUID": 0x0020000D,
     "SeriesInstanceUID": 0x0020000E,
@@ -167,6 +173,10 @@ class StorageHandler:
                 else event.assoc.acceptor.ae_title
             ),
         }
+        if "SOPClassPrefix" in self.fields:
+            from dicomnet.cli._dcmtk_names_generated import DCMTK_PREFIXES
+
+            values["SOPClassPrefix"] = DCMTK_PREFIXES.get(values["SOPClassUID"], "UNKNOWN")
         wanted = [f for f in self.fields if f in _DATASET_FIELDS]
         if wanted:
             values.update(self._read_fields(event, wanted))
@@ -221,6 +231,8 @@ class StorageHandler:
                         STATUS_INVALID_INSTANCE if name == "SOPInstanceUID" else STATUS_CANNOT_NAME
                     )
                     raise _Refused(code, f"invalid {name} {value[:40]!r}")
+                clean[name] = value
+            elif name in TABLE_FIELDS:
                 clean[name] = value
             else:
                 clean[name] = escape_name(value)
@@ -415,3 +427,21 @@ class StoredLines:
             self.output.close()
         except StdoutClosed:
             self.closed.set()
+
+
+def dcmtk_template(template: str) -> str:
+    """``template`` with its file name (the last part) replaced by DCMTK's ``PREFIX.uid``."""
+    head, _, _ = template.rpartition("/")
+    return f"{head}/{DCMTK_NAME}" if head else DCMTK_NAME
+
+
+def check_dir_prefix(prefix: str) -> str:
+    """A -su/-ss directory prefix: letters, digits, '.', '-' and '_' only (it becomes part of
+    a directory name); ValueError otherwise."""
+    if (
+        not prefix
+        or prefix.startswith(".")
+        or not all(c.isascii() and (c.isalnum() or c in "._-") for c in prefix)
+    ):
+        raise ValueError(f"{prefix!r} is not a usable directory prefix (letters, digits, . - _)")
+    return prefix

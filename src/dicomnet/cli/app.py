@@ -29,6 +29,7 @@ from dicomnet.cli._console import (
 )
 from dicomnet.cli._options import (
     DCMTK_TLS_PROFILES,
+    EQUALS_ALIASES,
     GLUED_ALIASES,
     GLUED_IDENTITY_ALIASES,
     Version,
@@ -164,8 +165,16 @@ def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _rewrite_equals(argv: list[str]) -> list[str]:
+    """DCMTK's ``-x=``/``+x=`` as the long options they stand for (up to ``--``)."""
+    if "--" in argv:
+        cut = argv.index("--")
+        return [EQUALS_ALIASES.get(a, a) for a in argv[:cut]] + argv[cut:]
+    return [EQUALS_ALIASES.get(a, a) for a in argv]
+
+
 def _run(app: typer.Typer, prog: str) -> None:
-    argv = _tls_profile_flags(sys.argv[1:])
+    argv = _rewrite_equals(_tls_profile_flags(sys.argv[1:]))
     _check_glued(prog, argv)
     # One rule for interruption: SIGTERM is handled as SIGINT (Ctrl-C). SCUs cancel, abort and
     # exit 130; storescp installs its own handlers and stops cleanly with 0.

@@ -56,7 +56,7 @@ def echoscu(
     peer, port, fmt, no_color = common.peer, common.port, common.fmt, common.no_color
 
     ae = common.ae()
-    ae.add_requested_context("1.2.840.10008.1.1", ["1.2.840.10008.1.2"])
+    ae.add_requested_context("1.2.840.10008.1.1", common.proposal() or ["1.2.840.10008.1.2"])
 
     rows: list[dict[str, Any]] = []
     columns = ["peer", "port", "message_id", "status", "result", "rtt_ms"]

@@ -157,7 +157,9 @@ def findscu(
     identity = common.user_identity(ssl_context)
 
     ae = common.ae()
-    ae.add_requested_context(model, ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"])
+    ae.add_requested_context(
+        model, common.proposal() or ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"]
+    )
     handlers = build_evt_handlers(logging_handlers(common.level), user)
     ext_neg = None
     if relational and letter != "W":
@@ -292,7 +294,7 @@ def _output(matches: list[Any], fmt: OutputFormat, no_color: bool, flatten: Any)
                 columns.append(column)
     if chosen is OutputFormat.table and not rows:
         return
-    render(rows, columns, chosen, no_color=no_color)
+    render(rows, columns, chosen, no_color=no_color, whole=True)
 
 
 def _final_status(final: Any, assoc: Any) -> None:

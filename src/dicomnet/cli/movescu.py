@@ -60,7 +60,9 @@ def movescu(
     patient_study_only: o.PatientStudyOnly = False,
     store_port: Annotated[
         int | None,
-        typer.Option("--store-port", help="Receive the instances here on this port."),
+        typer.Option(
+            "--store-port", "+P", help="Receive the instances here on this port (DCMTK's +P)."
+        ),
     ] = None,
     accept_from: Annotated[
         list[str] | None,
@@ -146,6 +148,7 @@ def movescu(
         receiver.dimse_timeout = common.dimse_timeout
         receiver.spool_directory = str(storage.output_dir)
         receiver.require_calling_aet = senders
+        receiver.maximum_pdu_size = common.receive_pdu
         apply_size_limit(receiver, common.max_dataset_size)
         receiver.add_supported_context(Verification)
         for sop_class in AllStorageClasses:
@@ -157,7 +160,9 @@ def movescu(
 
     try:
         ae = common.ae()
-        ae.add_requested_context(model, ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"])
+        ae.add_requested_context(
+            model, common.proposal() or ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"]
+        )
         assoc = ae.associate(
             peer,
             port,

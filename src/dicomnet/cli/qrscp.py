@@ -115,6 +115,12 @@ def qrscp(
     sort_on_study_uid: o.SortOnStudyUID = False,
     on_duplicate: o.OnDuplicate = "replace",
     accept_all: o.AcceptAll = False,
+    prefer_ts: o.PreferTS = None,
+    prefer_uncompr: o.PreferUncompr = False,
+    prefer_little: o.PreferLittle = False,
+    prefer_big: o.PreferBig = False,
+    prefer_deflated: o.PreferDeflated = False,
+    implicit_only: o.ImplicitOnly = False,
     move_dest: Annotated[
         list[str] | None,
         typer.Option("--move-dest", help="A C-MOVE destination AE=host:port (repeatable)."),
@@ -216,8 +222,9 @@ def _serve(options: dict[str, Any], user: list[Any]) -> None:
         TemplateError,
         prepare_output_dir,
     )
+    from dicomnet.cli._transfer import acceptance
     from dicomnet.qr import MODELS
-    from dicomnet.sop_class import AllStorageClasses, AllTransferSyntaxes, Verification
+    from dicomnet.sop_class import AllStorageClasses, Verification
     from dicomnet.ul.codec import validate_ae_title
 
     o_ = options
@@ -296,10 +303,21 @@ def _serve(options: dict[str, Any], user: list[Any]) -> None:
     if users is not None:
         ae.require_user_identity = True
         builtin.append((evt.EVT_USER_ID, users))
-    if common.max_pdu is not None:
-        ae.maximum_pdu_size = common.max_pdu
+    ae.maximum_pdu_size = common.receive_pdu
     ae.spool_directory = str(storage.output_dir)
-    syntaxes = list(AllTransferSyntaxes) if o_["accept_all"] else None
+    accepted = acceptance(
+        o_["prefer_ts"],
+        {
+            "+x=": o_["prefer_uncompr"],
+            "+xe": o_["prefer_little"],
+            "+xb": o_["prefer_big"],
+            "+xd": o_["prefer_deflated"],
+            "+xi": o_["implicit_only"],
+            "+xa": o_["accept_all"],
+        },
+    )
+    accepted.apply(ae)
+    syntaxes = accepted.syntaxes
     import gc
 
     # Everything loaded so far (SQLAlchemy, the SOP class tables) lives until exit: out of the

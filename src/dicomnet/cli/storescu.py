@@ -38,7 +38,9 @@ HELP = """Send DICOM files (C-STORE SCU); directories are scanned (+r: recursive
 
 Each file is checked before it is sent (structure in its transfer syntax, SOP Class/Instance
 UIDs, taken from the data set); one that cannot be sent is reported and skipped, and the rest
-goes on. Non-DICOM inputs are skipped (exit 2 if nothing could be sent); a malformed or unreadable
+goes on. A file without File Meta (a bare data set) is sent, with a warning, when it carries
+its SOP UIDs (its transfer syntax read from its first element, as DCMTK). Non-DICOM inputs are
+skipped (exit 2 if nothing could be sent); a malformed or unreadable
 DICOM file gives exit 2; files whose SOP class or transfer syntax the peer did not accept (or
 that cannot be converted exactly to one it did) are reported and not sent (exit 4); a failure
 status for any file gives exit 6; an abort leaves the remaining files not sent (exit 5) unless
@@ -89,7 +91,7 @@ def _inspect(path: Path) -> Item:
     except FileNotFoundError:
         return Item(path, 0, problem="no such file", dicom=False)
     except Part10Error as exc:
-        return Item(path, 0, problem=str(exc), dicom=False)
+        return _inspect_bare(path, str(exc))
     except (ValueError, OSError) as exc:  # StructureError, unreadable
         return Item(path, 0, problem=str(exc))
     sop_class, sop_instance = scan.uid(SOP_CLASS_UID), scan.uid(SOP_INSTANCE_UID)
@@ -107,12 +109,55 @@ def _inspect(path: Path) -> Item:
     return item
 
 
-def _contexts(items: list[Item]) -> list[Any]:
+def _inspect_bare(path: Path, problem: str) -> Item:
+    """A file without File Meta: sendable (with a warning) when it is a data set whose first
+    element shows its transfer syntax (:func:`dicomnet.part10.detect_bare_dataset`, as DCMTK)
+    and that carries valid SOP Class and Instance UIDs; otherwise not DICOM (``problem``)."""
+    from dicomnet.part10 import Part10Error, detect_bare_dataset
+    from dicomnet.sop_class import uid_name
+    from dicomnet.ul.codec import is_valid_uid
+    from dicomnet.validate import SOP_CLASS_UID, SOP_INSTANCE_UID, validate_stream
+
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            meta = detect_bare_dataset(handle)
+            scan = validate_stream(handle, meta.transfer_syntax_uid, stop_after=SOP_INSTANCE_UID)
+    except (Part10Error, ValueError, OSError):
+        return Item(path, 0, problem=problem, dicom=False)
+    sop_class, sop_instance = scan.uid(SOP_CLASS_UID), scan.uid(SOP_INSTANCE_UID)
+    if scan.error is not None or not (is_valid_uid(sop_class) and is_valid_uid(sop_instance)):
+        return Item(path, 0, problem=problem, dicom=False)
+    return Item(
+        path,
+        size,
+        sop_class,
+        sop_instance,
+        meta.transfer_syntax_uid,
+        warning="no File Meta Information header: sending its data set, read as "
+        f"{uid_name(meta.transfer_syntax_uid)} (from its first element)",
+    )
+
+
+def _contexts(items: list[Item], proposed: list[str] | None = None) -> list[Any]:
+    """The contexts the files need; ``proposed`` (--propose-ts, -x...): the transfer syntaxes
+    of one context per SOP class of uncompressed files instead of the default ones (a file in
+    another uncompressed syntax is converted to the accepted one; compressed files keep a
+    context of their own syntax)."""
     from dicomnet.presentation import PresentationContext
 
     wanted: dict[tuple[str, str], None] = {}
     for item in items:
         wanted[(item.sop_class, item.syntax)] = None
+    if proposed is not None:
+        contexts = [
+            PresentationContext(sop_class, [syntax])
+            for sop_class, syntax in wanted
+            if syntax not in UNCOMPRESSED_SYNTAXES
+        ]
+        classes = {c: None for c, syntax in wanted if syntax in UNCOMPRESSED_SYNTAXES}
+        contexts += [PresentationContext(c, list(proposed)) for c in classes]
+        return contexts
     # Each file's own transfer syntax alone in a context of its own, so that the acceptor
     # cannot pick another syntax for it (that would force decoding and re-encoding); then one
     # context per SOP class with the uncompressed fallbacks, used only if the first is refused.
@@ -133,6 +178,14 @@ def storescu(
     paths: Annotated[
         list[Path], typer.Argument(help="Files and directories to send.", show_default=False)
     ],
+    scan_directories: Annotated[
+        bool,
+        typer.Option(
+            "--scan-directories",
+            "+sd",
+            help="DCMTK's +sd, accepted for scripts: directories given are always scanned.",
+        ),
+    ] = False,
     recursive: Annotated[
         bool, typer.Option("--recursive", "+r", help="Scan directories recursively.")
     ] = False,
@@ -173,7 +226,7 @@ def storescu(
     if not items:
         _finish(batch.rows, fmt, no_color)
         raise CommandError("nothing to send (no readable DICOM file)", EXIT_USAGE)
-    contexts = _contexts(items)
+    contexts = _contexts(items, common.proposal())
     if len(contexts) > MAX_CONTEXTS:
         raise CommandError(
             f"the files need {len(contexts)} presentation contexts; at most {MAX_CONTEXTS} fit "

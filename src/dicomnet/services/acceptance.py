@@ -65,7 +65,7 @@ class AcceptorSettings(Protocol):
     implementation_class_uid: str
     implementation_version_name: str | None
 
-    def supported_context_specs(self) -> Sequence[ContextSpec]: ...
+    def supported_context_specs(self, proposed: Sequence[str] = ()) -> Sequence[ContextSpec]: ...
 
 
 class AcceptancePort(HandlerHost, Protocol):
@@ -139,8 +139,9 @@ def answer_request(
         return Answer(rj=rj)
 
     try:
+        proposed = [cx.abstract_syntax for cx in rq.presentation_contexts]
         result = negotiate_as_acceptor(
-            rq.presentation_contexts, info.roles, settings.supported_context_specs()
+            rq.presentation_contexts, info.roles, settings.supported_context_specs(proposed)
         )
     except RemoteProtocolError as exc:
         rejection = rejection_for(exc)
