@@ -115,6 +115,8 @@ complete -c dicomnet -n '__fish_seen_subcommand_from storescu' -a '+sd' -d 'DCMT
 complete -c dicomnet -n '__fish_seen_subcommand_from storescu' -l recursive -d 'Scan directories recursively'
 complete -c dicomnet -n '__fish_seen_subcommand_from storescu' -a '+r' -d 'Scan directories recursively'
 complete -c dicomnet -n '__fish_seen_subcommand_from storescu' -l retry -x -d 'After an abort, send the files not yet sent on a new association, up to N times'
+complete -c dicomnet -n '__fish_seen_subcommand_from storescu' -l decompress -x -a 'never lossless lossy' -d 'A compressed file the peer accepts only uncompressed is decompressed: \'lossless\' compression only (default; dcmsend\'s +dls), \'lossy\' too (+dly: the receiver gets the lossy pixels), or \'never\' (-dn: skipped)'
+complete -c dicomnet -n '__fish_seen_subcommand_from storescu' -l compress -x -a 'rle jpeg-ls j2k' -d 'Propose this lossless compression for uncompressed files and compress them when the peer accepts it (else they go uncompressed)'
 complete -c dicomnet -n '__fish_seen_subcommand_from storescu' -l calling-aet -o aet -x -d 'Our AE title'
 complete -c dicomnet -n '__fish_seen_subcommand_from storescu' -l called-aet -o aec -x -d 'The peer\'s AE title'
 complete -c dicomnet -n '__fish_seen_subcommand_from storescu' -l connect-timeout -o to -x -d 'Seconds to connect (and TLS handshake)'

@@ -570,4 +570,11 @@ GLUED_IDENTITY_ALIASES = ("-usr", "-pwd", "-kt")
 
 #: DCMTK options spelled with '=' (click would read "-x=" as "-x" with an empty value): the
 #: long option each is rewritten to before parsing.
-EQUALS_ALIASES = {"-x=": "--propose-uncompr", "+x=": "--prefer-uncompr"}
+EQUALS_ALIASES = {
+    "-x=": "--propose-uncompr",
+    "+x=": "--prefer-uncompr",
+    # dcmsend's decompression flags (storescu)
+    "-dn": "--decompress=never",
+    "+dls": "--decompress=lossless",
+    "+dly": "--decompress=lossy",
+}

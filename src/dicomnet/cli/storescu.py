@@ -11,6 +11,7 @@ not sent are reported as such, or sent on a new association (``--retry N``).
 
 from __future__ import annotations
 
+import enum
 import os
 import sys
 import time
@@ -48,6 +49,18 @@ status for any file gives exit 6; an abort leaves the remaining files not sent (
 EVENT= handles each DIMSE message received (EVT_DIMSE_RECV, i.e. each C-STORE response)."""
 
 MAX_CONTEXTS = 128
+
+
+class Decompress(enum.StrEnum):
+    never = "never"
+    lossless = "lossless"
+    lossy = "lossy"
+
+
+class Compress(enum.StrEnum):
+    rle = "rle"
+    jpeg_ls = "jpeg-ls"
+    j2k = "j2k"
 
 
 @record
@@ -139,16 +152,38 @@ def _inspect_bare(path: Path, problem: str) -> Item:
     )
 
 
-def _contexts(items: list[Item], proposed: list[str] | None = None) -> list[Any]:
+def _contexts(
+    items: list[Item],
+    proposed: list[str] | None = None,
+    decompress: str = "lossless",
+    compress: str | None = None,
+) -> list[Any]:
     """The contexts the files need; ``proposed`` (--propose-ts, -x...): the transfer syntaxes
     of one context per SOP class of uncompressed files instead of the default ones (a file in
     another uncompressed syntax is converted to the accepted one; compressed files keep a
-    context of their own syntax)."""
+    context of their own syntax). Unless ``decompress`` is "never", a class with a compressed
+    file also gets the uncompressed context, used if its own syntax is refused; with
+    ``compress`` (a transfer syntax UID) a class with uncompressed files gets a context for it
+    first."""
     from dicomnet.presentation import PresentationContext
+    from dicomnet.transcode import can_decompress
 
     wanted: dict[tuple[str, str], None] = {}
     for item in items:
         wanted[(item.sop_class, item.syntax)] = None
+    compressing = {c: None for c, syntax in wanted if compress and syntax in UNCOMPRESSED_SYNTAXES}
+    first = [PresentationContext(c, [compress]) for c in compressing if compress]
+    # lossy data also gets the uncompressed context unless decompression is off: then a peer
+    # that refuses its syntax is told why the file is skipped (and that 'lossy' would send it)
+    decompressing = {
+        c: None
+        for c, syntax in wanted
+        if syntax not in UNCOMPRESSED_SYNTAXES and can_decompress(syntax, "lossy")
+        if decompress != "never"
+    }
+    for c, syntax in list(wanted):
+        if c in decompressing and syntax not in UNCOMPRESSED_SYNTAXES:
+            wanted.setdefault((c, UNCOMPRESSED_SYNTAXES[0]), None)
     if proposed is not None:
         contexts = [
             PresentationContext(sop_class, [syntax])
@@ -157,7 +192,7 @@ def _contexts(items: list[Item], proposed: list[str] | None = None) -> list[Any]
         ]
         classes = {c: None for c, syntax in wanted if syntax in UNCOMPRESSED_SYNTAXES}
         contexts += [PresentationContext(c, list(proposed)) for c in classes]
-        return contexts
+        return first + contexts
     # Each file's own transfer syntax alone in a context of its own, so that the acceptor
     # cannot pick another syntax for it (that would force decoding and re-encoding); then one
     # context per SOP class with the uncompressed fallbacks, used only if the first is refused.
@@ -169,7 +204,7 @@ def _contexts(items: list[Item], proposed: list[str] | None = None) -> list[Any]
             fallbacks[sop_class] = None
     for sop_class in fallbacks:
         contexts.append(PresentationContext(sop_class, list(UNCOMPRESSED_SYNTAXES[:2])))
-    return contexts
+    return first + contexts
 
 
 @scu_options("STORESCU", handles="each DIMSE message received")
@@ -197,6 +232,23 @@ def storescu(
             help="After an abort, send the files not yet sent on a new association, up to N times.",
         ),
     ] = 0,
+    decompress: Annotated[
+        Decompress,
+        typer.Option(
+            "--decompress",
+            help="A compressed file the peer accepts only uncompressed is decompressed: "
+            "'lossless' compression only (default; dcmsend's +dls), 'lossy' too (+dly: the "
+            "receiver gets the lossy pixels), or 'never' (-dn: skipped). Needs dicomnet[codecs].",
+        ),
+    ] = Decompress.lossless,
+    compress: Annotated[
+        Compress | None,
+        typer.Option(
+            "--compress",
+            help="Propose this lossless compression for uncompressed files and compress them "
+            "when the peer accepts it (else they go uncompressed). Needs dicomnet[codecs].",
+        ),
+    ] = None,
 ) -> None:
     from dicomnet import events as evt
     from dicomnet.cli._handlers import build_evt_handlers
@@ -213,7 +265,11 @@ def storescu(
         common.no_color,
     )
 
+    from dicomnet.transcode import COMPRESSIONS
+
+    compress_uid = COMPRESSIONS[compress.value] if compress is not None else None
     batch = _Batch(quiet=quiet)
+    batch.transcode = {"decompress": decompress.value, "compress": compress_uid}
     items: list[Item] = []
     for path in _walk(paths, recursive):
         item = _inspect(path)
@@ -226,7 +282,7 @@ def storescu(
     if not items:
         _finish(batch.rows, fmt, no_color)
         raise CommandError("nothing to send (no readable DICOM file)", EXIT_USAGE)
-    contexts = _contexts(items, common.proposal())
+    contexts = _contexts(items, common.proposal(), decompress.value, compress_uid)
     if len(contexts) > MAX_CONTEXTS:
         raise CommandError(
             f"the files need {len(contexts)} presentation contexts; at most {MAX_CONTEXTS} fit "
@@ -306,6 +362,7 @@ class _Batch:
         self.no_context = self.invalid = 0
         self.began = time.perf_counter()
         self.in_flight: list[Item] = []  # the file being sent and those after it
+        self.transcode: dict[str, Any] = {}  # store_instance's decompress= and compress=
 
     def skip(
         self, item: Item, reason: str, *, invalid: bool = False, context: bool = False
@@ -330,7 +387,7 @@ class _Batch:
         for index, item in enumerate(items):
             self.in_flight = items[index:]
             try:
-                rsp = assoc.store_instance(item.path)
+                rsp = assoc.store_instance(item.path, **self.transcode)
             except (NoContextError, ConversionError) as exc:
                 self.skip(item, str(exc), context=True)
                 progress.advance(item.size)
