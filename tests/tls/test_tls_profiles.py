@@ -226,3 +226,39 @@ def test_movescu_receiver_uses_tls(pki: PKI, tmp_path: Path) -> None:
         assert "--store-port with TLS needs --tls-cert" in no_cert.stderr
     finally:
         server.shutdown()
+
+
+def test_qrscp_moves_over_tls_to_dcmtk_storescp(
+    pki: PKI, tmp_path: Path, dcmtk_storescp: Callable[[str], int]
+) -> None:
+    """qrscp with TLS opens its C-MOVE sub-operation associations over TLS too (as dcmqrscp
+    +tls): its certificate as client certificate, the destination's verified against --tls-ca
+    and the host name. DCMTK's storescp, TLS only, receives the study."""
+    archive = Archive.build(tmp_path / "source")
+    dest_port = dcmtk_storescp("+py")
+    both_cert, both_key = make_dual_use(pki)  # qrscp serves and, moving, is a client
+    out = tmp_path / "qrscp"
+    argv = [
+        *argv_for("qrscp"), "0", "--bind", "127.0.0.1", "-od", str(out),
+        "--tls-cert", str(both_cert), "--tls-key", str(both_key), "--tls-ca", str(pki.ca),
+        "--move-dest", f"STORESCP=localhost:{dest_port}",
+    ]  # fmt: skip
+    qrscp = Running(argv, tmp_path, cli_env())
+    try:
+        line = qrscp.wait_for("listening on")
+        port = line.split("listening on ", 1)[1].split()[0].rstrip(";,").rsplit(":")[1]
+        files = [
+            i.path for i in archive.instances if str(i.header.StudyInstanceUID) == study_uid(1)
+        ]
+        sent = run("storescu", "127.0.0.1", port, "-aec", "QRSCP", *our_tls(pki),
+                   "--tls-server-name", "localhost", *files)  # fmt: skip
+        assert sent.returncode == 0, sent
+        moved = run("movescu", "127.0.0.1", port, "-aec", "QRSCP", "-aem", "STORESCP",
+                    "-k", f"StudyInstanceUID={study_uid(1)}", *our_tls(pki),
+                    "--tls-server-name", "localhost")  # fmt: skip
+        assert moved.returncode == 0, moved
+        assert f"completed {len(files)}, failed 0" in moved.stderr
+    finally:
+        qrscp.stop()
+    received = [p for p in tmp_path.iterdir() if p.is_file() and p.name.startswith(("CT.", "MR."))]
+    assert len(received) == len(files)

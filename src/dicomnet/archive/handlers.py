@@ -26,7 +26,7 @@ Failure statuses of the query handlers, each with an ErrorComment saying what is
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -173,10 +173,13 @@ class ArchiveSCP:
         index: Index,
         ae_title: str,
         destinations: dict[str, tuple[str, int]] | None = None,
+        move_options: Callable[[str], dict[str, Any]] | None = None,
     ) -> None:
         self.index = index
         self.ae_title = ae_title
         self.destinations = dict(destinations or {})
+        #: host -> extra ``AE.associate`` options for a move destination there (TLS)
+        self.move_options = move_options
 
     # --- C-FIND ----------------------------------------------------------------------------
 
@@ -267,7 +270,11 @@ class ArchiveSCP:
             LOG.warning("C-MOVE: unknown move destination %r", event.move_destination)
             yield None, None
             return
-        yield destination
+        if self.move_options is not None:
+            host, port = destination
+            yield host, port, self.move_options(host)
+        else:
+            yield destination
         yield from self._sub_operations(event, self._matches(event, "move"))
 
 

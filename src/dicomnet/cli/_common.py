@@ -88,6 +88,28 @@ class Common:
         except (OSError, ssl.SSLError, ValueError) as exc:
             raise CommandError(f"cannot use the TLS files: {exc}", EXIT_USAGE) from None
 
+    def move_tls(self) -> ssl.SSLContext:
+        """TLS for the associations an SCP opens itself (qrscp's C-MOVE destinations): our
+        --tls-cert as client certificate, the peer verified against --tls-ca and its host name
+        (neither with --tls-no-verify)."""
+        import ssl
+
+        from dicomnet.tls import client_context
+
+        try:
+            ctx = client_context(
+                self.tls_ca,
+                self.tls_cert,
+                self.tls_key,
+                check_hostname=not self.tls_no_verify,
+                profile=self.tls_profile,
+            )
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            raise CommandError(f"cannot use the TLS files: {exc}", EXIT_USAGE) from None
+        if self.tls_no_verify:
+            ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+
 
 @record(kw_only=True)
 class ScuCommon(Common):

@@ -266,7 +266,16 @@ def _serve(options: dict[str, Any], user: list[Any]) -> None:
     except (TemplateError, ValueError) as exc:
         raise CommandError(f"--filepath/--on-duplicate: {exc}", EXIT_USAGE) from None
     index = open_index(o_["db"], storage.output_dir)
-    archive = ArchiveSCP(index, ae_title, destinations)
+    move_options = None
+    if ssl_context is not None:
+        # TLS on, as dcmqrscp +tls: the associations to move destinations use it too (our
+        # certificate, the destination's verified against --tls-ca and its host name)
+        move_tls = common.move_tls()
+
+        def move_options(host: str) -> dict[str, Any]:
+            return {"tls_args": (move_tls, host)}
+
+    archive = ArchiveSCP(index, ae_title, destinations, move_options)
     worklist_scp = None
     if o_["worklist"] is not None:
         from dicomnet.archive.worklist import WorklistSCP
