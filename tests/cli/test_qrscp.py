@@ -597,3 +597,29 @@ def test_transfer_syntax_acceptance_seen_by_pynetdicom(
         assert [cx.transfer_syntax[0] for cx in assoc.accepted_contexts] == [expected]
     finally:
         assoc.release()
+
+
+def test_c_get_decompresses_lossless_files_for_an_uncompressed_requestor(
+    qrscp: StartQrscp, cli: CliRunner, tmp_path: Path
+) -> None:
+    """A C-GET sub-operation decompresses an RLE file the requestor accepts only uncompressed
+    (the library's store_instance default, 'lossless'); the pixels arrive unchanged."""
+    import numpy as np
+
+    from tests.helpers import pydicom_test_file
+
+    source = pydicom_test_file("SC_rgb_rle.dcm")
+    original = dcmread(source)
+    server = qrscp("+xa")  # keeps the sender's RLE
+    load(cli, server, [source])
+    [stored] = (tmp_path / "archive").glob("*.dcm")
+    assert dcmread(stored).file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.5"
+    out = tmp_path / "got"
+    result = cli("getscu", "127.0.0.1", str(server.port), "-aec", "QRSCP", "-L", "STUDY",
+                 "-k", f"StudyInstanceUID={original.StudyInstanceUID}", "-od", out)  # fmt: skip
+    assert result.returncode == 0, result
+    [got] = files_under(out)
+    received = dcmread(got)
+    assert received.file_meta.TransferSyntaxUID in ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2")
+    assert received.SOPInstanceUID == original.SOPInstanceUID
+    assert np.array_equal(received.pixel_array, original.pixel_array)
