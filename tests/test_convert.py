@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import struct
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -163,3 +164,51 @@ def test_same_byte_order_needs_no_swapping() -> None:
     implicit = decode(encode_converted(little, EXPLICIT, IMPLICIT), IMPLICIT)
     for tag, _vr, fmt, values in raw:
         assert raw_values(implicit, tag, fmt, len(values), IMPLICIT) == values
+
+
+# --- large values copied from the file, not held in memory ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("source", "target"),
+    [
+        ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2"),
+        ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1"),
+        ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2.1"),
+        ("1.2.840.10008.1.2.2", "1.2.840.10008.1.2.1"),  # byte order changes: pydicom swaps
+    ],
+)
+@pytest.mark.parametrize("bits", [8, 16])
+def test_deferred_bulk_values_encode_as_pydicom_does(
+    tmp_path: Path, source: str, target: str, bits: int
+) -> None:
+    """A data set read with defer_size (as store_instance reads a file it must convert) is
+    encoded byte for byte as pydicom encodes the fully read one, Pixel Data and a large private
+    OB value included."""
+    import numpy as np
+    from pydicom import dcmread
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.uid import UID
+
+    from dicomnet.dataset import encode_converted, encode_converted_spooled
+
+    ds = Dataset()
+    ds.file_meta = FileMetaDataset()
+    ds.file_meta.TransferSyntaxUID = UID(source)
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+    ds.SOPInstanceUID = "1.2.3.4"
+    ds.PatientName = "Bulk^Test"
+    ds.Rows, ds.Columns, ds.SamplesPerPixel = 256, 512, 1
+    ds.BitsAllocated = ds.BitsStored = bits
+    ds.HighBit, ds.PixelRepresentation = bits - 1, 0
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    dtype = np.uint8 if bits == 8 else np.uint16
+    ds.PixelData = np.arange(256 * 512, dtype=dtype).tobytes()
+    ds.add_new(0x00091010, "OB", bytes(range(256)) * 512)  # 128 KiB, private
+    ds.add_new(0x00090010, "LO", "DICOMNET TEST")
+    path = tmp_path / "bulk.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    deferred = dcmread(path, defer_size=1024)
+    full = dcmread(path)
+    with encode_converted_spooled(deferred, source, target) as spooled:
+        assert spooled.read() == encode_converted(full, source, target)

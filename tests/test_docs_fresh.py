@@ -225,7 +225,7 @@ def test_bash_completes_options_values_and_subcommands() -> None:
     assert _bash("echoscu", "echoscu", "--cal") == ["--called-aet", "--calling-aet"]
     assert _bash("echoscu", "echoscu", "-ae") == ["-aec", "-aet"]
     assert _bash("storescu", "storescu", "pacs", "104", "--format", "js") == ["json", "jsonl"]
-    assert _bash("storescu", "storescu", "pacs", "104", "+") == ["+r"]
+    assert _bash("storescu", "storescu", "pacs", "104", "+") == ["+r", "+sd"]
     assert _bash("storescu", "storescu", "pacs", "104", "-aec", "X", "man/storesc") == [
         "man/storescp.1",
         "man/storescu.1",

@@ -110,7 +110,7 @@ def test_the_readme_has_the_two_commands_ci_runs() -> None:
     for step in (
         "apt-get update && apt-get install -y python3-venv dcmtk orthanc postgresql",
         "python3 -m venv .venv && . .venv/bin/activate",
-        "pip install -e '.[test,archive]'",
+        "pip install -e '.[test,archive,codecs]'",
         "python tools/install_peers.py",
         "dicomnet --help",
     ):

@@ -3,10 +3,10 @@
     python tools/dep_drift.py                        # in the venv (`.ci/run --upgrade`)
     python3 tools/dep_drift.py --lowest-constraints  # `name==lower` lines (`.ci/run --lowest`)
 
-For every requirement in ``pyproject.toml`` (runtime, the ``test`` and ``archive`` extras) and
-``tests/peers.txt``: the bounds, the installed version, the newest release on the index, and
-whether that release lies outside the bounds ("drift": upstream has moved on; test the new
-version and widen the bound, or keep it out on purpose). Informational: the exit status is 0
+For every requirement in ``pyproject.toml`` (runtime, the ``test``, ``archive`` and ``codecs``
+extras) and ``tests/peers.txt``: the bounds, the installed version, the newest release on the
+index, and whether that release lies outside the bounds ("drift": upstream has moved on; test
+the new version and widen the bound, or keep it out on purpose). Informational: the exit status is 0
 unless a declared package is not installed or a bound is missing (then 1).
 """
 
@@ -26,11 +26,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def declared() -> list[Requirement]:
-    """Every requirement the README's install makes: runtime, the test and archive extras, and
-    the test peers."""
+    """Every requirement the README's install makes: runtime, the test, archive and codecs
+    extras, and the test peers."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     extras = project["optional-dependencies"]
-    lines = [*project["dependencies"], *extras["test"], *extras["archive"]]
+    lines = [*project["dependencies"], *extras["test"], *extras["archive"], *extras["codecs"]]
     peers = (ROOT / "tests" / "peers.txt").read_text().splitlines()
     lines += [line for line in peers if line.strip() and not line.startswith("#")]
     return [Requirement(line) for line in lines]

@@ -307,6 +307,35 @@ EXTRA_UIDS: tuple[tuple[str, str, str, str], ...] = (
     ),
 )
 
+#: getscu's default storage classes (SCP role, one context each beside the C-GET one: 127 fit):
+#: pynetdicom's StoragePresentationContexts without its retired classes, then the other
+#: non-retired storage classes, image-like ones first (keyword with ImageStorage,
+#: SegmentationStorage or MapStorage), each group in UID order; left out: DICOS (security
+#: screening, 1.2.840.10008.5.1.4.1.1.501.*), DICONDE (industrial NDE, ...601.*) and the
+#: non-patient objects (hanging protocols, colour palettes, implant templates, protocols,
+#: inventories), which a C-GET of patient data does not return.
+RETRIEVE_STORAGE_LIMIT = 127
+_NOT_RETRIEVED_PREFIXES = ("1.2.840.10008.5.1.4.1.1.501.", "1.2.840.10008.5.1.4.1.1.601.")
+_IMAGE_LIKE = ("ImageStorage", "SegmentationStorage", "MapStorage")
+
+
+def retrieve_storage(rows: list[tuple[str, str, str, str, bool]]) -> list[str]:
+    """The keywords of getscu's default storage classes (see RETRIEVE_STORAGE_LIMIT)."""
+    storage = [(kw, uid) for group, kw, uid, _n, old in rows if group == "storage" and not old]
+    first = [kw for kw, _uid in storage if kw in STORAGE_120]
+    non_patient = set(CONTEXT_LISTS["NonPatientObjectPresentationContexts"])
+    rest = [
+        (kw, uid)
+        for kw, uid in storage
+        if kw not in STORAGE_120
+        and kw not in non_patient
+        and not uid.startswith(_NOT_RETRIEVED_PREFIXES)
+    ]
+    images = [kw for kw, _uid in rest if any(m in kw for m in _IMAGE_LIKE)]
+    others = [kw for kw, _uid in rest if kw not in images]
+    return [*first, *images, *others][:RETRIEVE_STORAGE_LIMIT]
+
+
 #: Every keyword a fixed list names that category() leaves out: generated with group "other".
 _LISTED = {k for keywords in CONTEXT_LISTS.values() for k in keywords} | set(OTHER_CLASSES)
 
@@ -386,6 +415,12 @@ def render() -> str:
         ordered = sorted(keywords, key=lambda k: by_keyword[k])  # by UID text, as pynetdicom
         out.append(f"    {list_name!r}: ({', '.join(ordered)},),")
     out.append("}")
+    out.append("")
+    out.append("#: getscu's default storage classes (tools/gen_sop_class.py: how they are chosen).")
+    out.append("RETRIEVE_STORAGE_DEFAULT: tuple[SOPClass, ...] = (")
+    for keyword in retrieve_storage(rows):
+        out.append(f"    {keyword},")
+    out.append(")")
     out.append("")
     out.append("__all__ = [")
     line = "   "

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dicomnet.association import Association
-from dicomnet.events import HandlerRegistry
+from dicomnet.events import HandlerRegistry, HandlerSpec
 from dicomnet.presentation import PresentationContext
 from dicomnet.ul.codec import validate_ae_title
 from dicomnet.ul.items import (
@@ -66,6 +66,9 @@ class AE:
         self.require_calling_aet: list[str] = []
         #: Accept a username+password user identity over plain TCP (default: only over TLS).
         self.allow_plain_password = False
+        #: Reject (permanent, ACSE, no reason given) an A-ASSOCIATE-RQ without a User Identity
+        #: item; the EVT_USER_ID handler decides about those that have one.
+        self.require_user_identity = False
         self.implementation_class_uid = IMPLEMENTATION_CLASS_UID
         self.implementation_version_name: str | None = IMPLEMENTATION_VERSION_NAME
         #: Largest received data set, in bytes (None: no limit); beyond, the C-STORE is
@@ -77,6 +80,15 @@ class AE:
         self.maximum_deflate_ratio: float | None = 100.0
         #: Where received data sets larger than a few MiB are spooled (None: the system temp).
         self.spool_directory: str | None = None
+        #: Acceptor: of the transfer syntaxes a supported context allows, pick the requestor's
+        #: first proposed one (DCMTK ``storescp +xa`` keeps what the sender holds) instead of
+        #: ours; ``preferred_transfer_syntaxes`` are still chosen first when proposed.
+        self.keep_proposed_transfer_syntax = False
+        self.preferred_transfer_syntaxes: list[str] = []
+        #: Acceptor: also accept any abstract syntax that is not a SOP class we know to be
+        #: something other than storage (DCMTK ``storescp -pm``), in these transfer syntaxes
+        #: (None: off). Its C-STOREs reach EVT_C_STORE like any other.
+        self.promiscuous_transfer_syntaxes: list[str] | None = None
         self._servers: list[AssociationServer] = []
 
     # --- properties -----------------------------------------------------------------------
@@ -162,11 +174,32 @@ class AE:
             self.supported_contexts, abstract_syntax, transfer_syntax
         )
 
-    def supported_context_specs(self) -> list[ContextSpec]:
-        return [
-            ContextSpec(cx.abstract_syntax, tuple(cx.transfer_syntax), cx.scu_role, cx.scp_role)
+    def supported_context_specs(self, proposed: Sequence[str] = ()) -> list[ContextSpec]:
+        """What we accept, for negotiation; ``proposed``: the abstract syntaxes a requestor
+        proposes (for :attr:`promiscuous_transfer_syntaxes`)."""
+        keep = self.keep_proposed_transfer_syntax
+        preferred = tuple(self.preferred_transfer_syntaxes) if keep else ()
+        specs = [
+            ContextSpec(
+                cx.abstract_syntax,
+                tuple(cx.transfer_syntax),
+                cx.scu_role,
+                cx.scp_role,
+                keep_proposed=keep,
+                preferred=preferred,
+            )
             for cx in self.supported_contexts
         ]
+        if self.promiscuous_transfer_syntaxes is not None:
+            known = {spec.abstract_syntax for spec in specs}
+            syntaxes = tuple(self.promiscuous_transfer_syntaxes)
+            for uid in dict.fromkeys(proposed):
+                if uid not in known and _maybe_storage(uid):
+                    known.add(uid)
+                    specs.append(
+                        ContextSpec(uid, syntaxes, keep_proposed=keep, preferred=preferred)
+                    )
+        return specs
 
     # --- requesting -----------------------------------------------------------------------
 
@@ -180,7 +213,7 @@ class AE:
         ext_neg: Any = None,
         bind_address: tuple[str, int] | None = None,
         tls_args: tuple[ssl.SSLContext, str | None] | None = None,
-        evt_handlers: Iterable[Any] | None = None,
+        evt_handlers: Iterable[HandlerSpec] | None = None,
         *,
         ssl_context: ssl.SSLContext | None = None,
         user_identity: UserIdentityRQ | None = None,
@@ -252,7 +285,7 @@ class AE:
         ae_title: str | None = None,
         contexts: Iterable[PresentationContext] | None = None,
         ssl_context: ssl.SSLContext | None = None,
-        evt_handlers: Iterable[Any] | None = None,
+        evt_handlers: Iterable[HandlerSpec] | None = None,
         server_class: type[AssociationServer] | None = None,
         **kwargs: Any,
     ) -> AssociationServer:
@@ -289,7 +322,7 @@ class AE:
         address: tuple[str, int],
         block: bool = True,
         ssl_context: ssl.SSLContext | None = None,
-        evt_handlers: Iterable[Any] | None = None,
+        evt_handlers: Iterable[HandlerSpec] | None = None,
         ae_title: str | None = None,
         contexts: Iterable[PresentationContext] | None = None,
     ) -> AssociationServer | None:
@@ -328,7 +361,7 @@ class AE:
 _EXTENDED_ITEMS = (AsyncOpsWindow, SOPClassExtended, SOPClassCommonExtended)
 
 
-def _traced(evt_handlers: Iterable[Any] | None) -> list[Any]:
+def _traced(evt_handlers: Iterable[HandlerSpec] | None) -> list[HandlerSpec]:
     """The handlers given, and after :func:`dicomnet.debug_logger` the tracing ones."""
     from dicomnet import _compat
 
@@ -434,6 +467,19 @@ def _syntaxes(
     if isinstance(transfer_syntax, str):
         return [transfer_syntax]
     return [str(t) for t in transfer_syntax]
+
+
+def _maybe_storage(uid: str) -> bool:
+    """A promiscuous acceptor's test: a valid UID that is neither a transfer syntax, nor the
+    application context, nor a SOP class we know to be other than storage."""
+    from dicomnet.sop_class import sop_class_for, transfer_syntax_for
+    from dicomnet.ul.codec import is_valid_uid
+
+    if not is_valid_uid(uid) or uid == "1.2.840.10008.3.1.1.1":
+        return False
+    if transfer_syntax_for(uid).name:
+        return False
+    return sop_class_for(uid).group in ("storage", "")
 
 
 def _check_max_pdu(value: int) -> int:

@@ -23,8 +23,9 @@ from dicomnet.dimse.messages import (
 from dicomnet.errors import NoContextError, SourceFailed, TransportLost
 from dicomnet.presentation import PresentationContext, from_negotiated
 from dicomnet.service_user import ServiceUser
+from dicomnet.transport.acceptor import AcceptorCore
 from dicomnet.transport.connection import ConnectError, Connection, deadline_in
-from dicomnet.transport.driver import AssociationCore, DriverSettings
+from dicomnet.transport.driver import DriverSettings
 from dicomnet.ul.errors import ABORT_SOURCE_USER, RemoteProtocolError
 from dicomnet.ul.fsm import Event, State
 from dicomnet.ul.items import (
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
 
     from dicomnet._qr_scu import Responses
     from dicomnet.part10 import FileMeta
+    from dicomnet.transcode import Policy
     from dicomnet.validate import StructureValidator
 
     #: What a C-STORE sends: a Part-10 file (path) or a pydicom Dataset.
@@ -59,6 +61,8 @@ if TYPE_CHECKING:
 
 LOGGER = logging.getLogger("dicomnet.assoc")
 
+#: Values larger than this are left in the file by pydicom until they are re-encoded.
+_DEFER_SIZE = 1024 * 1024
 # Where a data set may be re-encoded: Implicit VR LE first (the default every peer accepts).
 _REENCODE_ORDER = (IMPLICIT_VR_LE, *(s for s in UNCOMPRESSED_SYNTAXES if s != IMPLICIT_VR_LE))
 
@@ -112,7 +116,10 @@ def _checked(validator: StructureValidator, meta: FileMeta, name: object) -> Che
     if not sop_class or not sop_instance:
         missing = "SOP Class UID" if not sop_class else "SOP Instance UID"
         raise ValueError(f"the data set has no {missing}")
-    if (sop_class, sop_instance) != (meta.sop_class_uid, meta.sop_instance_uid):
+    if meta.sop_class_uid and (sop_class, sop_instance) != (
+        meta.sop_class_uid,
+        meta.sop_instance_uid,
+    ):
         LOGGER.info(
             "%s: the file meta header names %s / %s, the data set %s / %s; sending the data set's",
             name,
@@ -186,14 +193,14 @@ class RequestorSettings(DriverSettings, Protocol):
         ext_neg: Any = None,
         bind_address: tuple[str, int] | None = None,
         tls_args: tuple[ssl.SSLContext, str | None] | None = None,
-        evt_handlers: Iterable[Any] | None = None,
+        evt_handlers: Iterable[evt.HandlerSpec] | None = None,
         *,
         ssl_context: ssl.SSLContext | None = None,
         user_identity: UserIdentityRQ | None = None,
     ) -> Association: ...
 
 
-class Association(AssociationCore):
+class Association(AcceptorCore):
     """A DICOM association, as requestor (``AE.associate``) or acceptor (``AE.start_server``)."""
 
     ae: RequestorSettings
@@ -341,6 +348,8 @@ class Association(AssociationCore):
         originator_id: int | None = None,
         priority: int = PRIORITY_MEDIUM,
         msg_id: int | None = None,
+        decompress: Policy = "lossless",
+        compress: str | None = None,
     ) -> C_STORE_RSP | None:
         """Send one instance (a path or a pydicom Dataset); the raw response or None.
 
@@ -348,8 +357,13 @@ class Association(AssociationCore):
         (malformed, no UIDs, no accepted context, conversion impossible) and OSErrors come
         before anything was sent, so the association stays usable. A data set of up to
         :data:`IN_MEMORY_LIMIT` bytes is read once, checked in memory and sent from there (what
-        was checked is what goes out); a larger one is checked, then streamed from the file."""
-        from dicomnet.part10 import Part10Error, read_file_meta
+        was checked is what goes out); a larger one is checked, then streamed from the file.
+        Compressed data for which only uncompressed contexts were accepted is decompressed as
+        ``decompress`` allows (:mod:`dicomnet.transcode`: lossless by default, "lossy" also
+        lossy, "never"). ``compress`` (a transfer syntax UID of
+        :data:`dicomnet.transcode.COMPRESSIONS`): uncompressed data is compressed to it when a
+        context for it was accepted."""
+        from dicomnet.part10 import Part10Error, detect_bare_dataset, read_file_meta
 
         self.require_established()
         if isinstance(source, str | os.PathLike):
@@ -357,7 +371,13 @@ class Association(AssociationCore):
                 try:
                     meta = read_file_meta(handle)
                 except Part10Error:
-                    meta = None
+                    # A data set without File Meta: sent when it carries its SOP UIDs, in the
+                    # transfer syntax its first element shows (as DCMTK's storescu).
+                    handle.seek(0)
+                    try:
+                        meta = detect_bare_dataset(handle)
+                    except Part10Error:
+                        meta = None
                 if meta is not None:
                     held = _read_small(handle, meta)
                     name = getattr(handle, "name", "file")
@@ -366,6 +386,8 @@ class Association(AssociationCore):
                     else:
                         checked = check_file(handle, meta)
                     cx = self.session.scu_context(checked.sop_class_uid, meta.transfer_syntax_uid)
+                    if compress and self.session.scu_context(checked.sop_class_uid, compress):
+                        cx = None  # compressed on the way (decoded below)
                     if cx is not None:
                         # The data set as it is, undecoded: from memory, or streamed from disk.
                         data: bytes | memoryview | _ExactReader
@@ -389,10 +411,21 @@ class Association(AssociationCore):
                 from pydicom import dcmread
 
                 handle.seek(0)
-                dataset: Dataset = dcmread(handle, force=True)
+                # values above 1 MiB are read from the file only while they are re-encoded
+                dataset: Dataset = dcmread(handle, force=True, defer_size=_DEFER_SIZE)
+                if meta is not None and meta.dataset_offset == 0 and not meta.sop_class_uid:
+                    # a bare data set: its detected syntax is what it converts from
+                    from pydicom.dataset import FileMetaDataset
+                    from pydicom.uid import UID
+
+                    if not hasattr(dataset, "file_meta"):
+                        dataset.file_meta = FileMetaDataset()
+                    dataset.file_meta.TransferSyntaxUID = UID(meta.transfer_syntax_uid)
         else:
             dataset = source
-        return self._store_dataset(dataset, originator_aet, originator_id, priority, msg_id)
+        return self._store_dataset(
+            dataset, originator_aet, originator_id, priority, msg_id, decompress, compress
+        )
 
     def _store_dataset(
         self,
@@ -401,8 +434,12 @@ class Association(AssociationCore):
         originator_id: int | None,
         priority: int,
         msg_id: int | None,
+        decompress: Policy = "lossless",
+        compress: str | None = None,
     ) -> C_STORE_RSP | None:
-        from dicomnet.dataset import encode_converted
+        from dicomnet.dataset import encode_converted_spooled
+        from dicomnet.transcode import LOSSY, can_decompress
+        from dicomnet.transcode import decompress as decompress_dataset
 
         try:
             sop_class = str(dataset.SOPClassUID)
@@ -413,12 +450,31 @@ class Association(AssociationCore):
             raise ValueError("the data set has an empty SOP Class/Instance UID")
         meta = getattr(dataset, "file_meta", None)
         current = str(getattr(meta, "TransferSyntaxUID", "") or "") if meta is not None else ""
+        if (
+            compress
+            and compress != current
+            and current in UNCOMPRESSED_SYNTAXES
+            and self.session.scu_context(sop_class, compress) is not None
+        ):
+            from dicomnet.transcode import compress as compress_dataset
+
+            dataset = compress_dataset(dataset, compress)  # TranscodeError: a ValueError
+            LOGGER.info("%s: compressed from %s to %s", sop_instance, current, compress)
+            current = compress
         cx = self.session.scu_context(sop_class, current) if current else None
         if cx is None:
             if current and current not in UNCOMPRESSED_SYNTAXES:
-                raise NoContextError(
-                    f"no accepted presentation context for {sop_class} in {current}"
-                )
+                uncompressed = any(self.session.scu_context(sop_class, s) for s in _REENCODE_ORDER)
+                if not uncompressed or not can_decompress(current, decompress):
+                    hint = ""
+                    if uncompressed and current in LOSSY and decompress == "lossless":
+                        hint = " (the data set is lossy-compressed: decompress it with 'lossy')"
+                    raise NoContextError(
+                        f"no accepted presentation context for {sop_class} in {current}{hint}"
+                    )
+                dataset = decompress_dataset(dataset, decompress)  # TranscodeError: ValueError
+                LOGGER.info("%s: decompressed from %s to send it", sop_instance, current)
+                current = str(dataset.file_meta.TransferSyntaxUID)
             for syntax in _REENCODE_ORDER:
                 cx = self.session.scu_context(sop_class, syntax)
                 if cx is not None:
@@ -426,17 +482,17 @@ class Association(AssociationCore):
         if cx is None:
             raise NoContextError(f"no accepted presentation context for {sop_class}")
         target = cx.transfer_syntax[0]
-        data = encode_converted(dataset, current, target)
-        return self._store_stream(
-            cx, sop_class, sop_instance, data, originator_aet, originator_id, priority, msg_id
-        )
+        with encode_converted_spooled(dataset, current, target) as data:
+            return self._store_stream(
+                cx, sop_class, sop_instance, data, originator_aet, originator_id, priority, msg_id
+            )
 
     def _store_stream(
         self,
         cx: PresentationContext,
         sop_class: str,
         sop_instance: str,
-        data: bytes | memoryview | _ExactReader,
+        data: bytes | memoryview | BinaryIO | _ExactReader,
         originator_aet: str | None,
         originator_id: int | None,
         priority: int,
@@ -472,7 +528,7 @@ class Association(AssociationCore):
         priority: int = PRIORITY_MEDIUM,
         originator_aet: str | None = None,
         originator_id: int | None = None,
-    ) -> Any:
+    ) -> Dataset:
         """C-STORE a pydicom Dataset or a file path; returns a status Dataset.
 
         A file whose transfer syntax was accepted is streamed from disk undecoded; otherwise it

@@ -601,16 +601,90 @@ def decode_dataset(
         stream.close()
 
 
-def encode_dataset(dataset: Any, transfer_syntax_uid: str) -> bytes:
-    """Encode a pydicom Dataset's elements (file meta excluded) in ``transfer_syntax_uid``."""
-    from pydicom.filebase import DicomBytesIO
+#: Encoded data sets up to this size stay in memory; larger ones go to a temporary file.
+SPOOL_ENCODED = 8 * 1024 * 1024
+
+
+#: VRs whose large values are copied from the source file as they are (byte order unchanged).
+_BULK_VRS = frozenset({"OB", "OW", "OF", "OD", "OL", "OV", "UN"})
+_BULK_MIN = 64 * 1024
+_COPY_CHUNK = 1024 * 1024
+
+
+def encode_dataset_to(dataset: Any, transfer_syntax_uid: str, out: BinaryIO) -> None:
+    """Encode a pydicom Dataset's elements (file meta excluded) in ``transfer_syntax_uid``
+    (not Deflated) into ``out``. Large binary values left in their file by ``defer_size``
+    (Pixel Data, above all) are copied from the file in chunks when the byte order stays the
+    same, never held in memory; every other element is encoded by pydicom."""
+    from pydicom.dataset import Dataset
+    from pydicom.filebase import DicomFileLike
     from pydicom.filewriter import write_dataset
 
     syntax = str(transfer_syntax_uid)
-    out = DicomBytesIO()
-    out.is_implicit_VR = syntax == "1.2.840.10008.1.2"
-    out.is_little_endian = syntax != "1.2.840.10008.1.2.2"
-    write_dataset(out, dataset)
+    target = DicomFileLike(out)
+    target.is_implicit_VR = syntax == "1.2.840.10008.1.2"
+    target.is_little_endian = syntax != _BIG_ENDIAN
+    source = getattr(dataset, "filename", None)
+    little = getattr(dataset, "original_encoding", (None, None))[1] is not False
+    if not isinstance(source, str) or not little or not target.is_little_endian:
+        write_dataset(target, dataset)
+        return
+    charset = dataset.get("SpecificCharacterSet", "ISO_IR 6")
+    pending = Dataset()
+    for tag in sorted(dataset.keys()):
+        raw = dataset.get_item(tag, keep_deferred=True)
+        bulk = _bulk_vr(raw)
+        if bulk is None:
+            pending.add(dataset[tag])
+            continue
+        if len(pending):
+            write_dataset(target, pending, parent_encoding=charset)
+            pending = Dataset()
+        _copy_bulk(out, source, raw, bulk, explicit=not target.is_implicit_VR)
+    if len(pending):
+        write_dataset(target, pending, parent_encoding=charset)
+
+
+def _bulk_vr(raw: Any) -> str | None:
+    """The VR to write for an element whose value is still in its file (deferred), large and
+    binary; None for any other element."""
+    if getattr(raw, "value", b"") is not None or getattr(raw, "value_tell", None) is None:
+        return None
+    length = int(getattr(raw, "length", 0) or 0)
+    if length < _BULK_MIN or length == 0xFFFFFFFF or length & 1:
+        return None
+    vr = getattr(raw, "VR", None)
+    if vr is None and int(raw.tag) == _PIXEL_DATA:  # read as Implicit VR: OW (PS3.5 A.1)
+        vr = "OW"
+    return str(vr) if vr in _BULK_VRS else None
+
+
+def _copy_bulk(out: BinaryIO, source: str, raw: Any, vr: str, *, explicit: bool) -> None:
+    import struct
+
+    tag, length = int(raw.tag), int(raw.length)
+    header = struct.pack("<HH", tag >> 16, tag & 0xFFFF)
+    if explicit:
+        header += vr.encode("ascii") + b"\x00\x00" + struct.pack("<I", length)
+    else:
+        header += struct.pack("<I", length)
+    out.write(header)
+    with open(source, "rb") as handle:
+        handle.seek(int(raw.value_tell))
+        left = length
+        while left:
+            chunk = handle.read(min(left, _COPY_CHUNK))
+            if not chunk:
+                raise ConversionError(f"{source} is shorter than when it was read")
+            out.write(chunk)
+            left -= len(chunk)
+
+
+def encode_dataset(dataset: Any, transfer_syntax_uid: str) -> bytes:
+    """Encode a pydicom Dataset's elements (file meta excluded) in ``transfer_syntax_uid``."""
+    syntax = str(transfer_syntax_uid)
+    out = io.BytesIO()
+    encode_dataset_to(dataset, syntax, out)
     data = out.getvalue()
     if syntax == DEFLATED:
         compressor = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION, zlib.DEFLATED, -zlib.MAX_WBITS)
@@ -633,14 +707,17 @@ class ConversionError(ValueError):
     """A data set cannot be converted exactly to the transfer syntax asked for."""
 
 
-def encode_converted(dataset: Any, source_syntax: str, target_syntax: str) -> bytes:
+def encode_converted(
+    dataset: Any, source_syntax: str, target_syntax: str, *, out: BinaryIO | None = None
+) -> bytes:
     """Encode a decoded data set (read from ``source_syntax``; "" if unknown: then as pydicom
     read it, or little endian for one made in memory) in an uncompressed ``target_syntax``,
     exactly: values in the byte order of the target for every
     VR, Pixel Data swapped by its Bits Allocated. Raises :class:`ConversionError` for anything
     that cannot be converted exactly (UN values, 1- or 8-bit pixel data in OW, lengths that are
     not a multiple of the value width, encapsulated data, or whatever pydicom cannot encode).
-    ``dataset`` is left as it was."""
+    ``dataset`` is left as it was. With ``out``, the encoding is written there (and b"" is
+    returned)."""
     if source_syntax:
         source_little = str(source_syntax) != _BIG_ENDIAN
     else:  # read without its file meta, or made in memory (where raw values are little endian)
@@ -650,7 +727,14 @@ def encode_converted(dataset: Any, source_syntax: str, target_syntax: str) -> by
     try:
         if source_little != target_little:
             _swap_raw_values(dataset, swaps)
-        return encode_dataset(dataset, target_syntax)
+        if out is not None and str(target_syntax) != DEFLATED:
+            encode_dataset_to(dataset, target_syntax, out)
+            return b""
+        data = encode_dataset(dataset, target_syntax)
+        if out is not None:
+            out.write(data)
+            return b""
+        return data
     except ConversionError:
         raise
     except Exception as exc:  # pydicom could not encode it (ambiguous VR, bad value, ...)
@@ -658,6 +742,20 @@ def encode_converted(dataset: Any, source_syntax: str, target_syntax: str) -> by
     finally:
         for element, original in swaps:  # give the caller's data set back unchanged
             element.value = original
+
+
+def encode_converted_spooled(dataset: Any, source_syntax: str, target_syntax: str) -> BinaryIO:
+    """:func:`encode_converted` into a temporary file (in memory up to :data:`SPOOL_ENCODED`
+    bytes), positioned at its start: a large data set read with ``defer_size`` is never held
+    twice in memory."""
+    spooled = tempfile.SpooledTemporaryFile(max_size=SPOOL_ENCODED)  # noqa: SIM115 (returned open)
+    try:
+        encode_converted(dataset, source_syntax, target_syntax, out=spooled)  # type: ignore[arg-type]
+    except BaseException:
+        spooled.close()
+        raise
+    spooled.seek(0)
+    return spooled  # type: ignore[return-value]
 
 
 def _swap_raw_values(dataset: Any, swaps: list[tuple[Any, bytes | bytearray]]) -> None:

@@ -29,6 +29,31 @@ _LONG_VRS = {
     b"UT",
     b"UV",
 }
+#: Every VR (PS3.5 6.2): the first element of a bare data set is Explicit VR if its bytes 4-5
+#: are one of these.
+_VRS = _LONG_VRS | {
+    b"AE",
+    b"AS",
+    b"AT",
+    b"CS",
+    b"DA",
+    b"DS",
+    b"DT",
+    b"FL",
+    b"FD",
+    b"IS",
+    b"LO",
+    b"LT",
+    b"PN",
+    b"SH",
+    b"SL",
+    b"SS",
+    b"ST",
+    b"TM",
+    b"UI",
+    b"UL",
+    b"US",
+}
 _META_CAP = 64 * 1024  # a file meta group larger than this is not a sane Part-10 file
 
 
@@ -209,3 +234,32 @@ def scan_top_level(
             fp.seek(length, 1)
         position += size + length
     return None
+
+
+def detect_bare_dataset(fp: BinaryIO) -> FileMeta:
+    """For a file that is a data set alone (no preamble, no ``DICM``, no group 0002), positioned
+    at its start: a :class:`FileMeta` with the transfer syntax detected from its first element
+    as DCMTK does when it reads such a file: Explicit VR if bytes 4-5 are a VR, else Implicit;
+    little endian unless the group number only makes sense read big endian. The SOP UIDs are
+    left empty (they are the data set's). Raises :class:`Part10Error` when the first element
+    cannot start a data set (a group below 0008, odd, or Implicit VR big endian, which no
+    transfer syntax has)."""
+    head = fp.read(8)
+    fp.seek(0)
+    if len(head) < 8:
+        raise Part10Error("no DICOM Part-10 header and too short for a data set")
+    (group_le,) = struct.unpack("<H", head[:2])
+    (group_be,) = struct.unpack(">H", head[:2])
+    little = group_le <= group_be
+    group = group_le if little else group_be
+    if group < 0x0008 or group & 1:
+        raise Part10Error("no DICOM Part-10 header (missing 'DICM' prefix)")
+    if head[4:6] in _VRS:
+        syntax = "1.2.840.10008.1.2.1" if little else "1.2.840.10008.1.2.2"
+    elif little:
+        syntax = "1.2.840.10008.1.2"
+    else:
+        raise Part10Error("no DICOM Part-10 header (missing 'DICM' prefix)")
+    return FileMeta(
+        sop_class_uid="", sop_instance_uid="", transfer_syntax_uid=syntax, dataset_offset=0
+    )

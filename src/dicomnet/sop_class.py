@@ -23,6 +23,9 @@ _ALL_SOP: tuple[SOPClass, ...] = tuple(
 AllStorageClasses: tuple[SOPClass, ...] = tuple(s for s in _ALL_SOP if s.group == "storage")
 #: Storage SOP classes that are not retired.
 StorageClasses: tuple[SOPClass, ...] = tuple(s for s in AllStorageClasses if not s.is_retired)
+#: The storage classes a C-GET SCU proposes by default (127: one context each beside the
+#: C-GET one); how they are chosen: ``tools/gen_sop_class.py``.
+RetrieveStorageClasses: tuple[SOPClass, ...] = _gen.RETRIEVE_STORAGE_DEFAULT
 #: Query/Retrieve FIND/GET/MOVE classes (Patient Root, Study Root, Patient/Study Only, ...).
 QueryRetrieveClasses: tuple[SOPClass, ...] = tuple(s for s in _ALL_SOP if s.group == "qr")
 #: Worklist FIND classes.

@@ -12,6 +12,19 @@ certificate chain, and checks its name against the host we connect to unless tol
 
 Certificates and keys are PEM files; ``cert`` may also hold the key, in which case ``key`` can
 be left out.
+
+``profile`` picks the DICOM secure transport connection profile (PS3.15 Annex B), with DCMTK's
+names for them (``+py``, ``+px``, ``+pz``, ``+pa``):
+
+* ``bcp195-nd`` (the default, as in DCMTK): the Non-Downgrading BCP 195 profile: TLS 1.2 or
+  later, OpenSSL's default (forward-secret, AEAD-first) cipher suites;
+* ``bcp195``: the BCP 195 profile; the same here (TLS 1.0/1.1, which it would still allow, are
+  refused: the safer choice);
+* ``bcp195-ex``: the Extended BCP 195 profile: TLS 1.2 or later, ECDHE with AES-GCM only (and
+  TLS 1.3's suites);
+* ``aes``: the retired AES profile, for old peers: TLS 1.2 at most, with
+  TLS_RSA_WITH_AES_128_CBC_SHA (and its 3DES fallback where OpenSSL still has it). No forward
+  secrecy: use it only for peers that know nothing better.
 """
 
 from __future__ import annotations
@@ -19,11 +32,26 @@ from __future__ import annotations
 import os
 import ssl
 
-__all__ = ["client_context", "server_context"]
+__all__ = ["PROFILES", "apply_profile", "client_context", "server_context"]
 
 StrPath = str | os.PathLike[str]
 
 MINIMUM_VERSION = ssl.TLSVersion.TLSv1_2
+
+#: The profiles ``profile=`` takes, the default first.
+PROFILES = ("bcp195-nd", "bcp195", "bcp195-ex", "aes")
+
+
+def apply_profile(context: ssl.SSLContext, profile: str) -> None:
+    """Restrict ``context`` to ``profile`` (one of :data:`PROFILES`); ValueError otherwise."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown TLS profile {profile!r} (one of {', '.join(PROFILES)})")
+    context.minimum_version = MINIMUM_VERSION
+    if profile == "bcp195-ex":
+        context.set_ciphers("ECDHE+AESGCM")
+    elif profile == "aes":
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+        context.set_ciphers("AES128-SHA:DES-CBC3-SHA")
 
 
 def server_context(
@@ -33,6 +61,7 @@ def server_context(
     require_client_cert: bool = True,
     *,
     password: str | None = None,
+    profile: str = "bcp195-nd",
 ) -> ssl.SSLContext:
     """A context for :meth:`AE.start_server`: our certificate ``cert`` with its private ``key``,
     and client certificates verified against the CA certificate(s) in ``ca``.
@@ -44,7 +73,7 @@ def server_context(
     if require_client_cert and ca is None:
         raise ValueError("a CA certificate is needed to verify client certificates")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.minimum_version = MINIMUM_VERSION
+    apply_profile(context, profile)
     context.load_cert_chain(cert, key, password)
     if ca is not None:
         context.load_verify_locations(cafile=ca)
@@ -64,6 +93,7 @@ def client_context(
     check_hostname: bool = True,
     *,
     password: str | None = None,
+    profile: str = "bcp195-nd",
 ) -> ssl.SSLContext:
     """A context for :meth:`AE.associate`: the server's certificate is verified against the CA
     certificate(s) in ``ca`` (the system's trusted CAs when None).
@@ -76,7 +106,7 @@ def client_context(
     if key is not None and cert is None:
         raise ValueError("a private key was given without its certificate")
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.minimum_version = MINIMUM_VERSION
+    apply_profile(context, profile)
     if ca is None:
         context.load_default_certs(ssl.Purpose.SERVER_AUTH)
     else:

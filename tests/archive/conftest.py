@@ -20,6 +20,7 @@ from dicomnet.association import Association
 from dicomnet.presentation import build_role
 from dicomnet.qr import MODELS
 from dicomnet.sop_class import CTImageStorage, MRImageStorage, Verification
+from dicomnet.ul.items import SOPClassExtended
 from tests.archive.content import build_all
 from tests.pg import PostgresServer
 from tests.qr.archive import Archive, Receiver
@@ -111,19 +112,15 @@ def received() -> Receiver:
     return Receiver()
 
 
-@pytest.fixture
-def assoc(
-    filled: tuple[Index, Archive, list[Path]], serve_index: ServeIndex, received: Receiver
+def _associate(
+    server: AssociationServer, received: Receiver, extended: list[Any]
 ) -> Iterator[Association]:
-    """Our SCU associated with the archive SCP serving the filled index (C-STOREs of C-GETs
-    go to ``received``)."""
-    server = serve_index(filled[0])
     ext_neg = [build_role(uid, scp_role=True) for uid in (CTImageStorage, MRImageStorage)]
     association = scu_ae().associate(
         "127.0.0.1",
         server.server_address[1],
         ae_title="QRSCP",
-        ext_neg=ext_neg,
+        ext_neg=ext_neg + extended,
         evt_handlers=received.handlers,
     )
     assert association.is_established, association.failure_reason
@@ -132,3 +129,22 @@ def assoc(
     finally:
         if association.is_established:
             association.release()
+
+
+@pytest.fixture
+def assoc(
+    filled: tuple[Index, Archive, list[Path]], serve_index: ServeIndex, received: Receiver
+) -> Iterator[Association]:
+    """Our SCU associated with the archive SCP serving the filled index (C-STOREs of C-GETs
+    go to ``received``); no extended negotiation (relational queries are not accepted)."""
+    yield from _associate(serve_index(filled[0]), received, [])
+
+
+@pytest.fixture
+def relational_assoc(
+    filled: tuple[Index, Archive, list[Path]], serve_index: ServeIndex, received: Receiver
+) -> Iterator[Association]:
+    """As ``assoc``, having negotiated relational queries (PS3.4 C.5.1.1) for the C-FIND
+    classes of the Patient Root and Study Root models."""
+    extended = [SOPClassExtended(MODELS[m].find or "", b"\x01") for m in ("P", "S")]
+    yield from _associate(serve_index(filled[0]), received, extended)

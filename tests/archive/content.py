@@ -8,6 +8,10 @@ test character sets and SQL metacharacters::
     50%     Percent^Fifty                   study 13, "A_B"
     A_B     Under^Score                     study 14, "AXB"
     50X     Percent^Not                     study 15, "under_score"
+
+and sequences (:data:`SEQUENCES`) for sequence matching: study 10 has two Procedure Code items
+and a series with a Request Attributes item, study 11 one Procedure Code item in UTF-8, patient
+O'Neil an Other Patient IDs item.
 """
 
 from __future__ import annotations
@@ -33,6 +37,37 @@ EXTRAS: tuple[tuple[str, str, str | None, int, str, str, str, str | None], ...] 
 )
 
 
+def _item(**values: str) -> Dataset:
+    item = Dataset()
+    for keyword, value in values.items():
+        setattr(item, keyword, value)
+    return item
+
+
+#: study number -> {sequence keyword: items}
+SEQUENCES: dict[int, dict[str, list[Dataset]]] = {
+    10: {
+        "ProcedureCodeSequence": [
+            _item(CodeValue="KNEE1", CodingSchemeDesignator="LOCAL", CodeMeaning="Knie MRT"),
+            _item(CodeValue="XR22", CodingSchemeDesignator="DCM", CodeMeaning="Röntgen Knie"),
+        ],
+        "RequestAttributesSequence": [
+            _item(
+                RequestedProcedureID="RP10",
+                ScheduledProcedureStepID="SPS10",
+                ScheduledProcedureStepStartDate="20230505",
+            )
+        ],
+    },
+    11: {
+        "ProcedureCodeSequence": [
+            _item(CodeValue="CHEST", CodingSchemeDesignator="LOCAL", CodeMeaning="Θώρακας CT")
+        ]
+    },
+    12: {"OtherPatientIDsSequence": [_item(PatientID="ALT-12", IssuerOfPatientID="SITE2")]},
+}
+
+
 def extra_study_uid(study: int) -> str:
     return f"{EXTRA_ROOT}.{study}"
 
@@ -55,6 +90,8 @@ def write_extras(directory: Path) -> list[Path]:
         ds.AccessionNumber = f"X{study}"
         if comments:
             ds.PatientComments = comments
+        for keyword, items in SEQUENCES.get(study, {}).items():
+            setattr(ds, keyword, [_item(**{e.keyword: e.value for e in i}) for i in items])
         meta = FileMetaDataset()
         meta.MediaStorageSOPClassUID = ds.SOPClassUID
         meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID

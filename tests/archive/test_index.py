@@ -64,14 +64,59 @@ def test_an_older_schema_is_migrated_step_by_step(
         steps.append(1)
         conn.execute(sa.text("ALTER TABLE studies ADD COLUMN extra_note TEXT"))
 
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(schema.MIGRATIONS, 1, add_column)
+    current = schema.SCHEMA_VERSION
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", current + 1)
+    monkeypatch.setitem(schema.MIGRATIONS, current, add_column)
     index = Index(db_url)
     try:
-        assert index.previous_version == 1 and steps == [1]
+        assert index.previous_version == current and steps == [1]
+        with index.engine.connect() as conn:
+            assert schema.read_version(conn) == current + 1
+            assert "extra_note" in {c["name"] for c in sa.inspect(conn).get_columns("studies")}
+    finally:
+        index.close()
+
+
+def test_a_version_1_index_gets_the_sequence_columns(db_url: str) -> None:
+    """Schema 1 (before sequence attributes were indexed) is migrated to 2: its rows stay, the
+    sequence columns are added (NULL: no sequence known), new instances fill them."""
+    index = Index(db_url)
+    add_synthetic(index, 1)
+    sequence_columns = {
+        "patients": ["otherpatientidssequence"],
+        "studies": [
+            "issuerofaccessionnumbersequence",
+            "procedurecodesequence",
+            "referencedstudysequence",
+        ],
+        "series": ["requestattributessequence", "referencedperformedprocedurestepsequence"],
+    }
+    with index.engine.begin() as conn:  # back to what version 1 was
+        for table, columns in sequence_columns.items():
+            for column in columns:
+                conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+        conn.execute(sa.update(schema.VERSION).values(version=1))
+    index.close()
+    index = Index(db_url)
+    try:
+        assert index.previous_version == 1
         with index.engine.connect() as conn:
             assert schema.read_version(conn) == 2
-            assert "extra_note" in {c["name"] for c in sa.inspect(conn).get_columns("studies")}
+            inspector = sa.inspect(conn)
+            for table, columns in sequence_columns.items():
+                assert set(columns) <= {c["name"] for c in inspector.get_columns(table)}
+        ds = synthetic(1, study=2)
+        code = Dataset()
+        code.CodeValue = "C1"
+        ds.ProcedureCodeSequence = [code]
+        index.add(ds, Path("/nowhere/2/1.dcm"), "1.2.840.10008.1.2.1", 0)
+        rows = index.fetch(
+            sa.select(schema.STUDIES.c.studyinstanceuid, schema.STUDIES.c.procedurecodesequence)
+        )
+        assert sorted((r["studyinstanceuid"], r["procedurecodesequence"]) for r in rows) == [
+            ("1.2.3.1", None),
+            ("1.2.3.2", '[{"00080100":{"vr":"SH","Value":["C1"]}}]'),
+        ]
     finally:
         index.close()
 
@@ -162,3 +207,30 @@ def test_c_cancel_stops_a_long_query(db_url: str, serve_index: ServeIndex) -> No
     finally:
         assoc.release()
         index.close()
+
+
+@pytest.mark.parametrize("syntax", ["1.2.840.10008.1.2", "1.2.840.10008.1.2.1"])
+def test_received_bytes_index_as_pydicom_reads_them(tmp_path: Path, syntax: str) -> None:
+    """The receive path reads the indexed values from the received bytes without pydicom
+    (sequence items parsed from their own bytes): the same index values as pydicom's reading
+    of the whole data set, in Latin-1 and UTF-8, in both Little Endian syntaxes."""
+    import io
+
+    from pydicom import dcmread
+
+    from dicomnet.archive.attributes import INDEX_TAGS, texts_from_dataset, texts_from_raw
+    from dicomnet.dataset import encode_dataset
+    from dicomnet.part10 import scan_top_level
+    from tests.archive.content import write_extras
+
+    checked = 0
+    for path in write_extras(tmp_path):
+        ds = dcmread(path)
+        ds.file_meta = None  # type: ignore[assignment]
+        data = encode_dataset(ds, syntax)
+        raw = scan_top_level(io.BytesIO(data), syntax, set(INDEX_TAGS))
+        assert raw is not None
+        texts = texts_from_raw(raw, syntax == "1.2.840.10008.1.2")
+        assert texts == texts_from_dataset(ds), path
+        checked += any(t and t.startswith("[{") for t in texts.values() if t)
+    assert checked == 3  # the three data sets with sequences

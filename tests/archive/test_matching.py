@@ -226,11 +226,149 @@ def test_modalities_in_study_is_matched(assoc: Association) -> None:
     assert studies(both) == [study_uid(2)]
 
 
-def test_relational_query_without_the_unique_keys_above(assoc: Association) -> None:
-    """A SERIES-level query with no StudyInstanceUID: answered across studies (relational)."""
-    found = find(assoc, query("SERIES", SeriesInstanceUID="", Modality="MR"), relational=True)
+def test_relational_query_without_the_unique_keys_above(relational_assoc: Association) -> None:
+    """A SERIES-level query with no StudyInstanceUID, relational queries negotiated: answered
+    across studies."""
+    found = find(
+        relational_assoc, query("SERIES", SeriesInstanceUID="", Modality="MR"), relational=True
+    )
     assert [d.SeriesInstanceUID for d in found] == [series_uid(2, 1)]
     assert found[0].StudyInstanceUID == study_uid(2)
+    # Patient Root: an IMAGE-level query with no PatientID, StudyInstanceUID, SeriesInstanceUID
+    images = find(
+        relational_assoc, query("IMAGE", SOPInstanceUID="", Modality="MR"), "P", relational=True
+    )
+    assert sorted(d.SeriesInstanceUID for d in images) == [series_uid(2, 1)] * 2
+
+
+@pytest.mark.usefixtures("careless")
+def test_relational_query_not_negotiated_is_refused(assoc: Association) -> None:
+    """Without relational queries accepted for the SOP class, a query missing the unique keys
+    above its level gets 0xA900 naming the missing key (PS3.4 C.4.1.2.1), never matches."""
+    code, comment = failure(assoc, query("SERIES", SeriesInstanceUID="", Modality="MR"))
+    assert (code, comment) == (
+        0xA900,
+        "StudyInstanceUID missing: relational queries not negotiated",
+    )
+    code, comment = failure(assoc, query("STUDY", StudyInstanceUID="", PatientID="PAT00*"), "P")
+    assert (code, comment) == (0xA900, "PatientID must be one value (relational not negotiated)")
+
+
+# --- sequence matching (PS3.4 C.2.2.2.6) -------------------------------------------------------
+
+
+def item(**keys: object) -> Dataset:
+    ds = Dataset()
+    for keyword, value in keys.items():
+        setattr(ds, keyword, value)
+    return ds
+
+
+def codes(found: Dataset) -> list[tuple[str, ...]]:
+    """The Procedure Code Sequence items of a response as (keyword=value, ...) tuples."""
+    return [tuple(f"{e.keyword}={e.value}" for e in code) for code in found.ProcedureCodeSequence]
+
+
+def test_a_sequence_item_key_matches_and_only_matching_items_come_back(
+    assoc: Association,
+) -> None:
+    code = item(CodeValue="XR22", CodingSchemeDesignator="", CodeMeaning="")
+    found = find(assoc, study_query(charset="ISO_IR 100", ProcedureCodeSequence=[code]))
+    assert studies(found) == [extra_study_uid(10)]
+    # the matching item only, with the requested attributes only
+    assert codes(found[0]) == [
+        ("CodeValue=XR22", "CodingSchemeDesignator=DCM", "CodeMeaning=Röntgen Knie")
+    ]
+    assert found[0].SpecificCharacterSet == "ISO_IR 100"
+    # every item key must match in one same item
+    mixed = item(CodeValue="XR22", CodingSchemeDesignator="LOCAL")
+    assert find(assoc, study_query(ProcedureCodeSequence=[mixed])) == []
+    assert find(assoc, study_query(ProcedureCodeSequence=[item(CodeValue="NOPE")])) == []
+
+
+def test_sequence_item_keys_use_the_matching_rules(assoc: Association) -> None:
+    """Wildcards (case-sensitive for LO), UID-style lists, combined with top-level keys."""
+    found = find(assoc, study_query(ProcedureCodeSequence=[item(CodeMeaning="*Knie*")]))
+    assert studies(found) == [extra_study_uid(10)]
+    assert codes(found[0]) == [("CodeMeaning=Knie MRT",), ("CodeMeaning=Röntgen Knie",)]
+    assert find(assoc, study_query(ProcedureCodeSequence=[item(CodeMeaning="*knie*")])) == []
+    either = item(CodeValue=["CHEST", "XR22"], CodingSchemeDesignator="")
+    found = find(assoc, study_query(ProcedureCodeSequence=[either]))
+    assert studies(found) == [extra_study_uid(10), extra_study_uid(11)]
+    assert [codes(d) for d in sorted(found, key=lambda d: str(d.StudyInstanceUID))] == [
+        [("CodeValue=XR22", "CodingSchemeDesignator=DCM")],
+        [("CodeValue=CHEST", "CodingSchemeDesignator=LOCAL")],
+    ]
+    greek = item(CodeMeaning="Θώρακας*")
+    found = find(assoc, study_query(charset="ISO_IR 192", ProcedureCodeSequence=[greek]))
+    assert studies(found) == [extra_study_uid(11)]
+    assert found[0].SpecificCharacterSet == "ISO_IR 192"
+    assert codes(found[0]) == [("CodeMeaning=Θώρακας CT",)]
+
+
+def test_a_zero_length_item_matches_all_and_returns_the_whole_sequence(
+    assoc: Association,
+) -> None:
+    found = find(assoc, study_query(ProcedureCodeSequence=[Dataset()]))
+    assert len(found) == 3 + 6  # universal: every study
+    by_study = {str(d.StudyInstanceUID): d for d in found}
+    assert codes(by_study[extra_study_uid(10)]) == [
+        ("CodeValue=KNEE1", "CodingSchemeDesignator=LOCAL", "CodeMeaning=Knie MRT"),
+        ("CodeValue=XR22", "CodingSchemeDesignator=DCM", "CodeMeaning=Röntgen Knie"),
+    ]
+    assert codes(by_study[study_uid(1)]) == []  # a study without one: an empty sequence
+    # a query in ASCII gets UTF-8 for the Greek item, Latin-1 names as they are
+    assert by_study[extra_study_uid(11)].SpecificCharacterSet == "ISO_IR 192"
+    assert codes(by_study[extra_study_uid(11)])[0][-1] == "CodeMeaning=Θώρακας CT"
+
+
+def test_an_item_of_return_keys_only_matches_all(assoc: Association) -> None:
+    found = find(assoc, study_query(ProcedureCodeSequence=[item(CodeValue="")]))
+    assert len(found) == 3 + 6
+    by_study = {str(d.StudyInstanceUID): d for d in found}
+    assert codes(by_study[extra_study_uid(10)]) == [("CodeValue=KNEE1",), ("CodeValue=XR22",)]
+
+
+def test_sequence_keys_at_series_and_patient_levels(assoc: Association) -> None:
+    request = item(RequestedProcedureID="RP1?", ScheduledProcedureStepID="")
+    found = find(
+        assoc,
+        query(
+            "SERIES",
+            StudyInstanceUID=extra_study_uid(10),
+            SeriesInstanceUID="",
+            RequestAttributesSequence=[request],
+        ),
+    )
+    assert [d.SeriesInstanceUID for d in found] == [f"{extra_study_uid(10)}.1"]
+    [attributes] = found[0].RequestAttributesSequence
+    assert (attributes.RequestedProcedureID, attributes.ScheduledProcedureStepID) == (
+        "RP10",
+        "SPS10",
+    )
+    dated = item(ScheduledProcedureStepStartDate="20230101-20231231")
+    dated_query = query(
+        "SERIES",
+        StudyInstanceUID=extra_study_uid(10),
+        SeriesInstanceUID="",
+        RequestAttributesSequence=[dated],
+    )
+    assert len(find(assoc, dated_query)) == 1
+    other = item(PatientID="ALT-*", IssuerOfPatientID="")
+    found = find(assoc, query("PATIENT", PatientID="", OtherPatientIDsSequence=[other]), "P")
+    assert [(d.PatientID, d.OtherPatientIDsSequence[0].IssuerOfPatientID) for d in found] == [
+        ("O'Neil", "SITE2")
+    ]
+
+
+def test_a_malformed_range_in_an_item_fails_with_0xA900(assoc: Association) -> None:
+    bad = item(ScheduledProcedureStepStartDate="2023-01-01")
+    status, comment = failure(
+        assoc,
+        query("SERIES", StudyInstanceUID=extra_study_uid(10), SeriesInstanceUID="",
+              RequestAttributesSequence=[bad]),
+    )  # fmt: skip
+    assert status == 0xA900 and "ScheduledProcedureStepStartDate" in comment
 
 
 # --- character sets --------------------------------------------------------------------------
@@ -320,6 +458,10 @@ def test_retrieve_without_its_unique_key_fails_with_0xA900(
     assert int(status.Status) == 0xA900
     assert "StudyInstanceUID" in status.ErrorComment
     assert int(status.NumberOfCompletedSuboperations) == 0
+    # a key of a level above missing: relational retrieve is never answered
+    [(status, _ident)] = assoc.send_c_get(query("SERIES", SeriesInstanceUID=series_uid(1, 1)), "S")
+    assert int(status.Status) == 0xA900
+    assert status.ErrorComment == "SERIES: StudyInstanceUID above it needs exactly one value"
 
 
 def test_get_by_uid_list_at_image_level(

@@ -25,7 +25,8 @@ def identifier(charset: str | None = None) -> Dataset:
     ds.NumberOfStudyRelatedInstances = ""
     ds.StudyDescription = ""
     ds.OperatorsName = ""  # not indexed: returned empty
-    ds.ReferencedStudySequence = []  # a sequence: returned empty
+    ds.ReferencedStudySequence = []  # an indexed sequence, none in the row: returned empty
+    ds.AnatomicRegionSequence = []  # a sequence not indexed: returned empty
     ds.RetrieveAETitle = ""
     return ds
 
@@ -38,6 +39,7 @@ ROW = {
     "ModalitiesInStudy": "MR,CT",
     "NumberOfStudyRelatedInstances": 12,
     "StudyDescription": "Knie",
+    "ReferencedStudySequence": None,
 }
 
 

@@ -74,6 +74,19 @@ class Spawned:
 # --- retrieved files --------------------------------------------------------------------------
 
 
+#: getscu options proposing only the archive's classes (CT, MR), each in a context per transfer
+#: syntax: the peer can then send every instance in the syntax it holds it in, untouched. (The
+#: 127 default classes leave room for one context each: the peer converts instances held in
+#: another uncompressed syntax.)
+UNTOUCHED = (
+    "--no-default-storage",
+    "--storage-class",
+    "CTImageStorage",
+    "--storage-class",
+    "MRImageStorage",
+)
+
+
 def by_sop_instance(paths: list[Path]) -> dict[str, Path]:
     return {sop_instance_of(p): p for p in paths}
 

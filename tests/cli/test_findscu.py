@@ -401,7 +401,37 @@ def test_cancel_after_against_a_fast_dcmqrscp(dcmqrscp: Dcmqrscp) -> None:
         if fmt == "json":
             assert len(json.loads(cut.stdout)) == 2
         else:
-            assert len(cut.stdout.splitlines()) == 2 + (fmt == "csv"), cut
+            assert len(cut.stdout.splitlines()) == 2 + (fmt in ("csv", "text")), cut
+
+
+def test_uids_are_never_cut_and_text_has_a_header_row(dcmqrscp: Dcmqrscp) -> None:
+    """A table far narrower than the UIDs keeps each whole on one line (to copy into getscu);
+    piped text starts with a header row."""
+    argv = ["127.0.0.1", str(dcmqrscp.port), "-aec", "DCMQRSCP", "-L", "SERIES"]
+    argv += ["-k", f"StudyInstanceUID={study_uid(1)}", "-k", "SeriesInstanceUID="]
+    table = run("findscu", *argv, "--format", "table", env={"COLUMNS": "30"})
+    assert table.returncode == 0, table
+    assert "…" not in table.stdout
+    for uid in (study_uid(1), series_uid(1, 1), series_uid(1, 2)):
+        assert any(uid in line for line in table.stdout.splitlines()), table.stdout
+    text = run("findscu", *argv, "--format", "text")
+    assert text.returncode == 0, text
+    lines = text.stdout.splitlines()
+    header = lines[0].split()
+    assert {"QueryRetrieveLevel", "StudyInstanceUID", "SeriesInstanceUID"} <= set(header)
+    column = header.index("SeriesInstanceUID")
+    assert sorted(line.split()[column] for line in lines[1:]) == [
+        series_uid(1, 1),
+        series_uid(1, 2),
+    ]
+
+
+@pytest.mark.parametrize("proposal", [["-xi"], ["-xb"], ["--propose-ts", "implicit"]])
+def test_proposals_against_dcmtk_dcmqrscp(dcmqrscp: Dcmqrscp, proposal: list[str]) -> None:
+    argv = ["127.0.0.1", str(dcmqrscp.port), "-aec", "DCMQRSCP", *proposal]
+    result = run("findscu", *argv, "-k", "PatientID=PAT002", "--format", "json", "-v")
+    assert result.returncode == 0, result
+    assert [str(m.StudyInstanceUID) for m in matches(result)] == [study_uid(3)]
 
 
 @pytest.mark.slow

@@ -20,6 +20,7 @@ from tests.cli.conftest import AbortingPeer, CliResult, closed_port
 from tests.cli.qr_support import (
     DCMQRSCP,
     DCMQRSCP_AET,
+    UNTOUCHED,
     Dcmqrscp,
     assert_same_files,
     files_under,
@@ -66,14 +67,30 @@ def files_of(archive: Archive, study: int, series: int | None = None) -> list[Pa
 
 
 def test_study_arrives_byte_for_byte(qr_scp: StartSCP, archive: Archive, tmp_path: Path) -> None:
+    """With only the classes needed (--no-default-storage), each gets a context per transfer
+    syntax and every file arrives untouched."""
     out = tmp_path / "out"
-    result = getscu(qr_scp(), out, "-k", f"StudyInstanceUID={study_uid(1)}")
+    result = getscu(qr_scp(), out, "-k", f"StudyInstanceUID={study_uid(1)}", *UNTOUCHED)
     assert result.returncode == 0, result
     expected = files_of(archive, 1)
     # both Explicit and Implicit VR files: each kept its own transfer syntax
     assert len({dcmread(p).file_meta.TransferSyntaxUID for p in expected}) == 2
     assert_same_files(files_under(out), expected)
     assert "getscu: completed 4, failed 0, warning 0" in result.stderr
+
+
+def test_study_arrives_whole_with_the_default_storage_classes(
+    qr_scp: StartSCP, archive: Archive, tmp_path: Path
+) -> None:
+    """The 127 default classes leave one context each (Explicit or Implicit VR LE, the peer
+    picks): the files in the other syntax are converted by the peer, their values kept."""
+    out = tmp_path / "out"
+    result = getscu(qr_scp(), out, "-k", f"StudyInstanceUID={study_uid(1)}")
+    assert result.returncode == 0, result
+    assert "getscu: completed 4, failed 0, warning 0" in result.stderr
+    received = {dcmread(p).SOPInstanceUID: dcmread(p) for p in files_under(out)}
+    originals = {dcmread(p).SOPInstanceUID: dcmread(p) for p in files_of(archive, 1)}
+    assert received == originals
 
 
 def test_series_level_and_naming_template(
@@ -91,6 +108,7 @@ def test_series_level_and_naming_template(
         f"SeriesInstanceUID={series_uid(2, 1)}",
         "--filepath",
         "{PatientID}/{SeriesInstanceUID}/{SOPInstanceUID}.dcm",
+        *UNTOUCHED,
     )
     assert result.returncode == 0, result
     received = files_under(out)
@@ -110,7 +128,7 @@ def test_query_file_level_is_kept_without_l(
     path = tmp_path / "query.json"
     path.write_text(json.dumps(query.to_json_dict()))
     out = tmp_path / "out"
-    result = getscu(qr_scp(), out, path)
+    result = getscu(qr_scp(), out, path, *UNTOUCHED)
     assert result.returncode == 0, result
     assert_same_files(files_under(out), files_of(archive, 1, 2))
 
@@ -145,7 +163,9 @@ def test_failed_sub_operation_exits_6_with_counts(
         yield 0xFF00, good[1]
 
     out = tmp_path / "out"
-    result = getscu(qr_scp(get=one_missing), out, "-k", f"StudyInstanceUID={study_uid(3)}")
+    result = getscu(
+        qr_scp(get=one_missing), out, "-k", f"StudyInstanceUID={study_uid(3)}", *UNTOUCHED
+    )
     assert result.returncode == 6, result
     assert "getscu: completed 2, failed 1, warning 0" in result.stderr, result
     assert "0xB000" in result.stderr, result
@@ -246,7 +266,8 @@ def dcmqrscp(tmp_path: Path, archive: Archive) -> Iterator[Dcmqrscp]:
 
 def test_against_dcmtk_dcmqrscp(dcmqrscp: Dcmqrscp, archive: Archive, tmp_path: Path) -> None:
     """A DCMTK-based SCP answers one role selection item per presentation context (getscu
-    proposes two contexts per storage class); the retrieve must work and be byte-faithful."""
+    proposes a context for each of its 127 default storage classes); the retrieve must work
+    and be byte-faithful."""
     out = tmp_path / "out"
     result = run(
         "getscu",
@@ -273,6 +294,35 @@ def test_against_dcmtk_dcmqrscp(dcmqrscp: Dcmqrscp, archive: Archive, tmp_path: 
         copy = out / f"CT.{sop_instance_of(original)}.dcm"
         assert dcmread(copy, force=True) == dcmread(original)
     assert "getscu: completed 3, failed 0, warning 0" in result.stderr
+
+
+def test_implicit_only_proposal_against_dcmtk_dcmqrscp(
+    dcmqrscp: Dcmqrscp, archive: Archive, tmp_path: Path
+) -> None:
+    """getscu -xi proposes the C-GET and storage contexts in Implicit VR LE only: dcmqrscp
+    converts what it holds and every file arrives in Implicit VR LE, its values kept."""
+    out = tmp_path / "out"
+    result = run(
+        "getscu",
+        "127.0.0.1",
+        str(dcmqrscp.port),
+        "-aec",
+        DCMQRSCP_AET,
+        "-xi",
+        "-od",
+        out,
+        "-k",
+        f"StudyInstanceUID={study_uid(1)}",
+    )
+    assert result.returncode == 0, result
+    assert "getscu: completed 4, failed 0, warning 0" in result.stderr
+    received = {dcmread(p).SOPInstanceUID: dcmread(p) for p in files_under(out)}
+    assert {str(ds.file_meta.TransferSyntaxUID) for ds in received.values()} == {
+        "1.2.840.10008.1.2"
+    }
+    for original in files_of(archive, 1):
+        ds = dcmread(original)
+        assert received[ds.SOPInstanceUID] == ds
 
 
 def held_by(dcmqrscp: Dcmqrscp, originals: list[Path]) -> list[Path]:

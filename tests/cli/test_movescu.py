@@ -217,7 +217,17 @@ def dcmqrscp(tmp_path: Path, archive: Archive) -> Iterator[Dcmqrscp]:
         server.stop()
 
 
-def test_against_dcmtk_dcmqrscp(dcmqrscp: Dcmqrscp, archive: Archive, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    "port_option",
+    [
+        ["--store-port"],
+        ["+P"],  # DCMTK's name
+        ["-xi", "+P"],  # the C-MOVE context proposed in Implicit VR LE only
+    ],
+)
+def test_against_dcmtk_dcmqrscp(
+    dcmqrscp: Dcmqrscp, archive: Archive, tmp_path: Path, port_option: list[str]
+) -> None:
     out = tmp_path / "out"
     result = run(
         "movescu",
@@ -227,7 +237,7 @@ def test_against_dcmtk_dcmqrscp(dcmqrscp: Dcmqrscp, archive: Archive, tmp_path: 
         DCMQRSCP_AET,
         "-aem",
         "MOVEDEST",
-        "--store-port",
+        *port_option,
         str(dcmqrscp.move_port),
         "-od",
         out,

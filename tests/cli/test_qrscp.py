@@ -16,7 +16,7 @@ from pydicom.dataset import Dataset
 from dicomnet.presentation import build_role
 from dicomnet.sop_class import CTImageStorage, MRImageStorage
 from tests.cli.conftest import CliRunner, Running, Spawner
-from tests.cli.qr_support import assert_same_files, files_under
+from tests.cli.qr_support import UNTOUCHED, assert_same_files, files_under
 from tests.helpers import free_port
 from tests.pg import PostgresServer
 from tests.qr.archive import Archive, Receiver, series_uid, study_uid
@@ -126,6 +126,7 @@ def test_getscu_retrieves_byte_for_byte(
         f"StudyInstanceUID={study_uid(1)}",
         "-od",
         out,
+        *UNTOUCHED,
     )
     assert result.returncode == 0, result
     assert "getscu: completed 4, failed 0, warning 0" in result.stderr
@@ -299,6 +300,7 @@ def test_storescp_index_feeds_a_qrscp(
         f"StudyInstanceUID={study_uid(2)}",
         "-od",
         out,
+        *UNTOUCHED,
     )
     assert result.returncode == 0, result
     assert_same_files(files_under(out), paths_of(source, 2))
@@ -453,7 +455,7 @@ def test_several_nodes_share_one_postgresql_index(
         ]
     out = tmp_path / "got"
     result = cli("getscu", "127.0.0.1", str(second.port), "-aec", "QRSCP",
-                 "-k", f"StudyInstanceUID={study_uid(1)}", "-od", out)  # fmt: skip
+                 "-k", f"StudyInstanceUID={study_uid(1)}", "-od", out, *UNTOUCHED)  # fmt: skip
     assert result.returncode == 0, result
     assert_same_files(files_under(out), paths_of(source, 1))
     postgres.drop_database(url)
@@ -494,3 +496,130 @@ def test_no_command_loads_sqlalchemy_until_it_indexes() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_replacement_that_cannot_be_indexed_keeps_the_old_instance(
+    qrscp: StartQrscp, cli: CliRunner, tmp_path: Path
+) -> None:
+    """DESIGN 1.5: a duplicate whose new copy cannot be indexed is refused, and the instance
+    stored before stays as it was: its file byte for byte, its index row, retrievable."""
+    from tests.helpers import write_ct_file
+
+    first = write_ct_file(tmp_path / "first.dcm", 7, "1.2.840.10008.1.2.1")
+    second = tmp_path / "second.dcm"
+    ds = dcmread(first)
+    ds.PatientName = "Replaced^Copy"
+    ds.save_as(second)
+    server = qrscp()
+    load(cli, server, [first])
+    [stored] = (tmp_path / "archive").glob("*.dcm")
+    original = stored.read_bytes()
+    # the database now refuses to update instance rows (as a failing disk or a full
+    # database would refuse the write)
+    db = sqlite3.connect(tmp_path / "archive" / "dicomnet-index.sqlite3")
+    with db:
+        db.execute(
+            "CREATE TRIGGER refuse BEFORE UPDATE ON instances "
+            "BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+        )
+    db.close()
+    result = cli("storescu", "127.0.0.1", str(server.port), "-aec", "QRSCP", second)
+    assert result.returncode == 6, result
+    assert "0xA700" in result.stdout + result.stderr
+    assert [p.name for p in (tmp_path / "archive").glob("*.dcm")] == [stored.name]
+    assert stored.read_bytes() == original
+    assert [p.name for p in (tmp_path / "archive").iterdir() if p.name.startswith(".")] == []
+    rows = findscu(cli, server, "-L", "IMAGE", "-k", f"StudyInstanceUID={ds.StudyInstanceUID}",
+                   "-k", f"SeriesInstanceUID={ds.SeriesInstanceUID}", "-k", "SOPInstanceUID=",
+                   "-P", "-k", f"PatientID={ds.PatientID}", "-k", "PatientName=")  # fmt: skip
+    assert [(r.SOPInstanceUID, str(r.PatientName)) for r in rows] == [
+        (ds.SOPInstanceUID, str(dcmread(first).PatientName))
+    ]
+    out = tmp_path / "got"
+    result = cli("getscu", "127.0.0.1", str(server.port), "-aec", "QRSCP", "-L", "IMAGE",
+                 "-P", "-k", f"PatientID={ds.PatientID}",
+                 "-k", f"StudyInstanceUID={ds.StudyInstanceUID}",
+                 "-k", f"SeriesInstanceUID={ds.SeriesInstanceUID}",
+                 "-k", f"SOPInstanceUID={ds.SOPInstanceUID}", "-od", out)  # fmt: skip
+    assert result.returncode == 0, result
+    assert_same_files(files_under(out), [first])
+
+
+def test_findscu_relational_negotiates_and_is_answered(
+    qrscp: StartQrscp, cli: CliRunner, source: Archive
+) -> None:
+    """findscu --relational asks for relational queries (SOP Class Extended Negotiation) and
+    qrscp accepts and answers a SERIES-level query without StudyInstanceUID."""
+    server = qrscp()
+    load(cli, server, [i.path for i in source.instances])
+    rows = findscu(cli, server, "--relational", "-L", "SERIES", "-k", "Modality=MR")
+    assert [(r.SeriesInstanceUID, r.StudyInstanceUID) for r in rows] == [
+        (series_uid(2, 1), study_uid(2))
+    ]
+
+
+def test_a_user_find_handler_is_added_to_the_archive(
+    qrscp: StartQrscp, cli: CliRunner, source: Archive
+) -> None:
+    """--handler EVT_C_FIND=... composes with the built-in query: the archive's matches first,
+    then the handler's (it used to replace the archive)."""
+    server = qrscp("--handler", "EVT_C_FIND=handler_mods.qr:extra_patients:Ext^One,Ext^Two")
+    load(cli, server, [i.path for i in source.instances])
+    rows = findscu(cli, server, "-P", "-L", "PATIENT", "-k", "PatientName=*", "-k", "PatientID=")
+    ids = [str(r.PatientID) for r in rows]
+    archived = sorted({str(i.header.PatientID) for i in source.instances})
+    assert sorted(ids[: len(archived)]) == archived
+    assert ids[len(archived) :] == ["EXT-Ext^One", "EXT-Ext^Two"]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ([], "1.2.840.10008.1.2.1"),  # ours: Explicit VR LE first
+        (["+xa"], "1.2.840.10008.1.2"),  # the sender's first proposed
+        (["+xi"], "1.2.840.10008.1.2"),
+        (["--prefer-ts", "implicit"], "1.2.840.10008.1.2"),
+    ],
+)
+def test_transfer_syntax_acceptance_seen_by_pynetdicom(
+    qrscp: StartQrscp, args: list[str], expected: str
+) -> None:
+    import pynetdicom
+
+    server = qrscp(*args)
+    ae = pynetdicom.AE(ae_title="PYSCU")
+    ae.add_requested_context(
+        "1.2.840.10008.5.1.4.1.1.2", ["1.2.840.10008.1.2", "1.2.840.10008.1.2.1"]
+    )
+    assoc = ae.associate("127.0.0.1", int(server.port or 0), ae_title="QRSCP")
+    assert assoc.is_established
+    try:
+        assert [cx.transfer_syntax[0] for cx in assoc.accepted_contexts] == [expected]
+    finally:
+        assoc.release()
+
+
+def test_c_get_decompresses_lossless_files_for_an_uncompressed_requestor(
+    qrscp: StartQrscp, cli: CliRunner, tmp_path: Path
+) -> None:
+    """A C-GET sub-operation decompresses an RLE file the requestor accepts only uncompressed
+    (the library's store_instance default, 'lossless'); the pixels arrive unchanged."""
+    import numpy as np
+
+    from tests.helpers import pydicom_test_file
+
+    source = pydicom_test_file("SC_rgb_rle.dcm")
+    original = dcmread(source)
+    server = qrscp("+xa")  # keeps the sender's RLE
+    load(cli, server, [source])
+    [stored] = (tmp_path / "archive").glob("*.dcm")
+    assert dcmread(stored).file_meta.TransferSyntaxUID == "1.2.840.10008.1.2.5"
+    out = tmp_path / "got"
+    result = cli("getscu", "127.0.0.1", str(server.port), "-aec", "QRSCP", "-L", "STUDY",
+                 "-k", f"StudyInstanceUID={original.StudyInstanceUID}", "-od", out)  # fmt: skip
+    assert result.returncode == 0, result
+    [got] = files_under(out)
+    received = dcmread(got)
+    assert received.file_meta.TransferSyntaxUID in ("1.2.840.10008.1.2.1", "1.2.840.10008.1.2")
+    assert received.SOPInstanceUID == original.SOPInstanceUID
+    assert np.array_equal(received.pixel_array, original.pixel_array)

@@ -354,3 +354,96 @@ class _Releaser:
 
     def close(self) -> None:
         self.assoc.release()
+
+
+def test_pynetdicom_relational_query_only_when_negotiated(servers: Servers) -> None:
+    """A relational query (SERIES level, no StudyInstanceUID) from pynetdicom: refused with
+    0xA900 on an association that did not negotiate relational queries, answered on one
+    whose SOP Class Extended Negotiation asked for them (and qrscp accepted: PS3.4 C.5.1.1)."""
+    import pynetdicom
+    from pynetdicom.pdu_primitives import SOPClassExtendedNegotiation
+    from pynetdicom.sop_class import (  # type: ignore[attr-defined]
+        StudyRootQueryRetrieveInformationModelFind as FIND,
+    )
+
+    query = Dataset()
+    query.QueryRetrieveLevel = "SERIES"
+    query.SeriesInstanceUID = ""
+    query.Modality = "MR"
+
+    def ask(ext_neg: list[Any]) -> tuple[list[tuple[int, str]], list[Any], bytes | None]:
+        ae = pynetdicom.AE(ae_title="PYSCU")
+        ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 20
+        ae.add_requested_context(FIND)
+        assoc = ae.associate("127.0.0.1", servers.port, ae_title="QRSCP", ext_neg=ext_neg)
+        assert assoc.is_established
+        try:
+            accepted = assoc.acceptor.sop_class_extended  # {uid: app info}
+            answers = [
+                (int(s.Status), str(s.get("ErrorComment", "")))
+                for s, _i in assoc.send_c_find(query, FIND)
+            ]
+            found = [
+                i for s, i in assoc.send_c_find(query, FIND) if s and s.Status in (0xFF00, 0xFF01)
+            ]
+        finally:
+            assoc.release()
+        return answers, found, (accepted or {}).get(FIND)
+
+    answers, found, accepted = ask([])
+    assert answers == [(0xA900, "StudyInstanceUID missing: relational queries not negotiated")]
+    assert found == [] and accepted is None
+    item = SOPClassExtendedNegotiation()
+    item.sop_class_uid = FIND
+    item.service_class_application_information = b"\x01"
+    answers, found, accepted = ask([item])
+    assert accepted == b"\x01"
+    assert answers[-1] == (0x0000, "")
+    assert [(d.SeriesInstanceUID, d.StudyInstanceUID) for d in found] == [
+        (series_uid(2, 1), study_uid(2))
+    ]
+
+
+def test_dcmtk_relational_query_refused_as_dcmqrscp_does(servers: Servers, tmp_path: Path) -> None:
+    """DCMTK's findscu cannot negotiate relational queries: a SERIES-level query without
+    StudyInstanceUID is refused by qrscp, as by dcmqrscp (which has no relational queries at
+    all), with no match."""
+    outcomes = []
+    for port, called in ((servers.port, "QRSCP"), (servers.dcmqrscp.port, "DCMQRSCP")):
+        out = tmp_path / called
+        out.mkdir()
+        result = run_dcmtk(
+            FINDSCU, "-v", "-S", "-aec", called, "-k", "QueryRetrieveLevel=SERIES",
+            "-k", "SeriesInstanceUID", "-k", "Modality=MR", "-X", "-od", out,
+            "127.0.0.1", str(port),
+        )  # fmt: skip
+        text = result.stdout + result.stderr
+        final = [line for line in text.splitlines() if "Received Final Find Response" in line]
+        outcomes.append((list(out.glob("rsp*.dcm")), final))
+    # no match from either; dcmqrscp says 0xC0xx "unable to process", qrscp the 0xA900 of
+    # PS3.4 C.4.1.1.4 (Identifier does not match SOP Class)
+    assert outcomes == [
+        ([], ["I: Received Final Find Response (Error: DataSetDoesNotMatchSOPClass)"]),
+        ([], ["I: Received Final Find Response (Failed: UnableToProcess)"]),
+    ], outcomes
+
+
+def test_dcmtk_findscu_sequence_matching(servers: Servers, tmp_path: Path) -> None:
+    """DCMTK's findscu with a sequence key (PS3.4 C.2.2.2.6) against qrscp, loaded by DCMTK's
+    storescu: the study whose Procedure Code Sequence has a matching item, with that item
+    only. (dcmqrscp has no sequence matching to compare with.)"""
+    found = find_with_dcmtk(
+        servers.port,
+        "QRSCP",
+        [
+            "QueryRetrieveLevel=STUDY",
+            "StudyInstanceUID",
+            "ProcedureCodeSequence[0].CodeValue=XR22",
+            "ProcedureCodeSequence[0].CodeMeaning",
+        ],
+        tmp_path / "seq",
+    )
+    assert [
+        (d.StudyInstanceUID, [(c.CodeValue, c.CodeMeaning) for c in d.ProcedureCodeSequence])
+        for d in found
+    ] == [(extra_study_uid(10), [("XR22", "Röntgen Knie")])]

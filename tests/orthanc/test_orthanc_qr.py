@@ -18,6 +18,7 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 
 from tests.cli.conftest import CliResult
+from tests.cli.qr_support import UNTOUCHED as UNTOUCHED_CLASSES
 from tests.cli.qr_support import assert_same_files, files_under, run
 from tests.orthanc.conftest import ORTHANC, Orthanc, Studies
 
@@ -93,10 +94,12 @@ def test_find_study_level_prints_the_dicom_json_model(orthanc: Orthanc, studies:
 def test_find_study_level_wildcard_and_table_text(orthanc: Orthanc, studies: Studies) -> None:
     result = findscu(orthanc, "-k", "PatientName=Beta*", "-k", "StudyDescription=")
     assert result.returncode == 0, result
-    # Not a terminal: plain text, one line per match, the StudyInstanceUID asked for as well.
+    # Not a terminal: plain text, a header row then one line per match, the StudyInstanceUID
+    # asked for as well.
     lines = result.stdout.splitlines()
-    assert len(lines) == 1, result
-    assert "Chest MR" in lines[0] and studies.study("ORT002").uid in lines[0]
+    assert len(lines) == 2, result
+    assert {"StudyDescription", "StudyInstanceUID"} <= set(lines[0].split())
+    assert "Chest MR" in lines[1] and studies.study("ORT002").uid in lines[1]
 
 
 def test_find_series_level_csv(orthanc: Orthanc, studies: Studies) -> None:
@@ -220,7 +223,9 @@ def test_getscu_study_arrives_byte_for_byte(
 ) -> None:
     study = studies.study("ORT001")  # one of its files is Implicit VR Little Endian
     out = tmp_path / "got"
-    result = getscu(orthanc, out, "-L", "STUDY", "-k", f"StudyInstanceUID={study.uid}")
+    result = getscu(
+        orthanc, out, "-L", "STUDY", "-k", f"StudyInstanceUID={study.uid}", *UNTOUCHED_CLASSES
+    )
     assert result.returncode == 0, result
     assert_same_files(files_under(out), study.files)
     assert "getscu: completed 3, failed 0, warning 0" in result.stderr

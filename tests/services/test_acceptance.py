@@ -122,6 +122,18 @@ def test_user_identity_verified_refused_and_plain_passwords() -> None:
     assert _answer(Requested(handlers), _rq(identity=password), encrypted=True).ac is not None
 
 
+def test_require_user_identity_rejects_a_request_without_one() -> None:
+    def check(event: evt.Event) -> tuple[bool, None]:
+        return True, None
+
+    required = _ae(require_user_identity=True)
+    handlers = [(evt.EVT_USER_ID, check)]
+    assert _rj(_answer(Requested(handlers), _rq(), required)) == (1, 2, 1)
+    alice = UserIdentityRQ(1, False, b"alice")
+    assert _answer(Requested(handlers), _rq(identity=alice), required).ac is not None
+    assert _answer(Requested(handlers), _rq()).ac is not None  # off by default
+
+
 def test_extended_negotiation_answers_from_the_handlers() -> None:
     handlers = [
         (evt.EVT_ASYNC_OPS, lambda e: (5, 5)),

@@ -83,3 +83,16 @@ def make_pki(directory: Path) -> PKI:
         client_cert=client[0],
         client_key=client[1],
     )
+
+
+def make_dual_use(pki: PKI, name: str = "both") -> tuple[Path, Path]:
+    """A certificate (and key) for ``localhost``/``127.0.0.1`` signed by ``pki``'s CA, good as
+    both server and client (what an SCU that also listens, as movescu's receiver, presents)."""
+    directory = pki.ca.parent
+    return _make_leaf(
+        directory,
+        name,
+        (pki.ca, pki.ca.with_suffix(".key")),
+        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
+        "extendedKeyUsage=serverAuth,clientAuth\nsubjectAltName=DNS:localhost,IP:127.0.0.1\n",
+    )

@@ -11,6 +11,11 @@ universal matching. Two derived columns serve the matching rules:
   (PS3.4 C.2.2.2.1 allows it for PN only; every other key is matched case-sensitively);
 * ``<column>_key`` for TM and DT: the value normalised to a fixed width (``HHMMSS.FFFFFF``,
   ``YYYYMMDDHHMMSS.FFFFFF``), so that ranges compare as text.
+
+Sequence attributes (VR SQ: Procedure Code Sequence, Request Attributes Sequence, ...) are kept
+as the DICOM JSON model of their items (PS3.18 F.2, a JSON array of item objects; NULL when the
+sequence is absent or empty) and matched item by item in Python (PS3.4 C.2.2.2.6, see
+:mod:`~dicomnet.archive.items`).
 """
 
 from __future__ import annotations
@@ -55,6 +60,7 @@ ATTRIBUTES: tuple[Attr, ...] = tuple(
         ("PatientSex", 0x00100040, "CS"),
         ("EthnicGroup", 0x00102160, "SH"),
         ("PatientComments", 0x00104000, "LT"),
+        ("OtherPatientIDsSequence", 0x00101002, "SQ"),
     )
     + _attrs(
         "STUDY",
@@ -68,6 +74,9 @@ ATTRIBUTES: tuple[Attr, ...] = tuple(
         ("PatientAge", 0x00101010, "AS"),
         ("PatientSize", 0x00101020, "DS"),
         ("PatientWeight", 0x00101030, "DS"),
+        ("IssuerOfAccessionNumberSequence", 0x00080051, "SQ"),
+        ("ProcedureCodeSequence", 0x00081032, "SQ"),
+        ("ReferencedStudySequence", 0x00081110, "SQ"),
     )
     + _attrs(
         "SERIES",
@@ -83,6 +92,8 @@ ATTRIBUTES: tuple[Attr, ...] = tuple(
         ("InstitutionName", 0x00080080, "LO"),
         ("Manufacturer", 0x00080070, "LO"),
         ("PerformedProcedureStepStartDate", 0x00400244, "DA"),
+        ("RequestAttributesSequence", 0x00400275, "SQ"),
+        ("ReferencedPerformedProcedureStepSequence", 0x00081111, "SQ"),
     )
     + _attrs(
         "IMAGE",
@@ -178,15 +189,24 @@ def fold(text: str) -> str:
     return text.casefold()
 
 
+def sequence_json(value: Any) -> str | None:
+    """A sequence's items as index text: the DICOM JSON model of each item in a JSON array
+    (values decoded with the data set's character set); None for no items."""
+    import json
+
+    items = [item.to_json_dict(bulk_data_threshold=1 << 20) for item in value or ()]
+    return json.dumps(items, ensure_ascii=False, separators=(",", ":")) if items else None
+
+
 def texts_from_dataset(ds: Any) -> dict[int, str | None]:
     """The indexed attributes of a pydicom Dataset as {tag: text}."""
     texts: dict[int, str | None] = {}
     for attr in ATTRIBUTES:
         elem = ds.get(attr.tag)
         text = None
-        if elem is not None and elem.VR != "SQ":
+        if elem is not None and (elem.VR == "SQ") == (attr.vr == "SQ"):
             try:
-                text = text_of(elem.value)
+                text = sequence_json(elem.value) if attr.vr == "SQ" else text_of(elem.value)
             except Exception:  # an undecodable value is not worth refusing the instance
                 text = None
         texts[attr.tag] = text
@@ -211,10 +231,14 @@ CODECS = {
 }
 
 
-def texts_from_raw(raw: dict[int, bytes]) -> dict[int, str | None] | None:
+def texts_from_raw(
+    raw: dict[int, bytes], implicit: bool | None = None
+) -> dict[int, str | None] | None:
     """The indexed attributes from raw top-level values (``part10.scan_top_level``), decoded
-    with the data set's character set; None when that needs pydicom (ISO 2022 code
-    extensions, several character sets, an unknown one, bytes that do not decode)."""
+    with the data set's character set; None when that needs pydicom for the whole data set
+    (ISO 2022 code extensions, several character sets, an unknown one, bytes that do not
+    decode, or a sequence when ``implicit`` (whether the values are Implicit VR Little
+    Endian) is not given). A sequence's items are parsed from its own bytes only."""
     charset = raw.get(0x00080005, b"").decode("ascii", "replace").strip("\x00 ")
     codec = CODECS.get(charset)
     if codec is None:
@@ -225,6 +249,14 @@ def texts_from_raw(raw: dict[int, bytes]) -> dict[int, str | None] | None:
         if value is None:
             texts[attr.tag] = None
             continue
+        if attr.vr == "SQ":
+            if value and implicit is None:
+                return None
+            try:
+                texts[attr.tag] = _sequence_from_raw(value, implicit, charset) if value else None
+            except Exception:  # malformed items: let pydicom read the whole data set
+                return None
+            continue
         if b"\x1b" in value:
             return None
         try:
@@ -233,6 +265,17 @@ def texts_from_raw(raw: dict[int, bytes]) -> dict[int, str | None] | None:
             return None
         texts[attr.tag] = text.strip() or None
     return texts
+
+
+def _sequence_from_raw(value: bytes, implicit: bool | None, charset: str) -> str | None:
+    import io
+
+    from pydicom.charset import convert_encodings
+    from pydicom.filereader import read_sequence
+
+    encodings = convert_encodings([charset] if charset else None)
+    items = read_sequence(io.BytesIO(value), bool(implicit), True, len(value), encodings)
+    return sequence_json(items)
 
 
 #: VRs whose values follow the Specific Character Set (the others are ASCII).

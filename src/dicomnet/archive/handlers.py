@@ -2,16 +2,19 @@
 
 * :class:`IndexingStore` (EVT_C_STORE): the storage handler of ``storescp`` (same naming,
   validation, atomic durable write, statuses), then the index row committed **before** the
-  success status; if the index cannot be written the new file is removed and the sender gets
-  0xA700 (database unavailable) or 0xC000 (cannot read the attributes to index), so that
-  success means both the file and its row are there, and failure means neither.
+  success status; if the index cannot be written the new file is removed (a duplicate's
+  replaced file put back) and the sender gets 0xA700 (database unavailable) or 0xC000 (cannot
+  read the attributes to index), so that success means both the file and its row are there,
+  and failure means nothing of the store remains.
 * :class:`ArchiveSCP` ``find`` / ``get`` / ``move`` (EVT_C_FIND, EVT_C_GET, EVT_C_MOVE).
 
 Failure statuses of the query handlers, each with an ErrorComment saying what is wrong:
 
 ======  ============================================================================
 0xA900  identifier does not match the SOP class: no or invalid QueryRetrieveLevel,
-        missing unique keys, unique keys of a lower level, malformed ranges or dates
+        missing unique keys (of the levels above too, unless relational queries were
+        negotiated for the SOP class), unique keys of a lower level, malformed ranges or
+        dates
 0xA700  C-FIND: the index database is unavailable (refused: out of resources)
 0xA701  C-GET / C-MOVE: the index database is unavailable (cannot compute the matches)
 0xA801  C-MOVE: the move destination is not configured (``--move-dest``)
@@ -22,10 +25,8 @@ Failure statuses of the query handlers, each with an ErrorComment saying what is
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,8 @@ def index_texts(event: Any, path: Path) -> Any:
     received = event.received
     with received.open_dataset() as stream:
         raw = scan_top_level(stream, received.transfer_syntax_uid, _TAGS)
-    texts = texts_from_raw(raw) if raw is not None else None
+    implicit = received.transfer_syntax_uid == "1.2.840.10008.1.2"
+    texts = texts_from_raw(raw, implicit) if raw is not None else None
     return texts if texts is not None else read_for_index(path)
 
 
@@ -119,11 +121,8 @@ class IndexingStore:
             LOG.error("Not stored %s: %s", event.request.AffectedSOPInstanceUID, exc.comment)
             if exc.__cause__ is not None and not isinstance(exc.__cause__, ValueError):
                 LOG.debug("index failure", exc_info=exc.__cause__)
-            with contextlib.suppress(OSError):
-                os.unlink(exc.path)
-            lock = getattr(self.storage, "_lock", None)
-            with lock if lock is not None else contextlib.nullcontext():
-                self.storage.stored -= 1  # (the failure is counted from the response sent)
+            # the storage handler has undone the store already: the new file removed, or the
+            # file it replaced put back (whose index row the failed transaction left as it was)
             return status(exc.code, exc.comment)
 
 
@@ -139,7 +138,7 @@ class StoredFile(str):
         return made
 
 
-def _short(identifier: Any, model: Any, message: str) -> str:
+def _short(identifier: Any, model: Any, message: str, operation: str = "find") -> str:
     """An ErrorComment (64 characters at most) naming the problem's key first."""
     from dicomnet.qr import LEVELS, UNIQUE_KEYS
 
@@ -149,6 +148,14 @@ def _short(identifier: Any, model: Any, message: str) -> str:
     level = str(value).strip()
     if level not in model.levels:
         return f"invalid QueryRetrieveLevel {level[:16]!r} for {model.name}"
+    for above in model.levels[: model.levels.index(level)]:
+        upper = UNIQUE_KEYS[above][0]
+        if "needs" in message and upper in message:
+            if operation != "find":  # C-GET / C-MOVE: always needed
+                return f"{level}: {upper} above it needs exactly one value"
+            if "got" in message:  # a list or a wildcard
+                return f"{upper} must be one value (relational not negotiated)"
+            return f"{upper} missing: relational queries not negotiated"
     keyword = UNIQUE_KEYS[level][0]
     if keyword not in identifier or ("needs" in message and keyword in message):
         return f"{level}: unique key {keyword} missing or empty"
@@ -166,10 +173,13 @@ class ArchiveSCP:
         index: Index,
         ae_title: str,
         destinations: dict[str, tuple[str, int]] | None = None,
+        move_options: Callable[[str], dict[str, Any]] | None = None,
     ) -> None:
         self.index = index
         self.ae_title = ae_title
         self.destinations = dict(destinations or {})
+        #: host -> extra ``AE.associate`` options for a move destination there (TLS)
+        self.move_options = move_options
 
     # --- C-FIND ----------------------------------------------------------------------------
 
@@ -180,12 +190,17 @@ class ArchiveSCP:
         if known is None or not known[0].is_hierarchical:
             return status(0x0122, "SOP class not supported by this archive")
         try:
-            # Relational queries are answered whether or not they were negotiated: the
-            # unique keys above the query level may then be missing or wildcards.
-            validate_identifier(identifier, known[0], operation, relational=True)
+            # A relational query (no unique keys of the levels above, PS3.4 C.4.1.2.2) is
+            # answered only when relational queries were negotiated for this SOP class.
+            relational = operation == "find" and relational_accepted(
+                event, str(event.request.AffectedSOPClassUID)
+            )
+            validate_identifier(identifier, known[0], operation, relational=relational)
         except ValueError as exc:
             LOG.warning("C-%s refused: %s", operation.upper(), exc)
-            return status(IDENTIFIER_DOES_NOT_MATCH, _short(identifier, known[0], str(exc)))
+            return status(
+                IDENTIFIER_DOES_NOT_MATCH, _short(identifier, known[0], str(exc), operation)
+            )
         return identifier, str(identifier.QueryRetrieveLevel).strip(), known[0]
 
     def find(self, event: Any) -> Iterator[tuple[Any, Any]]:
@@ -208,7 +223,9 @@ class ArchiveSCP:
                 if event.is_cancelled:
                     yield 0xFE00, None
                     return
-                yield 0xFF00, response(row, requested, identifier, level, self.ae_title, syntax)
+                answer = response(row, requested, identifier, level, self.ae_title, syntax)
+                if answer is not None:  # None: its sequences do not match
+                    yield 0xFF00, answer
         except IndexUnavailable as exc:
             LOG.error("C-FIND: %s", exc)
             yield status(OUT_OF_RESOURCES, "index database unavailable"), None
@@ -253,8 +270,24 @@ class ArchiveSCP:
             LOG.warning("C-MOVE: unknown move destination %r", event.move_destination)
             yield None, None
             return
-        yield destination
+        if self.move_options is not None:
+            host, port = destination
+            yield host, port, self.move_options(host)
+        else:
+            yield destination
         yield from self._sub_operations(event, self._matches(event, "move"))
+
+
+def relational_accepted(event: Any, sop_class_uid: str) -> bool:
+    """Whether this association accepted relational queries for ``sop_class_uid``: our
+    A-ASSOCIATE-AC answered its SOP Class Extended Negotiation with relational-queries = 1
+    (PS3.4 C.5.1.1; :func:`sop_extended` gives that answer when the requestor asks for it)."""
+    accepted = getattr(getattr(event.assoc, "acceptor", None), "primitive", None)
+    information = getattr(accepted, "user_information", None)
+    for item in getattr(information, "sop_class_extended", ()):
+        if item.sop_class_uid == sop_class_uid and item.app_info[:1] == b"\x01":
+            return True
+    return False
 
 
 def sop_extended(event: Any) -> dict[str, bytes]:

@@ -8,7 +8,10 @@ index does not keep (and keys of levels below L) are returned empty, never an er
 C.2.2.1.2). Counts (``NumberOfStudyRelatedInstances``, ...), ``ModalitiesInStudy`` and
 ``SOPClassesInStudy`` are computed; ``ModalitiesInStudy`` is also matched (any series of the
 study with one of the modalities). ``RetrieveAETitle`` is our AE title and
-``InstanceAvailability`` is ``ONLINE``.
+``InstanceAvailability`` is ``ONLINE``. Sequence keys the index keeps (Procedure Code Sequence,
+Request Attributes Sequence, ...) are matched in Python on the rows SQL found
+(:mod:`~dicomnet.archive.items`, PS3.4 C.2.2.2.6): :func:`response` answers None for a row
+whose sequences do not match.
 
 Specific Character Set: query values arrive decoded by pydicom with the request's character
 set and the index holds Unicode, so matching does not depend on how either side encoded the
@@ -25,6 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from dicomnet.archive.attributes import BY_KEYWORD, COMPUTED, LEVELS
+from dicomnet.archive.items import check_query, items_from_json, sequence_matches, sequence_response
 from dicomnet.archive.matching import key_condition, split_values
 from dicomnet.archive.schema import INSTANCES, PATIENTS, SERIES, STUDIES, TABLES
 from dicomnet.qr import UNIQUE_KEYS
@@ -121,12 +125,14 @@ def _modalities_condition(raw: Any) -> Any | None:
 
 
 class Requested:
-    """One key of the identifier: where its response value comes from."""
+    """One key of the identifier: where its response value comes from (``element``: the
+    sequence key itself, for ``source == "sequence"``)."""
 
-    __slots__ = ("keyword", "source", "tag", "vr")
+    __slots__ = ("element", "keyword", "source", "tag", "vr")
 
-    def __init__(self, tag: int, vr: str, keyword: str, source: str) -> None:
+    def __init__(self, tag: int, vr: str, keyword: str, source: str, element: Any = None) -> None:
         self.tag, self.vr, self.keyword, self.source = tag, vr, keyword, source
+        self.element = element
 
 
 def plan(
@@ -153,7 +159,15 @@ def plan(
         keyword = elem.keyword or ""
         attr = BY_KEYWORD.get(keyword)
         if elem.VR == "SQ":
-            requested.append(Requested(tag, "SQ", keyword, "empty"))
+            if attr is not None and attr.vr == "SQ" and attr.level in visible:
+                check_query_item(elem)
+                column = TABLES[attr.level].c[attr.column]
+                columns.append(column.label(keyword))
+                requested.append(Requested(tag, "SQ", keyword, "sequence", elem))
+                if not sequence_matches([], elem):  # some item must match: there must be one
+                    conditions.append(column.is_not(None))
+            else:
+                requested.append(Requested(tag, "SQ", keyword, "empty"))
         elif attr is not None and attr.level in visible:
             columns.append(TABLES[attr.level].c[attr.column].label(keyword))
             requested.append(Requested(tag, elem.VR, keyword, "column"))
@@ -186,6 +200,12 @@ def plan(
         .order_by(TABLES[level].c.id)
     )
     return statement, requested
+
+
+def check_query_item(elem: Any) -> None:
+    """MatchError if the item of the sequence key ``elem`` holds a malformed key."""
+    if elem.value and len(elem.value[0]):
+        check_query(elem.value[0])
 
 
 def retrieve_statement(identifier: Any, level: str) -> sa.Select[Any]:
@@ -307,12 +327,20 @@ def response(
     syntax: str | None = None,
 ) -> Any:
     """The C-FIND response identifier for one index row: its bytes in ``syntax`` when given
-    and :func:`encode_response` can write them, else a pydicom Dataset."""
+    and :func:`encode_response` can write them, else a pydicom Dataset; None when the row's
+    sequences do not match the identifier's sequence keys."""
     from pydicom.dataset import Dataset
 
     values: list[tuple[Requested, str | None]] = []
+    sequences: dict[int, list[Any]] = {}
     for item in requested:
-        if item.source in ("column", "computed"):
+        if item.source == "sequence":
+            stored = items_from_json(row[item.keyword])
+            if not sequence_matches(stored, item.element):
+                return None
+            sequences[item.tag] = sequence_response(stored, item.element)
+            values.append((item, None))
+        elif item.source in ("column", "computed"):
             values.append((item, _text(row[item.keyword], item.source, item.keyword)))
         elif item.source == "aet":
             values.append((item, ae_title))
@@ -320,8 +348,11 @@ def response(
             values.append((item, "ONLINE"))
         else:
             values.append((item, None))
-    charset = response_charset(identifier, [v for _i, v in values if v])
-    if syntax is not None:
+    texts = [v for _i, v in values if v]
+    for items in sequences.values():
+        texts.extend(_item_texts(items))
+    charset = response_charset(identifier, texts)
+    if syntax is not None and not any(sequences.values()):
         elements = [(item.tag, item.vr, value) for item, value in values]
         elements.append((0x00080052, "CS", level))
         if charset:
@@ -335,7 +366,7 @@ def response(
     ds.QueryRetrieveLevel = level
     for item, value in values:
         if item.vr == "SQ":
-            ds.add_new(item.tag, "SQ", [])
+            ds.add_new(item.tag, "SQ", sequences.get(item.tag, []))
         elif value is None:
             ds.add_new(item.tag, item.vr, None)
         elif "\\" in value and item.vr not in ("LT", "ST", "UT"):
@@ -343,3 +374,15 @@ def response(
         else:
             ds.add_new(item.tag, item.vr, value)
     return ds
+
+
+def _item_texts(items: Sequence[Any]) -> list[str]:
+    """The text values of sequence items (nested ones included), for the response's
+    character set."""
+    texts: list[str] = []
+    for item in items:
+        for elem in item.iterall():
+            if elem.VR != "SQ" and elem.value is not None and elem.VR in _CHARSET_VRS:
+                values = elem.value if elem.VM > 1 else [elem.value]
+                texts.extend(str(v) for v in values if v is not None)
+    return texts

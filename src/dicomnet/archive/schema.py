@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from dicomnet.archive.attributes import level_attributes
 
 #: The schema this code reads and writes.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 METADATA = sa.MetaData()
 
@@ -37,6 +37,8 @@ def _columns(level: str) -> list[sa.Column[Any]]:
     for attr in level_attributes(level):
         if attr.vr == "UI":
             columns.append(sa.Column(attr.column, sa.String(64)))
+        elif attr.vr == "SQ":
+            columns.append(sa.Column(attr.column, sa.Text))  # DICOM JSON of the items
         else:
             columns.append(sa.Column(attr.column, sa.Text))
         if attr.vr == "PN":
@@ -102,8 +104,21 @@ VERSION = sa.Table(
     sa.Column("version", sa.Integer, nullable=False),
 )
 
+
+def _add_sequence_columns(conn: sa.Connection) -> None:
+    """1 -> 2: the sequence attributes (kept as DICOM JSON). Instances indexed before have
+    NULL there, as if they had none, until ``qrscp index`` reads their files again."""
+    for table in METADATA.sorted_tables:
+        for attr in level_attributes(_LEVEL_OF.get(table.name, "")):
+            if attr.vr == "SQ":
+                name = conn.dialect.identifier_preparer.quote(attr.column)
+                conn.execute(sa.text(f"ALTER TABLE {table.name} ADD COLUMN {name} TEXT"))
+
+
+_LEVEL_OF = {name: level for level, name in _TABLE_NAMES.items()}
+
 #: Upgrade steps: MIGRATIONS[n] takes a connection from version n to n + 1.
-MIGRATIONS: dict[int, Any] = {}
+MIGRATIONS: dict[int, Any] = {1: _add_sequence_columns}
 
 
 def read_version(conn: sa.Connection) -> int | None:

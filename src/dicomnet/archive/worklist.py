@@ -5,124 +5,34 @@ files read again when any of them was added, removed or changed.
 
 Matching follows PS3.4 C.2.2.2 as the archive does (single value, universal, ``*``/``?``
 wildcards, DA/TM/DT ranges, UID lists, person names case-insensitive), plus **sequence
-matching**: the item of a sequence key (Scheduled Procedure Step Sequence) matches when one
-item of the worklist entry's sequence matches all its keys. A response holds the requested
-keys, with sequence keys filled from the matching item.
+matching** (:mod:`~dicomnet.archive.items`): the item of a sequence key (Scheduled Procedure
+Step Sequence) matches when one item of the worklist entry's sequence matches all its keys. A
+response holds the requested keys, with sequence keys holding the matching items (each with
+the requested attributes only).
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from dicomnet.archive.attributes import datetime_key, fold, text_of, time_key
-from dicomnet.archive.matching import MatchError, has_wildcard, is_universal, split_values
+from dicomnet.archive.items import check_query, dataset_matches, reduced
+from dicomnet.archive.matching import MatchError
 
 LOG = logging.getLogger("dicomnet.archive")
 
-_SKIP = {0x00080005}
-
-
-def _wildcard(pattern: str) -> re.Pattern[str]:
-    parts = ["." if c == "?" else ".*" if c == "*" else re.escape(c) for c in pattern]
-    return re.compile("".join(parts), re.DOTALL)
-
-
-def _in_range(key: str, low: str | None, high: str | None) -> bool:
-    return (low is None or key >= low) and (high is None or key <= high)
-
-
-def value_matches(vr: str, pattern: str, candidate: str | None, keyword: str = "") -> bool:
-    """One non-universal key value against one stored value (PS3.4 C.2.2.2)."""
-    if candidate is None:
-        return False
-    if vr in ("DA", "TM", "DT"):
-        convert = {"DA": None, "TM": time_key, "DT": datetime_key}[vr]
-
-        def key(text: str, upper: bool) -> str:
-            if convert is None:
-                if not re.fullmatch(r"\d{8}", text):
-                    raise MatchError(f"{keyword}: {text!r} is not a date (YYYYMMDD)")
-                return text
-            found = convert(text, upper=upper)
-            if found is None:
-                raise MatchError(f"{keyword}: {text!r} is not a valid {vr} value")
-            return found
-
-        have = candidate if convert is None else (convert(candidate) or "")
-        if "-" in pattern:
-            if pattern.count("-") != 1 or pattern == "-":
-                raise MatchError(f"{keyword}: {pattern!r} is not a range")
-            low, _, high = pattern.partition("-")
-            return _in_range(
-                have, key(low, False) if low else None, key(high, True) if high else None
-            )
-        return _in_range(have, key(pattern, False), key(pattern, True))
-    if vr == "PN":
-        pattern, candidate = fold(pattern), fold(candidate)
-    if vr != "UI" and has_wildcard(pattern):
-        return _wildcard(pattern).fullmatch(candidate) is not None
-    return pattern == candidate
-
-
-def dataset_matches(item: Any, query: Any) -> bool:
-    """Whether worklist entry ``item`` (a Dataset) matches every key of ``query``."""
-    for elem in query:
-        if int(elem.tag) in _SKIP:
-            continue
-        if elem.VR == "SQ":
-            if not elem.value:
-                continue
-            sub_query = elem.value[0]
-            if not any(True for _e in sub_query):
-                continue
-            have = item.get(elem.tag)
-            if have is None or not have.value:
-                return False
-            if not any(dataset_matches(sub, sub_query) for sub in have.value):
-                return False
-            continue
-        values = split_values(elem.value, elem.VR)
-        if is_universal(values):
-            continue
-        have_elem = item.get(elem.tag)
-        candidate = text_of(have_elem.value) if have_elem is not None else None
-        stored = split_values(candidate, elem.VR) if candidate is not None else [None]
-        if not any(
-            value_matches(elem.VR, v, s, elem.keyword or "") for v in values if v for s in stored
-        ):
-            return False
-    return True
-
 
 def _respond(item: Any, query: Any) -> Any:
-    from pydicom.dataset import Dataset
-
-    out = Dataset()
+    """The response to ``query`` for the worklist entry ``item``: the requested keys, with
+    sequence keys answered item by item (:func:`~dicomnet.archive.items.reduced`), in the
+    entry's own character set."""
+    out = reduced(item, query)
     if "SpecificCharacterSet" in item:
         out.SpecificCharacterSet = item.SpecificCharacterSet
-    for elem in query:
-        if int(elem.tag) in _SKIP:
-            continue
-        have = item.get(elem.tag)
-        if elem.VR == "SQ":
-            sub_query = elem.value[0] if elem.value else None
-            if have is None or not have.value:
-                out.add_new(elem.tag, "SQ", [])
-            elif sub_query is None or not any(True for _e in sub_query):
-                out.add(have)
-            else:
-                chosen = [sub for sub in have.value if dataset_matches(sub, sub_query)]
-                out.add_new(elem.tag, "SQ", [_respond(sub, sub_query) for sub in chosen[:1]])
-        elif have is not None:
-            out.add(have)
-        else:
-            out.add_new(elem.tag, elem.VR, None)
     return out
 
 
@@ -166,6 +76,11 @@ class WorklistSCP:
         from dicomnet.archive.handlers import IDENTIFIER_DOES_NOT_MATCH, OUT_OF_RESOURCES, status
 
         query = event.identifier
+        try:
+            check_query(query)
+        except MatchError as exc:
+            yield status(IDENTIFIER_DOES_NOT_MATCH, str(exc)), None
+            return
         try:
             items = self.items()
         except OSError as exc:

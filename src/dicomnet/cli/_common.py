@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from dicomnet import events as evt
+from dicomnet._record import fields as record_fields
 from dicomnet._record import record
 from dicomnet.cli import _logging
 from dicomnet.cli._console import (
@@ -23,6 +24,14 @@ if TYPE_CHECKING:
     import ssl
 
     from dicomnet.association import Association
+    from dicomnet.ul.items import UserIdentityRQ
+
+_SECRETS = ("password", "user_jwt", "user_saml", "user_kerberos")
+
+
+#: The largest PDU the commands receive unless --max-pdu says otherwise: DCMTK's default (the
+#: library's AE keeps pynetdicom's 16382).
+CLI_MAX_PDU = 16384
 
 
 @record(kw_only=True)
@@ -46,6 +55,12 @@ class Common:
     tls_key: str | None = None
     tls_ca: str | None = None
     tls_no_verify: bool = False
+    tls_profile: str = "bcp195-nd"
+
+    @property
+    def receive_pdu(self) -> int:
+        """--max-pdu, or the commands' default (:data:`CLI_MAX_PDU`)."""
+        return CLI_MAX_PDU if self.max_pdu is None else self.max_pdu
 
     @property
     def level(self) -> int:
@@ -68,9 +83,32 @@ class Common:
                 self.tls_key,
                 self.tls_ca,
                 require_client_cert=not self.tls_no_verify,
+                profile=self.tls_profile,
             )
         except (OSError, ssl.SSLError, ValueError) as exc:
             raise CommandError(f"cannot use the TLS files: {exc}", EXIT_USAGE) from None
+
+    def move_tls(self) -> ssl.SSLContext:
+        """TLS for the associations an SCP opens itself (qrscp's C-MOVE destinations): our
+        --tls-cert as client certificate, the peer verified against --tls-ca and its host name
+        (neither with --tls-no-verify)."""
+        import ssl
+
+        from dicomnet.tls import client_context
+
+        try:
+            ctx = client_context(
+                self.tls_ca,
+                self.tls_cert,
+                self.tls_key,
+                check_hostname=not self.tls_no_verify,
+                profile=self.tls_profile,
+            )
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            raise CommandError(f"cannot use the TLS files: {exc}", EXIT_USAGE) from None
+        if self.tls_no_verify:
+            ctx.verify_mode = ssl.CERT_NONE
+        return ctx
 
 
 @record(kw_only=True)
@@ -84,6 +122,61 @@ class ScuCommon(Common):
     called_aet: str = "ANY-SCP"
     connect_timeout: float = 10.0
     tls_server_name: str | None = None
+    user: str | None = None
+    password: str | None = None
+    password_file: str | None = None
+    user_jwt: str | None = None
+    user_saml: str | None = None
+    user_kerberos: str | None = None
+    identity_response: bool = False
+    allow_plain_password: bool = False
+
+    def __repr__(self) -> str:  # the secrets are never shown
+        shown = (
+            f"{f.name}={'<redacted>' if f.name in _SECRETS and v else repr(v)}"
+            for f in record_fields(self)
+            for v in [getattr(self, f.name)]
+        )
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+    def user_identity(self, ssl_context: ssl.SSLContext | None) -> UserIdentityRQ | None:
+        """The User Identity item of the --user/--password/--user-* options, or None; a
+        password without TLS is refused (exit 2) unless --allow-plain-password."""
+        from dicomnet.cli._identity import identity_from_options
+
+        return identity_from_options(self, encrypted=ssl_context is not None)
+
+    propose_ts: Sequence[str] | None = None
+    propose_uncompr: bool = False
+    propose_little: bool = False
+    propose_big: bool = False
+    propose_implicit: bool = False
+    propose_deflated: bool = False
+
+    def proposal(self) -> list[str] | None:
+        """The transfer syntaxes --propose-ts and the -x presets ask for (None: neither given,
+        the command's own default); exit 2 for two presets or an unknown syntax."""
+        if not (
+            self.propose_ts
+            or self.propose_uncompr
+            or self.propose_little
+            or self.propose_big
+            or self.propose_implicit
+            or self.propose_deflated
+        ):
+            return None  # (echoscu's start stays free of the SOP class tables)
+        from dicomnet.cli._transfer import proposal
+
+        return proposal(
+            self.propose_ts,
+            {
+                "-x=": self.propose_uncompr,
+                "-xe": self.propose_little,
+                "-xb": self.propose_big,
+                "-xi": self.propose_implicit,
+                "-xd": self.propose_deflated,
+            },
+        )
 
     def client_tls(self) -> ssl.SSLContext | None:
         """TLS when any TLS option is given (see :mod:`dicomnet.tls`), else None: the
@@ -98,7 +191,11 @@ class ScuCommon(Common):
 
         try:
             ctx = client_context(
-                self.tls_ca, self.tls_cert, self.tls_key, check_hostname=not self.tls_no_verify
+                self.tls_ca,
+                self.tls_cert,
+                self.tls_key,
+                check_hostname=not self.tls_no_verify,
+                profile=self.tls_profile,
             )
         except (OSError, ssl.SSLError, ValueError) as exc:
             raise CommandError(f"cannot use the TLS files: {exc}", EXIT_USAGE) from None
@@ -121,13 +218,16 @@ class ScuCommon(Common):
         ae.connection_timeout = self.connect_timeout
         ae.acse_timeout = self.acse_timeout
         ae.dimse_timeout = self.dimse_timeout
-        if self.max_pdu is not None:
-            ae.maximum_pdu_size = self.max_pdu
+        ae.maximum_pdu_size = self.receive_pdu
         return ae
 
     def check_established(self, assoc: Association) -> None:
         """Raise CommandError with the right exit code if the association did not come up."""
         if assoc.is_established:
+            if self.identity_response:
+                from dicomnet.cli._identity import check_response
+
+                check_response(self, assoc)
             return
         peer, port = self.peer, self.port
         if assoc.connect_error is not None:

@@ -146,20 +146,28 @@ def render(
     title: str | None = None,
     no_color: bool = False,
     header: bool = True,
+    whole: bool = False,
 ) -> None:
     """Write result rows to stdout in the chosen format (``header=False``: more CSV rows of a
-    table already started). Raises :class:`StdoutClosed` if stdout's reader has gone."""
+    table already started). ``whole``: a table never cuts a value (each stays on one line,
+    the table as wide as they need: a terminal narrower than that wraps the lines, the values
+    stay whole for copying) and text output starts with a header row. Raises
+    :class:`StdoutClosed` if stdout's reader has gone."""
     fmt = resolve_format(fmt)
     if fmt is OutputFormat.table:
         from rich.table import Table
 
         table = Table(title=title, show_edge=False)
         for column in columns:
-            table.add_column(column)
+            table.add_column(column, no_wrap=whole, overflow="ignore" if whole else "ellipsis")
         for row in rows:
             table.add_row(*(_cell(row.get(c)) for c in columns))
+        out = console(no_color=no_color)
+        if whole:
+            needed = out.measure(table, options=out.options.update(width=1 << 16)).maximum
+            out.width = max(out.width, needed)
         with _writing():
-            console(no_color=no_color).print(table)
+            out.print(table)
             sys.stdout.flush()
         return
     if fmt is OutputFormat.json:
@@ -168,6 +176,8 @@ def render(
         text = json.dumps(list(rows), indent=2, default=str) + "\n"
     else:
         text = "".join(_lines(rows, columns, fmt, header))
+        if whole and header and fmt is OutputFormat.text and rows:
+            text = "  ".join(columns) + "\n" + text
     write_stdout(text)
 
 

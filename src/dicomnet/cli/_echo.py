@@ -33,11 +33,12 @@ def run(common: ScuCommon, repeat: int, count: int, interval: float) -> int:
 
     user = start(common, evt.EVT_DIMSE_RECV)
     tls = common.tls_args(common.client_tls())
+    identity = common.user_identity(tls[0] if tls else None)
     handlers = build_evt_handlers(logging_handlers(common.level), user)
     peer, port, fmt, no_color = common.peer, common.port, common.fmt, common.no_color
 
     ae = common.ae()
-    ae.add_requested_context("1.2.840.10008.1.1", ["1.2.840.10008.1.2"])
+    ae.add_requested_context("1.2.840.10008.1.1", common.proposal() or ["1.2.840.10008.1.2"])
 
     rows: list[dict[str, Any]] = []
     columns = ["peer", "port", "message_id", "status", "result", "rtt_ms"]
@@ -52,7 +53,7 @@ def run(common: ScuCommon, repeat: int, count: int, interval: float) -> int:
             if attempt:
                 stop.wait(interval)
             try:
-                code = _one_check(ae, common, repeat, tls, handlers, rows)
+                code = _one_check(ae, common, repeat, tls, handlers, rows, identity)
             except CommandError as exc:
                 if count == 1:
                     raise
@@ -77,6 +78,7 @@ def _one_check(
     tls: Any,
     handlers: list[Any],
     rows: list[dict[str, Any]],
+    identity: Any = None,
 ) -> int:
     from dicomnet.dimse.status import status_category, status_meaning
 
@@ -87,6 +89,7 @@ def _one_check(
         ae_title=common.called_aet,
         tls_args=tls,
         evt_handlers=handlers,
+        user_identity=identity,
     )
     common.check_established(assoc)
     code = EXIT_OK

@@ -131,7 +131,64 @@ MaxPDU = Annotated[
         help="Largest PDU we receive (0 = no limit).",
         callback=_check_pdu,
         rich_help_panel=PANEL_NET,
-        show_default="16382",
+        show_default="16384, as DCMTK",
+    ),
+]
+# Proposed transfer syntaxes (every SCU), DCMTK's -x... options. (-x= is rewritten to
+# --propose-uncompr before parsing: click cannot match an option name with '=' in it.)
+ProposeTS = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--propose-ts",
+        help="Propose this transfer syntax (UID, keyword such as ExplicitVRLittleEndian, or "
+        "implicit, explicit, big, deflated, jpeg-baseline, jpeg-lossless, jpeg-ls, j2k, rle); "
+        "repeatable, in order of preference, before any -x preset.",
+        rich_help_panel=PANEL_NET,
+        show_default=False,
+    ),
+]
+ProposeUncompr = Annotated[
+    bool,
+    typer.Option(
+        "--propose-uncompr",
+        help="-x=: propose Explicit VR LE, Explicit VR BE, Implicit VR LE (DCMTK's default).",
+        rich_help_panel=PANEL_NET,
+    ),
+]
+ProposeLittle = Annotated[
+    bool,
+    typer.Option(
+        "--propose-little",
+        "-xe",
+        help="Propose Explicit VR LE first, then Explicit VR BE, Implicit VR LE.",
+        rich_help_panel=PANEL_NET,
+    ),
+]
+ProposeBig = Annotated[
+    bool,
+    typer.Option(
+        "--propose-big",
+        "-xb",
+        help="Propose Explicit VR BE first, then Explicit VR LE, Implicit VR LE.",
+        rich_help_panel=PANEL_NET,
+    ),
+]
+ProposeImplicit = Annotated[
+    bool,
+    typer.Option(
+        "--propose-implicit",
+        "-xi",
+        help="Propose Implicit VR Little Endian only.",
+        rich_help_panel=PANEL_NET,
+    ),
+]
+ProposeDeflated = Annotated[
+    bool,
+    typer.Option(
+        "--propose-deflated",
+        "-xd",
+        help="Propose Deflated Explicit VR LE first, then the uncompressed ones.",
+        rich_help_panel=PANEL_NET,
     ),
 ]
 TlsCert = Annotated[
@@ -168,6 +225,31 @@ TlsServerName = Annotated[
         help="The name the server's certificate must carry (default: PEER as given; an IP "
         "address must be in the certificate's IP SANs). The host name is always checked "
         "unless --tls-no-verify. Enables TLS.",
+        rich_help_panel=PANEL_TLS,
+    ),
+]
+#: dicomnet.tls.PROFILES (not imported here: ssl stays off the start-up path), and the DCMTK
+#: flags that choose them (rewritten into --tls-profile by dicomnet.cli.app).
+TLS_PROFILES = ("bcp195-nd", "bcp195", "bcp195-ex", "aes")
+DCMTK_TLS_PROFILES = {"+py": "bcp195-nd", "+px": "bcp195", "+pz": "bcp195-ex", "+pa": "aes"}
+
+
+def _check_profile(value: str) -> str:
+    if value not in TLS_PROFILES:
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(TLS_PROFILES)}")
+    return value
+
+
+TlsProfile = Annotated[
+    str,
+    typer.Option(
+        "--tls-profile",
+        metavar="PROFILE",
+        help="The secure transport connection profile, when TLS is on: bcp195-nd (Non-"
+        "Downgrading BCP 195), bcp195, bcp195-ex (Extended BCP 195: ECDHE with AES-GCM), or "
+        "aes (the retired AES profile: TLS 1.2 with TLS_RSA_WITH_AES_128_CBC_SHA, for old "
+        "peers). DCMTK's +py, +px, +pz, +pa work too. TLS 1.2 is the minimum for every one.",
+        callback=_check_profile,
         rich_help_panel=PANEL_TLS,
     ),
 ]
@@ -224,6 +306,93 @@ LogFile = Annotated[
 ]
 
 
+# User identity (PS3.7 D.3.3.7), on every SCU. Secrets are never shown as defaults or logged.
+PANEL_ID = "User identity"
+_TOKEN = "VALUE, @FILE, or a FILE (as DCMTK's option) to read it from"
+User = Annotated[
+    str | None,
+    typer.Option(
+        "--user",
+        "-usr",
+        help="Authenticate as this user (a username alone, or with --password).",
+        rich_help_panel=PANEL_ID,
+        show_default=False,
+    ),
+]
+Password = Annotated[
+    str | None,
+    typer.Option(
+        "--password",
+        "-pwd",
+        help="The password of --user (default: the DICOMNET_PASSWORD environment variable, "
+        "when set). Other users on this machine can see a command line: prefer "
+        "--password-file or the variable. Only over TLS unless --allow-plain-password.",
+        rich_help_panel=PANEL_ID,
+        show_default=False,
+    ),
+]
+PasswordFile = Annotated[
+    str | None,
+    typer.Option(
+        "--password-file",
+        help="Read the password of --user from the first line of this file ('-': stdin).",
+        rich_help_panel=PANEL_ID,
+        show_default=False,
+    ),
+]
+UserJwt = Annotated[
+    str | None,
+    typer.Option(
+        "--user-jwt",
+        "--jwt",
+        help=f"Authenticate with a JSON Web Token: {_TOKEN}.",
+        rich_help_panel=PANEL_ID,
+        show_default=False,
+    ),
+]
+UserSaml = Annotated[
+    str | None,
+    typer.Option(
+        "--user-saml",
+        "--saml",
+        help=f"Authenticate with a SAML assertion: {_TOKEN}.",
+        rich_help_panel=PANEL_ID,
+        show_default=False,
+    ),
+]
+UserKerberos = Annotated[
+    str | None,
+    typer.Option(
+        "--user-kerberos",
+        "--kerberos",
+        "-kt",
+        help=f"Authenticate with a Kerberos service ticket: {_TOKEN}.",
+        rich_help_panel=PANEL_ID,
+        show_default=False,
+    ),
+]
+IdentityResponse = Annotated[
+    bool,
+    typer.Option(
+        "--identity-response",
+        "--pos-response",
+        "-rsp",
+        help="Ask the peer for a positive response to the user identity (the association "
+        "fails if none comes).",
+        rich_help_panel=PANEL_ID,
+    ),
+]
+AllowPlainPassword = Annotated[
+    bool,
+    typer.Option(
+        "--allow-plain-password",
+        help="Send --password over plain TCP (default: refused without TLS: the password "
+        "would cross the network in clear).",
+        rich_help_panel=PANEL_ID,
+    ),
+]
+
+
 # Options of some of the commands, spelled once; each command places them in its own signature.
 
 # The retrieving SCUs (getscu, movescu); the models also findscu.
@@ -258,7 +427,60 @@ OnDuplicate = Annotated[
     str, typer.Option("--on-duplicate", help="replace, keep or fail when the file exists.")
 ]
 AcceptAll = Annotated[
-    bool, typer.Option("--accept-all", help="Accept compressed transfer syntaxes too.")
+    bool,
+    typer.Option(
+        "--accept-all",
+        "+xa",
+        help="Accept every transfer syntax (compressed ones too), keeping the one the sender "
+        "proposed first in each context (after --prefer-ts ones).",
+    ),
+]
+# (+x= is rewritten to --prefer-uncompr before parsing, as -x=.)
+PreferTS = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--prefer-ts",
+        help="Accept this transfer syntax, preferred over the others in the given order "
+        "(UID, keyword or short name as --propose-ts); repeatable. The uncompressed ones (or "
+        "a +x preset's) stay accepted after them.",
+        show_default=False,
+    ),
+]
+PreferUncompr = Annotated[
+    bool,
+    typer.Option(
+        "--prefer-uncompr",
+        help="+x=: accept Explicit VR LE, Explicit VR BE, Implicit VR LE, preferring the "
+        "first (DCMTK's default; ours also accepts Deflated).",
+    ),
+]
+PreferLittle = Annotated[
+    bool,
+    typer.Option(
+        "--prefer-little",
+        "+xe",
+        help="Accept the uncompressed syntaxes preferring Explicit VR Little Endian.",
+    ),
+]
+PreferBig = Annotated[
+    bool,
+    typer.Option(
+        "--prefer-big",
+        "+xb",
+        help="Accept the uncompressed syntaxes preferring Explicit VR Big Endian.",
+    ),
+]
+PreferDeflated = Annotated[
+    bool,
+    typer.Option(
+        "--prefer-deflated",
+        "+xd",
+        help="Accept Deflated Explicit VR LE (preferred) and the uncompressed syntaxes.",
+    ),
+]
+ImplicitOnly = Annotated[
+    bool,
+    typer.Option("--implicit", "+xi", help="Accept Implicit VR Little Endian only."),
 ]
 RequireCalledAET = Annotated[
     bool, typer.Option("--require-called-aet", help="Reject other called AE titles.")
@@ -266,6 +488,46 @@ RequireCalledAET = Annotated[
 RequireCallingAET = Annotated[
     list[str] | None,
     typer.Option("--require-calling-aet", help="Only accept these calling AE titles (repeatable)."),
+]
+AllowPlainPasswordScp = Annotated[
+    bool,
+    typer.Option(
+        "--allow-plain-password",
+        help="Accept a username+password identity over plain TCP (default: refused "
+        "unless TLS is on: the password would cross the network in clear).",
+    ),
+]
+
+
+def _hash_password(user: str | None) -> None:
+    from dicomnet.cli._identity import print_hash_line
+
+    print_hash_line(user)
+
+
+RequireUser = Annotated[
+    Path | None,
+    typer.Option(
+        "--require-user",
+        help="Accept only users listed in this users file, each line 'user:scrypt$...' "
+        "(make one with --hash-password USER), and, with a line '!jwt-hs256:SECRET' (base64url), "
+        "JSON Web Tokens signed HS256 with SECRET; an association without user identity, or "
+        "with a wrong one, is rejected. Passwords only over TLS unless --allow-plain-password.",
+        show_default=False,
+    ),
+]
+HashPassword = Annotated[
+    str | None,
+    typer.Option(
+        "--hash-password",
+        metavar="USER",
+        callback=_hash_password,
+        is_eager=True,
+        expose_value=False,
+        help="Print the --require-user line of USER and exit; the password is asked for "
+        "(or read from stdin, or DICOMNET_PASSWORD).",
+        show_default=False,
+    ),
 ]
 MaxAssociations = Annotated[
     int, typer.Option("--max-associations", min=1, help="Concurrent associations.")
@@ -303,4 +565,16 @@ def handler_option(default_event: str) -> object:
 
 # DCMTK-style options whose value must be a separate argument; a glued form such as -aetME is
 # refused with a clear message instead of being read as a cluster of one-letter options.
-GLUED_ALIASES = ("-aet", "-aec", "-aem", "-to", "-ta", "-td", "-pdu", "-od")
+GLUED_ALIASES = ("-aet", "-aec", "-aem", "-to", "-ta", "-td", "-pdu", "-od", "-su", "-ss")
+GLUED_IDENTITY_ALIASES = ("-usr", "-pwd", "-kt")
+
+#: DCMTK options spelled with '=' (click would read "-x=" as "-x" with an empty value): the
+#: long option each is rewritten to before parsing.
+EQUALS_ALIASES = {
+    "-x=": "--propose-uncompr",
+    "+x=": "--prefer-uncompr",
+    # dcmsend's decompression flags (storescu)
+    "-dn": "--decompress=never",
+    "+dls": "--decompress=lossless",
+    "+dly": "--decompress=lossy",
+}

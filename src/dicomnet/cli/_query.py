@@ -279,3 +279,65 @@ def flatten(ds: Any, prefix: str = "") -> dict[str, str]:
             text = str(value)
         out[prefix + name] = text
     return out
+
+
+#: SpecificCharacterSet when a key value is not ASCII and the user chose none.
+DEFAULT_CHARSET = "ISO_IR 192"
+
+
+def _text_values(ds: Any) -> list[tuple[str, str]]:
+    """(keyword, text) of every text value in ``ds``, sequences included."""
+    out: list[tuple[str, str]] = []
+    for element in ds:
+        if element.VR == "SQ":
+            for item in element.value or ():
+                out += _text_values(item)
+            continue
+        value = element.value
+        if value is None or isinstance(value, bytes | int | float):
+            continue
+        values = value if element.VM > 1 and not isinstance(value, str) else [value]
+        out += [(element.keyword or str(element.tag), str(v)) for v in values]
+    return out
+
+
+def apply_charset(ds: Any, charset: str | None) -> None:
+    """Set the identifier's SpecificCharacterSet: ``charset`` (--charset: one term, or several
+    separated by backslashes, e.g. ``\\ISO 2022 IR 87``) when given; else the one the query
+    file or -k gave; else ISO_IR 192 (UTF-8) when any key value is not ASCII, so that no value
+    is sent as ``?``. KeyError_ when a term is unknown to pydicom or cannot encode a value."""
+    from pydicom.charset import encode_string, python_encoding
+
+    texts = _text_values(ds)
+    if charset is None:
+        given = ds.get("SpecificCharacterSet")
+        if given:  # the user's own choice: -k SpecificCharacterSet=... or the query file
+            terms = [str(t) for t in given] if not isinstance(given, str) else [given]
+        elif any(not text.isascii() for _, text in texts):
+            ds.SpecificCharacterSet = DEFAULT_CHARSET
+            return
+        else:
+            return
+    else:
+        terms = [t.strip() for t in charset.split("\\")]
+    known = [t for t in terms if t]
+    unknown = [t for t in known if t not in python_encoding]
+    if unknown or (len(terms) > 1 and any(t and not t.startswith("ISO 2022") for t in terms)):
+        choices = ", ".join(sorted(t for t in python_encoding if t))
+        raise KeyError_(f"unknown character set {charset or terms!r}; pydicom knows: {choices}")
+    if charset is not None:
+        ds.SpecificCharacterSet = terms if len(terms) > 1 else terms[0]
+    encodings = [python_encoding[t] for t in terms]
+    shown = "\\".join(terms)
+    for keyword, text in texts:
+        if keyword == "SpecificCharacterSet" or text.isascii():
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            try:
+                encode_string(text, encodings)
+            except (UnicodeError, UserWarning, ValueError):
+                raise KeyError_(
+                    f"{keyword} value {text!r} cannot be written in {shown} "
+                    f"(give another --charset, or none for {DEFAULT_CHARSET})"
+                ) from None

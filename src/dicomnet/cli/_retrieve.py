@@ -20,58 +20,8 @@ MOVE_MODELS = {
     "O": "1.2.840.10008.5.1.4.1.2.3.2",
 }
 
-#: Storage classes a C-GET proposes by default (one context each; 127 fit beside the GET one).
-COMMON_STORAGE = (
-    "CTImageStorage",
-    "EnhancedCTImageStorage",
-    "MRImageStorage",
-    "EnhancedMRImageStorage",
-    "ComputedRadiographyImageStorage",
-    "DigitalXRayImageStorageForPresentation",
-    "DigitalXRayImageStorageForProcessing",
-    "DigitalMammographyXRayImageStorageForPresentation",
-    "DigitalMammographyXRayImageStorageForProcessing",
-    "UltrasoundImageStorage",
-    "UltrasoundMultiFrameImageStorage",
-    "SecondaryCaptureImageStorage",
-    "MultiFrameGrayscaleByteSecondaryCaptureImageStorage",
-    "MultiFrameGrayscaleWordSecondaryCaptureImageStorage",
-    "MultiFrameTrueColorSecondaryCaptureImageStorage",
-    "NuclearMedicineImageStorage",
-    "PositronEmissionTomographyImageStorage",
-    "EnhancedPETImageStorage",
-    "XRayAngiographicImageStorage",
-    "EnhancedXAImageStorage",
-    "XRayRadiofluoroscopicImageStorage",
-    "RTImageStorage",
-    "RTDoseStorage",
-    "RTStructureSetStorage",
-    "RTPlanStorage",
-    "RTIonPlanStorage",
-    "RTBeamsTreatmentRecordStorage",
-    "BasicTextSRStorage",
-    "EnhancedSRStorage",
-    "ComprehensiveSRStorage",
-    "Comprehensive3DSRStorage",
-    "KeyObjectSelectionDocumentStorage",
-    "EncapsulatedPDFStorage",
-    "GrayscaleSoftcopyPresentationStateStorage",
-    "VLPhotographicImageStorage",
-    "VLEndoscopicImageStorage",
-    "VLMicroscopicImageStorage",
-    "OphthalmicPhotography8BitImageStorage",
-    "SegmentationStorage",
-    "SpatialRegistrationStorage",
-    "RawDataStorage",
-    "LegacyConvertedEnhancedCTImageStorage",
-    "LegacyConvertedEnhancedMRImageStorage",
-    "BreastTomosynthesisImageStorage",
-    "VLWholeSlideMicroscopyImageStorage",
-    "DigitalIntraOralXRayImageStorageForPresentation",
-    "XRay3DAngiographicImageStorage",
-    "EnhancedUSVolumeStorage",
-    "ParametricMapStorage",
-)
+#: Contexts for storage classes in one C-GET association (the C-GET context takes the 128th).
+MAX_STORAGE_CLASSES = 127
 
 
 def model_letter(patient: bool, study: bool, patient_study: bool) -> str:
@@ -81,20 +31,30 @@ def model_letter(patient: bool, study: bool, patient_study: bool) -> str:
     return chosen[0] if chosen else "S"
 
 
-def storage_classes(extra: list[str] | None) -> list[str]:
-    """UIDs of COMMON_STORAGE plus --storage-class values (keywords or UIDs)."""
+def storage_classes(extra: list[str] | None, *, defaults: bool = True) -> list[str]:
+    """UIDs of the storage classes a C-GET proposes: the --storage-class values (keywords or
+    UIDs) first, then :data:`dicomnet.sop_class.RetrieveStorageClasses` (127 of every storage
+    class we know) up to the 127 that fit, the last defaults giving way (``defaults`` False:
+    the values only)."""
     from dicomnet import sop_class
 
     uids: list[str] = []
-    for name in [*COMMON_STORAGE, *(extra or [])]:
+    for name in extra or []:
         value = getattr(sop_class, name, None)
         uid = str(value) if value is not None else name
         if not uid.replace(".", "").isdigit():
             raise CommandError(f"unknown storage class {name!r}", EXIT_USAGE)
         if uid not in uids:
             uids.append(uid)
-    if len(uids) > 127:
-        raise CommandError("at most 127 storage classes fit in one association", EXIT_USAGE)
+    if len(uids) > MAX_STORAGE_CLASSES:
+        raise CommandError(
+            f"at most {MAX_STORAGE_CLASSES} storage classes fit in one association", EXIT_USAGE
+        )
+    for default in sop_class.RetrieveStorageClasses if defaults else ():
+        if len(uids) >= MAX_STORAGE_CLASSES:
+            break
+        if str(default) not in uids:
+            uids.append(str(default))
     return uids
 
 

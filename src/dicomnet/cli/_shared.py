@@ -4,10 +4,10 @@
 the command one :class:`~dicomnet.cli._common.Common` in their place; :func:`scu_options` does
 the same for an SCU, with a :class:`~dicomnet.cli._common.ScuCommon`. What every command has
 (network timeouts and limits, TLS, --handler, output and logging, --version) is listed in
-:func:`_every`, what every SCU has besides (PEER PORT, AE titles, --connect-timeout,
---tls-server-name) in :func:`_scu`. Adding an option to every command is one entry there (and a
-field of ``Common`` if the command needs its value); ``tests/cli/test_shared_options.py`` checks
-that each command of the app has them.
+:func:`_every`, what every SCU has besides (PEER PORT, AE titles, --connect-timeout, the
+proposed transfer syntaxes, --tls-server-name) in :func:`_scu`. Adding an option to every
+command is one entry there (and a field of ``Common`` if the command needs its value);
+``tests/cli/test_shared_options.py`` checks that each command of the app has them.
 
 The command's own parameters come after PEER PORT and before the shared options; ``--help``
 groups options by panel, so each panel lists the shared options in the order declared here.
@@ -56,6 +56,7 @@ def _every(
         ("tls_key", o.TlsKey, None),
         ("tls_ca", o.TlsCA, None),
         ("tls_no_verify", o.TlsNoVerify, False),
+        ("tls_profile", o.TlsProfile, "bcp195-nd"),
     ]
     if scu:
         tls.append(("tls_server_name", o.TlsServerName, None))
@@ -75,10 +76,26 @@ def _scu(calling_aet: str) -> tuple[list[tuple[str, Any, Any]], list[tuple[str, 
     """An SCU's own shared parameters: the arguments that come first, and the options that
     come before the Network options of every command."""
     arguments = [("peer", o.Peer, _EMPTY), ("port", o.Port, _EMPTY)]
-    options = [
+    options: list[tuple[str, Any, Any]] = [
         ("calling_aet", o.CallingAET, calling_aet),
         ("called_aet", o.CalledAET, "ANY-SCP"),
         ("connect_timeout", o.ConnectTimeout, 10.0),
+        ("propose_ts", o.ProposeTS, None),
+        ("propose_uncompr", o.ProposeUncompr, False),
+        ("propose_little", o.ProposeLittle, False),
+        ("propose_big", o.ProposeBig, False),
+        ("propose_implicit", o.ProposeImplicit, False),
+        ("propose_deflated", o.ProposeDeflated, False),
+    ]
+    options += [  # user identity
+        ("user", o.User, None),
+        ("password", o.Password, None),
+        ("password_file", o.PasswordFile, None),
+        ("user_jwt", o.UserJwt, None),
+        ("user_saml", o.UserSaml, None),
+        ("user_kerberos", o.UserKerberos, None),
+        ("identity_response", o.IdentityResponse, False),
+        ("allow_plain_password", o.AllowPlainPassword, False),
     ]
     return arguments, options
 

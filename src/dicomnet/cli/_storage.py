@@ -10,7 +10,13 @@ Duplicates (an instance whose file already exists): ``replace`` (default; the ne
 atomically), ``keep`` (the existing file stays, success is answered), or ``fail`` (the existing
 file stays and the peer gets 0xA7FE "duplicate, not stored"). ``keep`` and ``fail`` are decided
 by the filesystem (a hard link of the temporary file to the final name fails if the name is
-taken), so concurrent associations storing the same instance never both store it.
+taken), so concurrent associations storing the same instance never both store it. A replaced
+file keeps a second name (``.dicomnet-*.previous``, a hard link) until the store has succeeded,
+``on_stored`` included: if the store fails after the rename (``on_stored`` raising, e.g. the
+archive's index refusing the row), the previous file is put back and the failure answered, so
+that a failed store leaves nothing of itself (DESIGN 1.5). Stores of the same file are
+serialised within the process (striped locks by path), so that two associations replacing one
+instance at once cannot interleave their writes and ``on_stored`` calls.
 
 Stored files get mode 0666 less the umask, like any other program's files (the temporary file
 they are written to is private).
@@ -55,7 +61,13 @@ UID_FIELDS = (
     "TransferSyntaxUID",
 )
 TEXT_FIELDS = ("Modality", "PatientID", "CallingAET")
-FIELDS = UID_FIELDS + TEXT_FIELDS
+#: Fields whose values come from a fixed table of safe names (not escaped):
+#: SOPClassPrefix is DCMTK's storescp file-name prefix of the SOP class (CT, SC, RP, ...;
+#: UNKNOWN for classes DCMTK does not know).
+TABLE_FIELDS = ("SOPClassPrefix",)
+FIELDS = UID_FIELDS + TEXT_FIELDS + TABLE_FIELDS
+#: The file name DCMTK's storescp gives (--dcmtk-names).
+DCMTK_NAME = "{SOPClassPrefix}.{SOPInstanceUID}"
 _DATASET_FIELDS = {
     "StudyInstanceUID": 0x0020000D,
     "SeriesInstanceUID": 0x0020000E,
@@ -153,6 +165,7 @@ class StorageHandler:
         self.on_stored = on_stored
         self.stored = 0  # (failures are counted from the responses: see storescp)
         self._lock = threading.Lock()
+        self._path_locks = [threading.Lock() for _ in range(64)]
         # Temporary files are created 0600; the stored file gets the mode any other program
         # would give it (0666 less the umask), as DCMTK's storescp does. Read once, here,
         # before the server's threads exist (os.umask can only be read by setting it).
@@ -172,6 +185,10 @@ class StorageHandler:
                 else event.assoc.acceptor.ae_title
             ),
         }
+        if "SOPClassPrefix" in self.fields:
+            from dicomnet.cli._dcmtk_names_generated import DCMTK_PREFIXES
+
+            values["SOPClassPrefix"] = DCMTK_PREFIXES.get(values["SOPClassUID"], "UNKNOWN")
         wanted = [f for f in self.fields if f in _DATASET_FIELDS]
         if wanted:
             values.update(self._read_fields(event, wanted))
@@ -227,6 +244,8 @@ class StorageHandler:
                     )
                     raise _Refused(code, f"invalid {name} {value[:40]!r}")
                 clean[name] = value
+            elif name in TABLE_FIELDS:
+                clean[name] = value
             else:
                 clean[name] = escape_name(value)
         target = (self.output_dir / self.template.format(**clean)).resolve()
@@ -243,8 +262,18 @@ class StorageHandler:
         except Exception as exc:  # a data set we cannot read the naming fields from
             LOG.error("Cannot name %s: %s", event.request.AffectedSOPInstanceUID, exc)
             return _status(STATUS_CANNOT_NAME, f"cannot read naming fields: {type(exc).__name__}")
+        # One store of a given file at a time in this process: two associations replacing the
+        # same instance at once would otherwise interleave file and on_stored (the index row
+        # of one, the file of the other), or put back a file the other has just replaced.
+        with self._path_locks[hash(target) % len(self._path_locks)]:
+            return self._store(event, target)
+
+    def _store(self, event: Any, target: Path) -> Any:
+        previous: Path | None = None
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
+            if self.on_duplicate == "replace":
+                previous = _keep_previous(target)
             try:
                 # keep/fail: a hard link to the final name decides, so that of two
                 # associations storing the same instance at once exactly one gets it.
@@ -255,11 +284,21 @@ class StorageHandler:
                 os.chmod(target, self.file_mode)
         except OSError as exc:
             LOG.error("Cannot write %s: %s", target, exc)
+            _undo(target, previous, placed=False)
             return _status(STATUS_OUT_OF_RESOURCES, f"cannot write: {exc.strerror or exc}")
-        LOG.info("Stored %s", target)
-        self._count_stored()
+        self._count_stored()  # (before on_stored, which may read the count)
         if self.on_stored is not None:
-            self.on_stored(target, event)
+            try:
+                self.on_stored(target, event)
+            except BaseException:
+                _undo(target, previous, placed=True)
+                with self._lock:
+                    self.stored -= 1  # (the failure is counted from the response sent)
+                raise
+        if previous is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(previous)
+        LOG.info("Stored %s", target)
         return 0x0000
 
     def _duplicate(self, target: Path) -> Any:
@@ -350,6 +389,43 @@ class GroupCommit(Sync):
                 self._cond.notify_all()
 
 
+def _keep_previous(target: Path) -> Path | None:
+    """A second name (a hard link) for the file a replacing store is about to replace, so that
+    it can be put back if the store fails after the rename; None when there is none."""
+    import secrets
+
+    backup = target.with_name(f".dicomnet-{secrets.token_hex(8)}.previous")
+    try:
+        os.link(target, backup)
+    except FileNotFoundError:
+        return None
+    except OSError:  # a file system without hard links: a copy will do
+        import shutil
+
+        try:
+            shutil.copyfile(target, backup)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.unlink(backup)  # a partial copy
+            if isinstance(exc, FileNotFoundError):
+                return None
+            raise
+    return backup
+
+
+def _undo(target: Path, previous: Path | None, *, placed: bool) -> None:
+    """A store failed: put the replaced file back (``previous``), or remove the new file
+    (``placed``: it was renamed into place), so that nothing of the failed store remains."""
+    with contextlib.suppress(OSError):
+        if previous is not None:
+            os.replace(previous, target)
+            from dicomnet.dataset import _fsync_dir
+
+            _fsync_dir(target.parent)
+        elif placed:
+            os.unlink(target)
+
+
 class _Refused(Exception):
     def __init__(self, code: int, comment: str) -> None:
         super().__init__(comment)
@@ -437,3 +513,21 @@ class StoredLines:
             self.output.close()
         except StdoutClosed:
             self.closed.set()
+
+
+def dcmtk_template(template: str) -> str:
+    """``template`` with its file name (the last part) replaced by DCMTK's ``PREFIX.uid``."""
+    head, _, _ = template.rpartition("/")
+    return f"{head}/{DCMTK_NAME}" if head else DCMTK_NAME
+
+
+def check_dir_prefix(prefix: str) -> str:
+    """A -su/-ss directory prefix: letters, digits, '.', '-' and '_' only (it becomes part of
+    a directory name); ValueError otherwise."""
+    if (
+        not prefix
+        or prefix.startswith(".")
+        or not all(c.isascii() and (c.isalnum() or c in "._-") for c in prefix)
+    ):
+        raise ValueError(f"{prefix!r} is not a usable directory prefix (letters, digits, . - _)")
+    return prefix

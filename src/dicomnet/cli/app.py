@@ -156,30 +156,55 @@ def build_single(name: str) -> typer.Typer:
 
 
 def _check_glued(prog: str, argv: list[str]) -> None:
-    from dicomnet.cli._options import GLUED_ALIASES
+    from dicomnet.cli._options import GLUED_ALIASES, GLUED_IDENTITY_ALIASES
 
     for arg in argv:
         if arg == "--":
             return
-        for alias in GLUED_ALIASES:
+        for alias in (*GLUED_ALIASES, *GLUED_IDENTITY_ALIASES):
             if arg.startswith(alias) and arg != alias and not arg.startswith("--"):
                 rest = arg[len(alias) :]
                 if rest.startswith("="):
                     continue
+                shown = (rest, arg) if alias != "-pwd" else ("PASSWORD", "-pwd...")  # unechoed
                 error(
                     prog,
                     f"option {alias} takes its value as a separate argument: "
-                    f"write '{alias} {rest}' (got {arg!r})",
+                    f"write '{alias} {shown[0]}' (got {shown[1]!r})",
                 )
                 raise SystemExit(EXIT_USAGE)
+
+
+def _tls_profile_flags(argv: list[str]) -> list[str]:
+    """DCMTK's profile flags (+py, +px, +pz, +pa) as --tls-profile (before any ``--``)."""
+    from dicomnet.cli._options import DCMTK_TLS_PROFILES
+
+    if not any(arg in DCMTK_TLS_PROFILES for arg in argv):
+        return argv
+    end = argv.index("--") if "--" in argv else len(argv)
+    flags = [
+        f"--tls-profile={DCMTK_TLS_PROFILES[a]}" if a in DCMTK_TLS_PROFILES else a
+        for a in argv[:end]
+    ]
+    return flags + argv[end:]
 
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _rewrite_equals(argv: list[str]) -> list[str]:
+    """DCMTK's ``-x=``/``+x=`` as the long options they stand for (up to ``--``)."""
+    from dicomnet.cli._options import EQUALS_ALIASES
+
+    if "--" in argv:
+        cut = argv.index("--")
+        return [EQUALS_ALIASES.get(a, a) for a in argv[:cut]] + argv[cut:]
+    return [EQUALS_ALIASES.get(a, a) for a in argv]
+
+
 def _run(app: typer.Typer, prog: str) -> None:
-    argv = sys.argv[1:]
+    argv = _rewrite_equals(_tls_profile_flags(sys.argv[1:]))
     _check_glued(prog, argv)
     _start()
     if "NO_COLOR" in os.environ:

@@ -85,7 +85,8 @@ def findscu(
         typer.Option(
             "--relational",
             help="Allow a relational query: no unique keys of the "
-            "levels above (-L SERIES -k Modality=CT); the archive must support it.",
+            "levels above (-L SERIES -k Modality=CT); asks the archive for relational "
+            "queries (SOP Class Extended Negotiation), which it must accept.",
         ),
     ] = False,
     cancel_after: Annotated[
@@ -100,6 +101,16 @@ def findscu(
     write: Annotated[
         Path | None, typer.Option("--write", help="Save each match as a DICOM file in DIR.")
     ] = None,
+    charset: Annotated[
+        str | None,
+        typer.Option(
+            "--charset",
+            help="SpecificCharacterSet of the query, e.g. 'ISO_IR 100' or '\\ISO 2022 IR 87' "
+            "(default: the query's own, else ISO_IR 192 when a key value is not ASCII). "
+            "Responses are decoded in whatever character set they declare.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     from dicomnet import events as evt
     from dicomnet.cli._handlers import build_evt_handlers
@@ -107,6 +118,7 @@ def findscu(
     from dicomnet.cli._query import (
         LEVELS,
         KeyError_,
+        apply_charset,
         build_identifier,
         finish_identifier,
         flatten,
@@ -131,6 +143,7 @@ def findscu(
             key or [], None, query_file, "WORKLIST" if letter == "W" else level
         )
         finish_identifier(identifier, level, explicit_level, model, "find", relational)
+        apply_charset(identifier, charset)
     except KeyError_ as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
     if write is not None:
@@ -141,16 +154,28 @@ def findscu(
                 f"cannot create {write}: {exc.strerror or exc}", EXIT_USAGE
             ) from None
     ssl_context = common.client_tls()
+    identity = common.user_identity(ssl_context)
 
     ae = common.ae()
-    ae.add_requested_context(model, ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"])
+    ae.add_requested_context(
+        model, common.proposal() or ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"]
+    )
     handlers = build_evt_handlers(logging_handlers(common.level), user)
+    ext_neg = None
+    if relational and letter != "W":
+        from dicomnet.ul.items import SOPClassExtended
+
+        # PS3.4 C.5.1.1: ask for relational queries (byte 1 = 1); an archive refuses a
+        # relational query it has not accepted
+        ext_neg = [SOPClassExtended(model, b"\x01")]
     assoc = ae.associate(
         peer,
         port,
         ae_title=common.called_aet,
         ssl_context=ssl_context,
         tls_args=common.tls_args(ssl_context),
+        user_identity=identity,
+        ext_neg=ext_neg,
         evt_handlers=handlers,
     )
     common.check_established(assoc)
@@ -269,7 +294,7 @@ def _output(matches: list[Any], fmt: OutputFormat, no_color: bool, flatten: Any)
                 columns.append(column)
     if chosen is OutputFormat.table and not rows:
         return
-    render(rows, columns, chosen, no_color=no_color)
+    render(rows, columns, chosen, no_color=no_color, whole=True)
 
 
 def _final_status(final: Any, assoc: Any) -> None:

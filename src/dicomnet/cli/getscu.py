@@ -23,6 +23,8 @@ HELP = """Retrieve instances with C-GET and write them into a directory.
 
 Identify what to retrieve with -k keys and the level, e.g. -L STUDY -k StudyInstanceUID=1.2.3.
 Files are written like storescp does (--filepath, atomic, names from validated UIDs).
+As DCMTK's getscu, it proposes a default set of storage classes that fits one association
+(127: every storage class cannot); --storage-class adds the ones a peer needs beyond it.
 --handler without EVENT= handles each received C-STORE (EVT_C_STORE), after the built-in
 storage handler."""
 
@@ -51,9 +53,23 @@ def getscu(
         list[str] | None,
         typer.Option(
             "--storage-class",
-            help="Also accept this storage SOP class (keyword or UID); repeatable.",
+            help="Also accept this storage SOP class (keyword or UID); repeatable. Only 127 "
+            "fit in one association: these come first, then the default ones while room is "
+            "left (the common storage classes, 12-lead ECG and the other waveforms, Label Map "
+            "and Height Map Segmentation, ...; not the retired, DICOS, DICONDE and "
+            "non-patient ones).",
         ),
     ] = None,
+    no_default_storage: Annotated[
+        bool,
+        typer.Option(
+            "--no-default-storage",
+            help="Propose only the --storage-class ones: with few enough classes each gets a "
+            "context per transfer syntax, so the peer sends every instance in the syntax it "
+            "holds it in, untouched (the 127 defaults leave room for one context each: the "
+            "peer then converts instances held in another uncompressed syntax).",
+        ),
+    ] = False,
 ) -> None:
     from dicomnet import events as evt
     from dicomnet.cli._handlers import build_evt_handlers
@@ -87,23 +103,28 @@ def getscu(
         storage = StorageHandler(output_dir, filepath or DEFAULT_TEMPLATE)
     except (OSError, TemplateError) as exc:
         raise CommandError(f"cannot store into {output_dir}: {exc}", EXIT_USAGE) from None
-    classes = storage_classes(storage_class)
+    if no_default_storage and not storage_class:
+        raise CommandError("--no-default-storage needs at least one --storage-class", EXIT_USAGE)
+    classes = storage_classes(storage_class, defaults=not no_default_storage)
     ssl_context = common.client_tls()
+    identity = common.user_identity(ssl_context)
 
     ae = common.ae()
     apply_size_limit(ae, common.max_dataset_size)
     ae.spool_directory = str(storage.output_dir)
-    ae.add_requested_context(model, ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"])
+    proposed = common.proposal()
+    ae.add_requested_context(model, proposed or ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"])
     # One context per transfer syntax when they fit (two per class beside the Q/R one): the
     # peer can then send each instance in the syntax it holds it in, untouched, instead of
-    # converting it to whichever syntax was accepted for a shared context.
-    split = 1 + 2 * len(classes) <= 128
+    # converting it to whichever syntax was accepted for a shared context. With the 127
+    # default classes only one context each fits.
+    split = proposed is None and 1 + 2 * len(classes) <= 128
     for uid in classes:
         if split:
             ae.add_requested_context(uid, "1.2.840.10008.1.2.1")
             ae.add_requested_context(uid, "1.2.840.10008.1.2")
         else:
-            ae.add_requested_context(uid, ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"])
+            ae.add_requested_context(uid, proposed or ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"])
     roles = [build_role(uid, scp_role=True) for uid in classes]
     builtin: list[tuple[Any, Any]] = [*logging_handlers(common.level), (evt.EVT_C_STORE, storage)]
     handlers = build_evt_handlers(builtin, user)
@@ -114,6 +135,7 @@ def getscu(
         ext_neg=roles,
         ssl_context=ssl_context,
         tls_args=common.tls_args(ssl_context),
+        user_identity=identity,
         evt_handlers=handlers,
     )
     common.check_established(assoc)

@@ -60,7 +60,9 @@ def movescu(
     patient_study_only: o.PatientStudyOnly = False,
     store_port: Annotated[
         int | None,
-        typer.Option("--store-port", help="Receive the instances here on this port."),
+        typer.Option(
+            "--store-port", "+P", help="Receive the instances here on this port (DCMTK's +P)."
+        ),
     ] = None,
     accept_from: Annotated[
         list[str] | None,
@@ -113,6 +115,7 @@ def movescu(
     except KeyError_ as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
     ssl_context = common.client_tls()
+    identity = common.user_identity(ssl_context)
     log_handlers = logging_handlers(common.level)
 
     try:
@@ -123,6 +126,17 @@ def movescu(
     storage: StorageHandler | None = None
     refused: list[str] = []
     receiver: Any = None
+    receiver_tls: Any = None
+    if store_port is not None and ssl_context is not None:
+        # The C-STORE sub-operations come over TLS too: the receiver serves our certificate
+        # and, unless --tls-no-verify, requires the sender's, signed by --tls-ca.
+        if not common.tls_cert:
+            raise CommandError(
+                "--store-port with TLS needs --tls-cert (and --tls-key): the receiver serves "
+                "TLS with it",
+                EXIT_USAGE,
+            )
+        receiver_tls = common.server_tls()
     if store_port is not None:
         try:
             output_dir.mkdir(parents=True, exist_ok=True)
@@ -134,6 +148,7 @@ def movescu(
         receiver.dimse_timeout = common.dimse_timeout
         receiver.spool_directory = str(storage.output_dir)
         receiver.require_calling_aet = senders
+        receiver.maximum_pdu_size = common.receive_pdu
         apply_size_limit(receiver, common.max_dataset_size)
         receiver.add_supported_context(Verification)
         for sop_class in AllStorageClasses:
@@ -145,13 +160,16 @@ def movescu(
 
     try:
         ae = common.ae()
-        ae.add_requested_context(model, ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"])
+        ae.add_requested_context(
+            model, common.proposal() or ["1.2.840.10008.1.2.1", "1.2.840.10008.1.2"]
+        )
         assoc = ae.associate(
             peer,
             port,
             ae_title=common.called_aet,
             ssl_context=ssl_context,
             tls_args=common.tls_args(ssl_context),
+            user_identity=identity,
             evt_handlers=build_evt_handlers(log_handlers, []),
         )
         common.check_established(assoc)
@@ -161,6 +179,7 @@ def movescu(
                 server = receiver.start_server(
                     (address, store_port),
                     block=False,
+                    ssl_context=receiver_tls,
                     evt_handlers=build_evt_handlers(
                         [
                             *log_handlers,

@@ -37,16 +37,16 @@ is a SQLite database in DIR (dicomnet-index.sqlite3) unless --db names another, 
 postgresql://user:password@host/db so that several qrscp and storescp --index nodes share one
 index over shared storage. C-FIND: Patient Root, Study Root and Patient/Study Only at every
 level, with the matching rules of PS3.4 C.2.2.2 (single value, universal, * and ? wildcards,
-date/time ranges, UID lists; person names case-insensitive; relational queries answered).
+date/time ranges, UID lists, sequence matching; person names case-insensitive; relational
+queries when the SCU negotiated them, refused with 0xA900 otherwise).
 C-GET and C-MOVE send the stored files undecoded when the transfer syntax allows; C-MOVE
 destinations come from --move-dest AE=host:port (repeatable) or --move-dest-file. --worklist
 DIR adds Modality Worklist C-FIND from the worklist files in DIR (reloaded when they change).
 qrscp index DIR [--db URL] rebuilds the index from the files under DIR and reports unreadable
 ones. One line per stored instance goes to stdout; SIGINT/SIGTERM stop the server (exit 0).
 --handler without EVENT= handles each received C-STORE, after the built-in storage and index;
-with EVENT=EVT_C_FIND, EVT_C_GET or EVT_C_MOVE it replaces the built-in query or retrieve."""
-
-_GENERATOR_EVENTS = ("EVT_C_FIND", "EVT_C_GET", "EVT_C_MOVE", "EVT_SOP_EXTENDED")
+with EVENT=EVT_C_FIND, EVT_C_GET or EVT_C_MOVE it is added to the built-in query or
+retrieve: the archive's responses come first, then the handler's (the first failure ends it)."""
 
 
 class _Stop(Exception):
@@ -115,6 +115,12 @@ def qrscp(
     sort_on_study_uid: o.SortOnStudyUID = False,
     on_duplicate: o.OnDuplicate = "replace",
     accept_all: o.AcceptAll = False,
+    prefer_ts: o.PreferTS = None,
+    prefer_uncompr: o.PreferUncompr = False,
+    prefer_little: o.PreferLittle = False,
+    prefer_big: o.PreferBig = False,
+    prefer_deflated: o.PreferDeflated = False,
+    implicit_only: o.ImplicitOnly = False,
     move_dest: Annotated[
         list[str] | None,
         typer.Option("--move-dest", help="A C-MOVE destination AE=host:port (repeatable)."),
@@ -136,6 +142,9 @@ def qrscp(
     ae_title: o.ScpAETitle = "QRSCP",
     require_called_aet: o.RequireCalledAET = False,
     require_calling_aet: o.RequireCallingAET = None,
+    allow_plain_password: o.AllowPlainPasswordScp = False,
+    require_user: o.RequireUser = None,
+    hash_password: o.HashPassword = None,
     max_associations: o.MaxAssociations = 10,
     idle_timeout: Annotated[
         float,
@@ -213,8 +222,9 @@ def _serve(options: dict[str, Any], user: list[Any]) -> None:
         TemplateError,
         prepare_output_dir,
     )
+    from dicomnet.cli._transfer import acceptance
     from dicomnet.qr import MODELS
-    from dicomnet.sop_class import AllStorageClasses, AllTransferSyntaxes, Verification
+    from dicomnet.sop_class import AllStorageClasses, Verification
     from dicomnet.ul.codec import validate_ae_title
 
     o_ = options
@@ -241,6 +251,11 @@ def _serve(options: dict[str, Any], user: list[Any]) -> None:
         destinations[title] = where
     template = o_["filepath"] or (PRESETS["study"] if o_["sort_on_study_uid"] else DEFAULT_TEMPLATE)
     ssl_context = common.server_tls()
+    users = None
+    if o_["require_user"] is not None:
+        from dicomnet.cli._identity import require_user
+
+        users = require_user(o_["require_user"])  # exit 2 before anything is created
     prepare_output_dir("qrscp", output_dir, quiet)
 
     done = threading.Event()
@@ -251,7 +266,16 @@ def _serve(options: dict[str, Any], user: list[Any]) -> None:
     except (TemplateError, ValueError) as exc:
         raise CommandError(f"--filepath/--on-duplicate: {exc}", EXIT_USAGE) from None
     index = open_index(o_["db"], storage.output_dir)
-    archive = ArchiveSCP(index, ae_title, destinations)
+    move_options = None
+    if ssl_context is not None:
+        # TLS on, as dcmqrscp +tls: the associations to move destinations use it too (our
+        # certificate, the destination's verified against --tls-ca and its host name)
+        move_tls = common.move_tls()
+
+        def move_options(host: str) -> dict[str, Any]:
+            return {"tls_args": (move_tls, host)}
+
+    archive = ArchiveSCP(index, ae_title, destinations, move_options)
     worklist_scp = None
     if o_["worklist"] is not None:
         from dicomnet.archive.worklist import WorklistSCP
@@ -265,7 +289,6 @@ def _serve(options: dict[str, Any], user: list[Any]) -> None:
             return worklist_scp.find(event)
         return archive.find(event)
 
-    replaced = {spec.event.name for spec in user if spec.event.name in _GENERATOR_EVENTS}
     builtin: list[tuple[Any, Any]] = list(logging_handlers(common.level))
     builtin.append((evt.EVT_C_STORE, IndexingStore(storage, index)))
     failed = FailureCounter()
@@ -276,8 +299,7 @@ def _serve(options: dict[str, Any], user: list[Any]) -> None:
         (evt.EVT_C_MOVE, archive.move),
         (evt.EVT_SOP_EXTENDED, sop_extended),
     ):
-        if event_type.name not in replaced:
-            builtin.append((event_type, func))
+        builtin.append((event_type, func))  # a user --handler for it is composed after it
 
     ae = AE(ae_title)
     ae.acse_timeout = common.acse_timeout
@@ -286,10 +308,25 @@ def _serve(options: dict[str, Any], user: list[Any]) -> None:
     ae.maximum_associations = o_["max_associations"]
     ae.require_called_aet = o_["require_called_aet"]
     ae.require_calling_aet = calling
-    if common.max_pdu is not None:
-        ae.maximum_pdu_size = common.max_pdu
+    ae.allow_plain_password = o_["allow_plain_password"]
+    if users is not None:
+        ae.require_user_identity = True
+        builtin.append((evt.EVT_USER_ID, users))
+    ae.maximum_pdu_size = common.receive_pdu
     ae.spool_directory = str(storage.output_dir)
-    syntaxes = list(AllTransferSyntaxes) if o_["accept_all"] else None
+    accepted = acceptance(
+        o_["prefer_ts"],
+        {
+            "+x=": o_["prefer_uncompr"],
+            "+xe": o_["prefer_little"],
+            "+xb": o_["prefer_big"],
+            "+xd": o_["prefer_deflated"],
+            "+xi": o_["implicit_only"],
+            "+xa": o_["accept_all"],
+        },
+    )
+    accepted.apply(ae)
+    syntaxes = accepted.syntaxes
     import gc
 
     # Everything loaded so far (SQLAlchemy, the SOP class tables) lives until exit: out of the

@@ -1,7 +1,9 @@
 """``storescp PORT``: receive DICOM instances into a directory.
 
-Accepts every storage SOP class (uncompressed transfer syntaxes; ``--accept-all`` for compressed
-ones too) and Verification. Files are written by the built-in storage handler (see
+Accepts every storage SOP class (uncompressed transfer syntaxes; ``--accept-all``/``+xa`` for
+every one, keeping the sender's first proposed; DCMTK's ``+x…`` presets and ``--prefer-ts``; see
+:mod:`dicomnet.cli._transfer`), unknown ones too with ``--promiscuous`` (``-pm``), and
+Verification. Files are written by the built-in storage handler (see
 :mod:`dicomnet.cli._storage`) unless ``--no-store``; user handlers run after it.
 """
 
@@ -28,16 +30,20 @@ from dicomnet.cli._shared import shared_options
 
 HELP = """Receive DICOM instances (C-STORE SCP) and write them as Part-10 files.
 
-Files are named by --filepath (default {Modality}.{SOPInstanceUID}.dcm) from validated UIDs
-only, written atomically (temp file, fsync, rename, fsync of the directory: see --fsync) before
-the success response; a data set that is malformed, whose UIDs differ from the command's, or
-that cannot be written gets a failure status and nothing is kept. A file that exists already is
-replaced (--on-duplicate keep|fail to change that; decided atomically). Temporary files left by
-a killed storescp are removed at start. One line per stored instance goes to stdout (a table on
-a terminal, text otherwise, or --format), a summary to stderr at the end. SIGINT/SIGTERM stop
-the server cleanly (exit 0); a closed stdout stops it too (exit 141). --handler without EVENT=
-handles each received C-STORE (EVT_C_STORE), after the built-in storage handler; the first
-failure status wins."""
+Every storage SOP class is accepted (--promiscuous: unknown ones too) in the uncompressed
+transfer syntaxes (--accept-all/+xa: any, the sender's first proposed kept; +x=, +xe, +xb, +xd,
++xi: DCMTK's presets; --prefer-ts: our preference).
+
+Files are named by --filepath (default {Modality}.{SOPInstanceUID}.dcm; --dcmtk-names: DCMTK's
+CT.<uid>, SC.<uid>, ...) from validated UIDs only, written atomically (temp file, fsync, rename,
+fsync of the directory: see --fsync) before the success response; a data set that is
+malformed, whose UIDs differ from the command's, or that cannot be written gets a failure status
+and nothing is kept. A file that exists already is replaced (--on-duplicate keep|fail to change
+that; decided atomically). Temporary files left by a killed storescp are removed at start. One
+line per stored instance goes to stdout (a table on a terminal, text otherwise, or --format), a
+summary to stderr at the end. SIGINT/SIGTERM stop the server cleanly (exit 0); a closed stdout
+stops it too (exit 141). --handler without EVENT= handles each received C-STORE (EVT_C_STORE),
+after the built-in storage handler; the first failure status wins."""
 
 
 class _Stop(Exception):
@@ -59,7 +65,7 @@ def storescp(
             "--filepath",
             help="File name template: {SOPInstanceUID}, {SOPClassUID}, "
             "{StudyInstanceUID}, {SeriesInstanceUID}, {Modality}, {PatientID}, "
-            "{CallingAET}, {TransferSyntaxUID}.",
+            "{CallingAET}, {TransferSyntaxUID}, {SOPClassPrefix} (DCMTK's: CT, SC, RP, ...).",
         ),
     ] = None,
     sort_on_study_uid: o.SortOnStudyUID = False,
@@ -69,8 +75,68 @@ def storescp(
     sort_on_patient: Annotated[
         bool, typer.Option("--sort-on-patient-id", help="Patient/study subdirectories.")
     ] = False,
+    sort_study_prefix: Annotated[
+        str | None,
+        typer.Option(
+            "--sort-study-prefix",
+            "-su",
+            help="DCMTK's -su PREFIX: one subdirectory PREFIX_<StudyInstanceUID> per study.",
+            show_default=False,
+        ),
+    ] = None,
+    sort_conc_studies: Annotated[
+        str | None,
+        typer.Option(
+            "--sort-conc-studies",
+            "-ss",
+            help="DCMTK's -ss PREFIX (PREFIX_<timestamp> per study): accepted for scripts, "
+            "and named PREFIX_<StudyInstanceUID> instead (stable, with a warning).",
+            show_default=False,
+        ),
+    ] = None,
+    sort_patient_name: Annotated[
+        bool,
+        typer.Option(
+            "--sort-on-patientname",
+            "-sp",
+            help="DCMTK's -sp (<PatientName>_<timestamp> per study): as --sort-on-patient-id "
+            "(names are not unique; with a warning).",
+        ),
+    ] = False,
+    dcmtk_names: Annotated[
+        bool,
+        typer.Option(
+            "--dcmtk-names",
+            help="Name files as DCMTK's storescp does: <prefix>.<SOPInstanceUID>, the prefix "
+            "from the SOP class (CT, MR, SC, RP, ...; UNKNOWN for classes DCMTK does not "
+            "know), no extension; with the sort options too ({SOPClassPrefix} in --filepath).",
+        ),
+    ] = False,
+    fork: Annotated[
+        bool,
+        typer.Option(
+            "--fork",
+            help="DCMTK's --fork, accepted for scripts: not needed, storescp serves "
+            "associations concurrently (a warning, nothing else changes).",
+        ),
+    ] = False,
     on_duplicate: o.OnDuplicate = "replace",
     accept_all: o.AcceptAll = False,
+    prefer_ts: o.PreferTS = None,
+    prefer_uncompr: o.PreferUncompr = False,
+    prefer_little: o.PreferLittle = False,
+    prefer_big: o.PreferBig = False,
+    prefer_deflated: o.PreferDeflated = False,
+    implicit_only: o.ImplicitOnly = False,
+    promiscuous: Annotated[
+        bool,
+        typer.Option(
+            "--promiscuous",
+            "-pm",
+            help="Also accept SOP classes we do not know (a private or newer storage class), "
+            "as DCMTK's -pm; known non-storage classes stay refused.",
+        ),
+    ] = False,
     no_store: Annotated[
         bool, typer.Option("--no-store", help="Do not write files; leave it to --handler.")
     ] = False,
@@ -93,14 +159,9 @@ def storescp(
     ae_title: o.ScpAETitle = "STORESCP",
     require_called_aet: o.RequireCalledAET = False,
     require_calling_aet: o.RequireCallingAET = None,
-    allow_plain_password: Annotated[
-        bool,
-        typer.Option(
-            "--allow-plain-password",
-            help="Accept a username+password identity over plain TCP (default: refused "
-            "unless TLS is on: the password would cross the network in clear).",
-        ),
-    ] = False,
+    allow_plain_password: o.AllowPlainPasswordScp = False,
+    require_user: o.RequireUser = None,
+    hash_password: o.HashPassword = None,
     max_associations: o.MaxAssociations = 10,
     max_pending: Annotated[
         int,
@@ -149,8 +210,6 @@ def storescp(
     from dicomnet.cli._handlers import build_evt_handlers
     from dicomnet.cli._logging import logging_handlers
     from dicomnet.cli._storage import (
-        DEFAULT_TEMPLATE,
-        PRESETS,
         FailureCounter,
         StorageHandler,
         StoredLines,
@@ -158,7 +217,8 @@ def storescp(
         prepare_output_dir,
         sync_for,
     )
-    from dicomnet.sop_class import AllStorageClasses, AllTransferSyntaxes, Verification
+    from dicomnet.cli._transfer import acceptance
+    from dicomnet.sop_class import AllStorageClasses, UncompressedTransferSyntaxes, Verification
     from dicomnet.ul.codec import validate_ae_title
 
     user = start(common, evt.EVT_C_STORE)
@@ -168,20 +228,43 @@ def storescp(
         calling = [validate_ae_title(a) for a in require_calling_aet or []]
     except ValueError as exc:
         raise CommandError(f"invalid AE title: {exc}", EXIT_USAGE) from None
-    template = filepath or (
-        PRESETS["series"]
-        if sort_on_series
-        else PRESETS["patient"]
-        if sort_on_patient
-        else PRESETS["study"]
-        if sort_on_study_uid
-        else DEFAULT_TEMPLATE
+    template = _template(
+        filepath,
+        dcmtk_names,
+        sort_on_study_uid=sort_on_study_uid,
+        sort_on_series=sort_on_series,
+        sort_on_patient=sort_on_patient,
+        study_prefix=sort_study_prefix,
+        conc_prefix=sort_conc_studies,
+        patient_name=sort_patient_name,
+        quiet=quiet,
     )
+    if fork and not quiet:
+        sys.stderr.write(
+            "storescp: warning: --fork is not needed: storescp serves associations "
+            "concurrently (see --max-associations); going on\n"
+        )
     ssl_context = common.server_tls()
     try:
         sync = sync_for(fsync)
     except ValueError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from None
+    users = None
+    if require_user is not None:
+        from dicomnet.cli._identity import require_user as users_handler
+
+        users = users_handler(require_user)  # exit 2 before anything is created
+    accepted = acceptance(
+        prefer_ts,
+        {
+            "+x=": prefer_uncompr,
+            "+xe": prefer_little,
+            "+xb": prefer_big,
+            "+xd": prefer_deflated,
+            "+xi": implicit_only,
+            "+xa": accept_all,
+        },
+    )
 
     done = threading.Event()
     lines = StoredLines(common.fmt, common.no_color, done)
@@ -236,14 +319,20 @@ def storescp(
     ae.require_called_aet = require_called_aet
     ae.require_calling_aet = calling
     ae.allow_plain_password = allow_plain_password
-    if common.max_pdu is not None:
-        ae.maximum_pdu_size = common.max_pdu
+    if users is not None:
+        ae.require_user_identity = True
+        builtin.append((evt.EVT_USER_ID, users))
+    ae.maximum_pdu_size = common.receive_pdu
     if storage is not None:
         ae.spool_directory = str(storage.output_dir)
-    syntaxes = list(AllTransferSyntaxes) if accept_all else None
+    accepted.apply(ae)
+    if promiscuous:
+        ae.promiscuous_transfer_syntaxes = accepted.syntaxes or [
+            str(t) for t in UncompressedTransferSyntaxes
+        ]
     ae.add_supported_context(Verification)
     for sop_class in AllStorageClasses:
-        ae.add_supported_context(sop_class, syntaxes)
+        ae.add_supported_context(sop_class, accepted.syntaxes)
 
     # SIGINT/SIGTERM: a clean stop (exit 0), from the moment we listen; a second one while
     # stopping cuts the wait for running associations short.
@@ -274,7 +363,7 @@ def storescp(
         where = f"writing to {output_dir} as {template}" if storage else "not storing (--no-store)"
         sys.stderr.write(
             f"storescp: listening on {host}:{real_port} as {ae_title}; {where}; "
-            f"{'all' if accept_all else 'uncompressed'} transfer syntaxes; "
+            f"{accepted.describe()}{'; promiscuous' if promiscuous else ''}; "
             f"duplicates: {on_duplicate}; max {max_associations} associations"
             f"{'; TLS' if ssl_context else ''}\n"
         )
@@ -300,6 +389,74 @@ def storescp(
             )
     if lines.closed.is_set():
         raise StdoutClosed()
+
+
+def _template(
+    filepath: str | None,
+    dcmtk_names: bool,
+    *,
+    sort_on_study_uid: bool,
+    sort_on_series: bool,
+    sort_on_patient: bool,
+    study_prefix: str | None,
+    conc_prefix: str | None,
+    patient_name: bool,
+    quiet: bool,
+) -> str:
+    """The file name template of --filepath, the sort options (ours and DCMTK's -su, -ss,
+    -sp) and --dcmtk-names; exit 2 for combinations that contradict each other."""
+    from dicomnet.cli._storage import (
+        DEFAULT_TEMPLATE,
+        PRESETS,
+        check_dir_prefix,
+        dcmtk_template,
+    )
+
+    dcmtk_sorts = {"-su": study_prefix is not None, "-ss": conc_prefix is not None}
+    dcmtk_sorts["-sp"] = patient_name
+    sorts = {
+        "--sort-on-study-uid": sort_on_study_uid,
+        "--sort-on-series": sort_on_series,
+        "--sort-on-patient-id": sort_on_patient,
+        **dcmtk_sorts,
+    }
+    given = [name for name, on in sorts.items() if on]
+    if any(dcmtk_sorts.values()) and len(given) > 1:
+        raise CommandError(f"{' and '.join(given)} are alternatives: give one", EXIT_USAGE)
+    if filepath is not None:
+        if dcmtk_names or any(dcmtk_sorts.values()):
+            raise CommandError(
+                "--filepath sets the whole name: not with --dcmtk-names, -su, -ss or -sp "
+                "(use {SOPClassPrefix} in it)",
+                EXIT_USAGE,
+            )
+        return filepath
+    prefix = study_prefix if study_prefix is not None else conc_prefix
+    if prefix is not None:
+        try:
+            prefix = check_dir_prefix(prefix)
+        except ValueError as exc:
+            raise CommandError(f"-su/-ss: {exc}", EXIT_USAGE) from None
+        if conc_prefix is not None and not quiet:
+            sys.stderr.write(
+                "storescp: warning: -ss: study directories are named PREFIX_<StudyInstanceUID>, "
+                "not by time stamp\n"
+            )
+        template = f"{prefix}_{PRESETS['study']}"
+    elif sort_on_series:
+        template = PRESETS["series"]
+    elif patient_name or sort_on_patient:
+        if patient_name and not quiet:
+            sys.stderr.write(
+                "storescp: warning: -sp: sorting by Patient ID and study "
+                "(--sort-on-patient-id), not by name and time stamp\n"
+            )
+        template = PRESETS["patient"]
+    elif sort_on_study_uid:
+        template = PRESETS["study"]
+    else:
+        template = DEFAULT_TEMPLATE
+    return dcmtk_template(template) if dcmtk_names else template
 
 
 def _indexing(storage: Any, db: str) -> Any:

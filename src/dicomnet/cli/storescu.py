@@ -12,6 +12,7 @@ not sent are reported as such, or sent on a new association (``--retry N``).
 
 from __future__ import annotations
 
+import enum
 import os
 import sys
 import threading
@@ -41,7 +42,9 @@ HELP = """Send DICOM files (C-STORE SCU); directories are scanned (+r: recursive
 
 Each file is checked before it is sent (structure in its transfer syntax, SOP Class/Instance
 UIDs, taken from the data set); one that cannot be sent is reported and skipped, and the rest
-goes on. Non-DICOM inputs are skipped (exit 2 if nothing could be sent); a malformed or unreadable
+goes on. A file without File Meta (a bare data set) is sent, with a warning, when it carries
+its SOP UIDs (its transfer syntax read from its first element, as DCMTK). Non-DICOM inputs are
+skipped (exit 2 if nothing could be sent); a malformed or unreadable
 DICOM file gives exit 2; files whose SOP class or transfer syntax the peer did not accept (or
 that cannot be converted exactly to one it did) are reported and not sent (exit 4); a failure
 status for any file gives exit 6; an abort leaves the remaining files not sent (exit 5) unless
@@ -49,6 +52,18 @@ status for any file gives exit 6; an abort leaves the remaining files not sent (
 EVENT= handles each DIMSE message received (EVT_DIMSE_RECV, i.e. each C-STORE response)."""
 
 MAX_CONTEXTS = 128
+
+
+class Decompress(enum.StrEnum):
+    never = "never"
+    lossless = "lossless"
+    lossy = "lossy"
+
+
+class Compress(enum.StrEnum):
+    rle = "rle"
+    jpeg_ls = "jpeg-ls"
+    j2k = "j2k"
 
 
 @record
@@ -94,7 +109,7 @@ def _inspect(path: Path) -> Item:
     except FileNotFoundError:
         return Item(path, 0, problem="no such file", dicom=False)
     except Part10Error as exc:
-        return Item(path, 0, problem=str(exc), dicom=False)
+        return _inspect_bare(path, str(exc))
     except (ValueError, OSError) as exc:  # StructureError, unreadable
         return Item(path, 0, problem=str(exc))
     sop_class, sop_instance = scan.uid(SOP_CLASS_UID), scan.uid(SOP_INSTANCE_UID)
@@ -112,12 +127,77 @@ def _inspect(path: Path) -> Item:
     return item
 
 
-def _contexts(items: list[Item]) -> list[Any]:
+def _inspect_bare(path: Path, problem: str) -> Item:
+    """A file without File Meta: sendable (with a warning) when it is a data set whose first
+    element shows its transfer syntax (:func:`dicomnet.part10.detect_bare_dataset`, as DCMTK)
+    and that carries valid SOP Class and Instance UIDs; otherwise not DICOM (``problem``)."""
+    from dicomnet.part10 import Part10Error, detect_bare_dataset
+    from dicomnet.sop_class import uid_name
+    from dicomnet.ul.codec import is_valid_uid
+    from dicomnet.validate import SOP_CLASS_UID, SOP_INSTANCE_UID, validate_stream
+
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as handle:
+            meta = detect_bare_dataset(handle)
+            scan = validate_stream(handle, meta.transfer_syntax_uid, stop_after=SOP_INSTANCE_UID)
+    except (Part10Error, ValueError, OSError):
+        return Item(path, 0, problem=problem, dicom=False)
+    sop_class, sop_instance = scan.uid(SOP_CLASS_UID), scan.uid(SOP_INSTANCE_UID)
+    if scan.error is not None or not (is_valid_uid(sop_class) and is_valid_uid(sop_instance)):
+        return Item(path, 0, problem=problem, dicom=False)
+    return Item(
+        path,
+        size,
+        sop_class,
+        sop_instance,
+        meta.transfer_syntax_uid,
+        warning="no File Meta Information header: sending its data set, read as "
+        f"{uid_name(meta.transfer_syntax_uid)} (from its first element)",
+    )
+
+
+def _contexts(
+    items: list[Item],
+    proposed: list[str] | None = None,
+    decompress: str = "lossless",
+    compress: str | None = None,
+) -> list[Any]:
+    """The contexts the files need; ``proposed`` (--propose-ts, -x...): the transfer syntaxes
+    of one context per SOP class of uncompressed files instead of the default ones (a file in
+    another uncompressed syntax is converted to the accepted one; compressed files keep a
+    context of their own syntax). Unless ``decompress`` is "never", a class with a compressed
+    file also gets the uncompressed context, used if its own syntax is refused; with
+    ``compress`` (a transfer syntax UID) a class with uncompressed files gets a context for it
+    first."""
     from dicomnet.presentation import PresentationContext
+    from dicomnet.transcode import can_decompress
 
     wanted: dict[tuple[str, str], None] = {}
     for item in items:
         wanted[(item.sop_class, item.syntax)] = None
+    compressing = {c: None for c, syntax in wanted if compress and syntax in UNCOMPRESSED_SYNTAXES}
+    first = [PresentationContext(c, [compress]) for c in compressing if compress]
+    # lossy data also gets the uncompressed context unless decompression is off: then a peer
+    # that refuses its syntax is told why the file is skipped (and that 'lossy' would send it)
+    decompressing = {
+        c: None
+        for c, syntax in wanted
+        if syntax not in UNCOMPRESSED_SYNTAXES and can_decompress(syntax, "lossy")
+        if decompress != "never"
+    }
+    for c, syntax in list(wanted):
+        if c in decompressing and syntax not in UNCOMPRESSED_SYNTAXES:
+            wanted.setdefault((c, UNCOMPRESSED_SYNTAXES[0]), None)
+    if proposed is not None:
+        contexts = [
+            PresentationContext(sop_class, [syntax])
+            for sop_class, syntax in wanted
+            if syntax not in UNCOMPRESSED_SYNTAXES
+        ]
+        classes = {c: None for c, syntax in wanted if syntax in UNCOMPRESSED_SYNTAXES}
+        contexts += [PresentationContext(c, list(proposed)) for c in classes]
+        return first + contexts
     # Each file's own transfer syntax alone in a context of its own, so that the acceptor
     # cannot pick another syntax for it (that would force decoding and re-encoding); then one
     # context per SOP class with the uncompressed fallbacks, used only if the first is refused.
@@ -129,7 +209,7 @@ def _contexts(items: list[Item]) -> list[Any]:
             fallbacks[sop_class] = None
     for sop_class in fallbacks:
         contexts.append(PresentationContext(sop_class, list(UNCOMPRESSED_SYNTAXES[:2])))
-    return contexts
+    return first + contexts
 
 
 @scu_options("STORESCU", handles="each DIMSE message received")
@@ -138,6 +218,14 @@ def storescu(
     paths: Annotated[
         list[Path], typer.Argument(help="Files and directories to send.", show_default=False)
     ],
+    scan_directories: Annotated[
+        bool,
+        typer.Option(
+            "--scan-directories",
+            "+sd",
+            help="DCMTK's +sd, accepted for scripts: directories given are always scanned.",
+        ),
+    ] = False,
     recursive: Annotated[
         bool, typer.Option("--recursive", "+r", help="Scan directories recursively.")
     ] = False,
@@ -157,6 +245,23 @@ def storescu(
             help="Send over N parallel associations, each file once (results in file order).",
         ),
     ] = 1,
+    decompress: Annotated[
+        Decompress,
+        typer.Option(
+            "--decompress",
+            help="A compressed file the peer accepts only uncompressed is decompressed: "
+            "'lossless' compression only (default; dcmsend's +dls), 'lossy' too (+dly: the "
+            "receiver gets the lossy pixels), or 'never' (-dn: skipped). Needs dicomnet[codecs].",
+        ),
+    ] = Decompress.lossless,
+    compress: Annotated[
+        Compress | None,
+        typer.Option(
+            "--compress",
+            help="Propose this lossless compression for uncompressed files and compress them "
+            "when the peer accepts it (else they go uncompressed). Needs dicomnet[codecs].",
+        ),
+    ] = None,
 ) -> None:
     from dicomnet import events as evt
     from dicomnet.cli._handlers import build_evt_handlers
@@ -164,6 +269,7 @@ def storescu(
 
     user = start(common, evt.EVT_DIMSE_RECV)
     ssl_context = common.client_tls()
+    identity = common.user_identity(ssl_context)
     peer, port, quiet, fmt, no_color = (
         common.peer,
         common.port,
@@ -172,7 +278,11 @@ def storescu(
         common.no_color,
     )
 
+    from dicomnet.transcode import COMPRESSIONS
+
+    compress_uid = COMPRESSIONS[compress.value] if compress is not None else None
     batch = _Batch(quiet=quiet)
+    batch.transcode = {"decompress": decompress.value, "compress": compress_uid}
     items: list[Item] = []
     for path in _walk(paths, recursive):
         item = _inspect(path)
@@ -185,7 +295,7 @@ def storescu(
     if not items:
         _finish(batch.rows, fmt, no_color)
         raise CommandError("nothing to send (no readable DICOM file)", EXIT_USAGE)
-    contexts = _contexts(items)
+    contexts = _contexts(items, common.proposal(), decompress.value, compress_uid)
     if len(contexts) > MAX_CONTEXTS:
         raise CommandError(
             f"the files need {len(contexts)} presentation contexts; at most {MAX_CONTEXTS} fit "
@@ -204,6 +314,7 @@ def storescu(
             ae_title=common.called_aet,
             ssl_context=ssl_context,
             tls_args=common.tls_args(ssl_context),
+            user_identity=identity,
             evt_handlers=handlers,
         )
 
@@ -270,6 +381,7 @@ class _Batch:
         self.in_flight: list[Item] = []  # the files being sent, then those not sent yet
         self.unknown = 1  # how many of in_flight (or of the files not sent) were being sent
         self.lock = threading.Lock()  # rows and counts (--associations: one thread each)
+        self.transcode: dict[str, Any] = {}  # store_instance's decompress= and compress=
 
     def skip(
         self, item: Item, reason: str, *, invalid: bool = False, context: bool = False
@@ -303,7 +415,7 @@ class _Batch:
         from dicomnet.errors import NoContextError
 
         try:
-            rsp = assoc.store_instance(item.path)
+            rsp = assoc.store_instance(item.path, **self.transcode)
         except (NoContextError, ConversionError) as exc:
             with self.lock:
                 self.skip(item, str(exc), context=True)

@@ -60,11 +60,12 @@ class AcceptorSettings(Protocol):
     require_called_aet: bool
     require_calling_aet: list[str]
     allow_plain_password: bool
+    require_user_identity: bool
     maximum_associations: int
     implementation_class_uid: str
     implementation_version_name: str | None
 
-    def supported_context_specs(self) -> Sequence[ContextSpec]: ...
+    def supported_context_specs(self, proposed: Sequence[str] = ()) -> Sequence[ContextSpec]: ...
 
 
 class AcceptancePort(HandlerHost, Protocol):
@@ -138,8 +139,9 @@ def answer_request(
         return Answer(rj=rj)
 
     try:
+        proposed = [cx.abstract_syntax for cx in rq.presentation_contexts]
         result = negotiate_as_acceptor(
-            rq.presentation_contexts, info.roles, settings.supported_context_specs()
+            rq.presentation_contexts, info.roles, settings.supported_context_specs(proposed)
         )
     except RemoteProtocolError as exc:
         rejection = rejection_for(exc)
@@ -202,6 +204,12 @@ def _user_identity(
 ) -> tuple[bool, UserIdentityAC | None]:
     identity = rq.user_information.user_identity_rq
     if identity is None:
+        if settings.require_user_identity:
+            LOGGER.warning(
+                "%s sent no user identity; refusing the association (require_user_identity)",
+                port.requestor.address,
+            )
+            return False, None
         return True, None
     port.requestor.user_identity = identity
     if identity.identity_type == 2 and not encrypted and not settings.allow_plain_password:

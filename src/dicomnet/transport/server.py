@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from dicomnet import events as evt
 from dicomnet.events import HandlerRegistry
+from dicomnet.transport.acceptor import AcceptorCore
 from dicomnet.transport.connection import ConnectError, Connection, deadline_in, wrap_tls
 from dicomnet.transport.driver import AssociationCore
 
@@ -63,7 +64,7 @@ class AssociationServer:
         handlers: HandlerRegistry,
         ssl_context: ssl.SSLContext | None = None,
         *,
-        factory: Callable[[AssociationServer, HandlerRegistry], AssociationCore],
+        factory: Callable[[AssociationServer, HandlerRegistry], AcceptorCore],
         on_shutdown: Callable[[AssociationServer], None] | None = None,
     ) -> None:
         self.ae = ae
@@ -85,7 +86,7 @@ class AssociationServer:
         self.server_address: tuple[str, int] = (str(host), int(port))
         self._wake_r, self._wake_w = os.pipe()
         self._lock = threading.Lock()
-        self._associations: list[AssociationCore] = []
+        self._associations: list[AcceptorCore] = []
         # Connections without an association slot, oldest first, with the socket to cut.
         self._pending: dict[AssociationCore, socket.socket] = {}
         self._slots: set[AssociationCore] = set()  # associations holding a slot
@@ -120,7 +121,7 @@ class AssociationServer:
     # --- associations -----------------------------------------------------------------------
 
     @property
-    def active_associations(self) -> list[AssociationCore]:
+    def active_associations(self) -> list[AcceptorCore]:
         with self._lock:
             return list(self._associations)
 
@@ -250,7 +251,7 @@ class AssociationServer:
         )
         _cut(sock)
 
-    def _serve(self, sock: socket.socket, assoc: AssociationCore) -> None:
+    def _serve(self, sock: socket.socket, assoc: AcceptorCore) -> None:
         try:
             if self._stopping.is_set():
                 sock.close()

@@ -17,7 +17,9 @@ Decisions (the standard leaves them open):
   requesting and ignores role selection entirely when accepting.)
 - The acceptor picks the transfer syntax by *its own* preference order: the first transfer
   syntax of the supported spec that the requestor also proposed. The acceptor knows what it can
-  handle best; DCMTK and pynetdicom do the same.
+  handle best; DCMTK and pynetdicom do the same. A spec with ``keep_proposed`` instead keeps the
+  requestor's order (its first proposed syntax the spec supports), after any of the spec's
+  ``preferred`` syntaxes the requestor proposed: the data then arrives as the sender holds it.
 - Checks in order: abstract syntax not supported -> 3; no common transfer syntax -> 4; roles
   leave the requestor with neither role -> 1 (user rejection), as pynetdicom does.
 - A rejected context's 0x21 item carries the requestor's first proposed transfer syntax (the
@@ -88,6 +90,21 @@ class ContextSpec:
     transfer_syntaxes: tuple[str, ...]
     scu_role: bool | None = None
     scp_role: bool | None = None
+    #: Acceptor: choose the requestor's first proposed syntax we support (after ``preferred``)
+    #: instead of our own first.
+    keep_proposed: bool = False
+    #: Acceptor with ``keep_proposed``: syntaxes chosen first, in this order, when proposed.
+    preferred: tuple[str, ...] = ()
+
+    def choose(self, proposed: Sequence[str]) -> str | None:
+        """The transfer syntax an acceptor picks from ``proposed`` (None: none supported)."""
+        if self.keep_proposed:
+            supported = set(self.transfer_syntaxes)
+            for ts in self.preferred:
+                if ts in supported and ts in proposed:
+                    return ts
+            return next((ts for ts in proposed if ts in supported), None)
+        return next((ts for ts in self.transfer_syntaxes if ts in proposed), None)
 
     @property
     def has_roles(self) -> bool:
@@ -245,7 +262,7 @@ def negotiate_as_acceptor(
         if spec is None:
             result = PC_ABSTRACT_SYNTAX_NOT_SUPPORTED
         else:
-            chosen = next((ts for ts in spec.transfer_syntaxes if ts in cx.transfer_syntaxes), None)
+            chosen = spec.choose(cx.transfer_syntaxes)
             answer = answers.get(uid)
             if answer is not None:
                 their_scu, their_scp = answer.scu_role, answer.scp_role
