@@ -4,6 +4,7 @@ default maximum PDU. Each checked against DCMTK's own tools where they can be co
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pydicom
@@ -74,29 +75,50 @@ def test_dcmtk_names_and_su_match_dcmtk_storescp(
         assert {Path(n).parts[0] for n in names} == {f"PFX_{make_ct_dataset(0).StudyInstanceUID}"}
 
 
-def test_ss_sp_and_fork_are_accepted_with_warnings(
+@pytest.mark.parametrize("sort", [["-ss", "S"], ["-sp"]])
+def test_ss_and_sp_make_dcmtks_time_stamped_study_directories(
+    cli: CliRunner,
+    our_storescp: StorescpStarter,
+    dcmtk_storescp: StorescpFactory,
+    tmp_path: Path,
+    sort: list[str],
+) -> None:
+    """-ss PREFIX and -sp as DCMTK's storescp: a directory PREFIX_ (or the patient's name, with
+    anything but letters and digits made _) then the time the study's first instance arrived,
+    YYYYMMDD_HHMMSSmmm; every instance of the study goes there. Compared with DCMTK's own."""
+    sources = files(tmp_path)[:2]  # two instances of one study
+    stamp = re.compile(r"_(\d{8}_\d{9})$")
+    dcmtk = dcmtk_storescp(*sort)
+    done = cli("storescu", "127.0.0.1", str(dcmtk.port), *sources)
+    assert done.returncode == 0, done
+    dcmtk.stop()
+    od = tmp_path / "ours"
+    ours = our_storescp("--dcmtk-names", *sort, "--exit-after", "2", output_dir=od)
+    done = cli("storescu", "127.0.0.1", str(ours.port), *sources)
+    assert done.returncode == 0, done
+    assert ours.wait(20) == 0, ours
+    theirs, mine = relative(dcmtk.output_dir), relative(od)
+    assert len(mine) == len(theirs) == 2
+    [our_dir] = {Path(n).parts[0] for n in mine}
+    [their_dir] = {Path(n).parts[0] for n in theirs}
+    assert stamp.search(our_dir) and stamp.search(their_dir), (our_dir, their_dir)
+    assert stamp.sub("", our_dir) == stamp.sub("", their_dir)  # S, or the patient's name
+    assert sorted(Path(n).name for n in mine) == sorted(Path(n).name for n in theirs)
+
+
+def test_fork_is_accepted_with_a_warning(
     cli: CliRunner, our_storescp: StorescpStarter, tmp_path: Path
 ) -> None:
     sources = files(tmp_path)[:1]
-    study = str(make_ct_dataset(0).StudyInstanceUID)
-    patient = str(pydicom.dcmread(sources[0]).PatientID)
-    for args, warning, where in (
-        (["-ss", "S"], "-ss: study directories are named PREFIX_<StudyInstanceUID>", f"S_{study}"),
-        (["-sp"], "-sp: sorting by Patient ID and study", patient),
-        (["--fork"], "--fork is not needed: storescp serves associations concurrently", None),
-    ):
-        od = tmp_path / f"od{args[0]}"
-        scp = our_storescp(*args, "--exit-after", "1", output_dir=od)
-        assert f"storescp: warning: {warning}" in scp.stderr
-        done = cli("storescu", "127.0.0.1", str(scp.port), *sources)
-        assert done.returncode == 0, done
-        assert scp.wait(20) == 0, scp
-        stored = relative(od)
-        assert len(stored) == 1
-        if where is not None:
-            assert Path(stored[0]).parts[0] == where
-        else:
-            assert stored[0].startswith("CT.")
+    od = tmp_path / "od"
+    scp = our_storescp("--fork", "--exit-after", "1", output_dir=od)
+    warning = "--fork is not needed: storescp serves associations concurrently"
+    assert f"storescp: warning: {warning}" in scp.stderr
+    done = cli("storescu", "127.0.0.1", str(scp.port), *sources)
+    assert done.returncode == 0, done
+    assert scp.wait(20) == 0, scp
+    [stored] = relative(od)
+    assert stored.startswith("CT.")
 
 
 @pytest.mark.parametrize(

@@ -227,7 +227,7 @@ def test_filepath_templates_and_presets(
         ("../{SOPInstanceUID}.dcm", "relative path without '..'"),
         ("/tmp/{SOPInstanceUID}.dcm", "relative path without '..'"),
         ("{Modality}.dcm", "must contain {SOPInstanceUID}"),
-        ("{PatientName}/{SOPInstanceUID}", "unknown placeholder {PatientName}"),
+        ("{PatientBirthDate}/{SOPInstanceUID}", "unknown placeholder {PatientBirthDate}"),
         ("{SOPInstanceUID!r}", "unknown placeholder"),
     ],
 )

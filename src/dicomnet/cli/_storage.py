@@ -60,11 +60,15 @@ UID_FIELDS = (
     "SeriesInstanceUID",
     "TransferSyntaxUID",
 )
-TEXT_FIELDS = ("Modality", "PatientID", "CallingAET")
+TEXT_FIELDS = ("Modality", "PatientID", "PatientName", "CallingAET")
 #: Fields whose values come from a fixed table of safe names (not escaped):
 #: SOPClassPrefix is DCMTK's storescp file-name prefix of the SOP class (CT, SC, RP, ...;
 #: UNKNOWN for classes DCMTK does not know).
-TABLE_FIELDS = ("SOPClassPrefix",)
+TABLE_FIELDS = ("SOPClassPrefix", "StudyTimestamp", "PatientNameDir")
+#: StudyTimestamp: when this server received the first instance of the study (local time,
+#: ``YYYYMMDD_HHMMSSmmm``), the same for every later instance of it; PatientNameDir: Patient's
+#: Name as DCMTK's storescp -sp writes it (ASCII letters and digits kept, anything else '_').
+#: Together: DCMTK's -ss and -sp study directories.
 FIELDS = UID_FIELDS + TEXT_FIELDS + TABLE_FIELDS
 #: The file name DCMTK's storescp gives (--dcmtk-names).
 DCMTK_NAME = "{SOPClassPrefix}.{SOPInstanceUID}"
@@ -73,6 +77,7 @@ _DATASET_FIELDS = {
     "SeriesInstanceUID": 0x0020000E,
     "Modality": 0x00080060,
     "PatientID": 0x00100020,
+    "PatientName": 0x00100010,
 }
 _DEFLATED = "1.2.840.10008.1.2.1.99"
 _EXPLICIT_LE = "1.2.840.10008.1.2.1"
@@ -165,6 +170,8 @@ class StorageHandler:
         self.on_stored = on_stored
         self.stored = 0  # (failures are counted from the responses: see storescp)
         self._lock = threading.Lock()
+        # StudyInstanceUID -> (StudyTimestamp, PatientNameDir), set by its first instance
+        self._study_dirs: dict[str, tuple[str, str]] = {}
         self._path_locks = [threading.Lock() for _ in range(64)]
         # Temporary files are created 0600; the stored file gets the mode any other program
         # would give it (0666 less the umask), as DCMTK's storescp does. Read once, here,
@@ -190,9 +197,31 @@ class StorageHandler:
 
             values["SOPClassPrefix"] = DCMTK_PREFIXES.get(values["SOPClassUID"], "UNKNOWN")
         wanted = [f for f in self.fields if f in _DATASET_FIELDS]
+        directory = "StudyTimestamp" in self.fields or "PatientNameDir" in self.fields
+        for source in ("StudyInstanceUID", "PatientName") if directory else ():
+            if source not in wanted:
+                wanted.append(source)
         if wanted:
             values.update(self._read_fields(event, wanted))
+        if directory:
+            name = values.get("PatientName", "")
+            stamp, patient = self._study_directory(values.get("StudyInstanceUID", ""), name)
+            values["StudyTimestamp"], values["PatientNameDir"] = stamp, patient
         return values
+
+    def _study_directory(self, study: str, patient_name: str) -> tuple[str, str]:
+        """(StudyTimestamp, PatientNameDir) of ``study``: fixed by its first instance here (as
+        DCMTK's storescp names a study's directory once)."""
+        with self._lock:
+            known = self._study_dirs.get(study)
+            if known is None:
+                from datetime import datetime
+
+                now = datetime.now()
+                stamp = now.strftime("%Y%m%d_%H%M%S") + f"{now.microsecond // 1000:03d}"
+                dcmtk = "".join(c if c.isascii() and c.isalnum() else "_" for c in patient_name)
+                known = self._study_dirs[study] = (stamp, dcmtk or "UNKNOWN")
+            return known
 
     @staticmethod
     def _read_fields(event: Any, wanted: list[str]) -> dict[str, str]:

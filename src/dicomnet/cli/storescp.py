@@ -89,8 +89,8 @@ def storescp(
         typer.Option(
             "--sort-conc-studies",
             "-ss",
-            help="DCMTK's -ss PREFIX (PREFIX_<timestamp> per study): accepted for scripts, "
-            "and named PREFIX_<StudyInstanceUID> instead (stable, with a warning).",
+            help="DCMTK's -ss PREFIX: a directory PREFIX_<YYYYMMDD_HHMMSSmmm> per study, the "
+            "time its first instance arrived here.",
             show_default=False,
         ),
     ] = None,
@@ -99,8 +99,9 @@ def storescp(
         typer.Option(
             "--sort-on-patientname",
             "-sp",
-            help="DCMTK's -sp (<PatientName>_<timestamp> per study): as --sort-on-patient-id "
-            "(names are not unique; with a warning).",
+            help="DCMTK's -sp: a directory <PatientName>_<YYYYMMDD_HHMMSSmmm> per study (in "
+            "the name, anything but ASCII letters and digits becomes _), the time its first "
+            "instance arrived here.",
         ),
     ] = False,
     dcmtk_names: Annotated[
@@ -432,25 +433,21 @@ def _template(
             )
         return filepath
     prefix = study_prefix if study_prefix is not None else conc_prefix
+    file_part = PRESETS["study"].rpartition("/")[2]
     if prefix is not None:
         try:
             prefix = check_dir_prefix(prefix)
         except ValueError as exc:
             raise CommandError(f"-su/-ss: {exc}", EXIT_USAGE) from None
-        if conc_prefix is not None and not quiet:
-            sys.stderr.write(
-                "storescp: warning: -ss: study directories are named PREFIX_<StudyInstanceUID>, "
-                "not by time stamp\n"
-            )
-        template = f"{prefix}_{PRESETS['study']}"
+        if conc_prefix is not None:  # DCMTK: PREFIX_<time the study's first instance came>
+            template = f"{prefix}_{{StudyTimestamp}}/{file_part}"
+        else:
+            template = f"{prefix}_{PRESETS['study']}"
     elif sort_on_series:
         template = PRESETS["series"]
-    elif patient_name or sort_on_patient:
-        if patient_name and not quiet:
-            sys.stderr.write(
-                "storescp: warning: -sp: sorting by Patient ID and study "
-                "(--sort-on-patient-id), not by name and time stamp\n"
-            )
+    elif patient_name:  # DCMTK: <PatientName>_<time the study's first instance came>
+        template = f"{{PatientNameDir}}_{{StudyTimestamp}}/{file_part}"
+    elif sort_on_patient:
         template = PRESETS["patient"]
     elif sort_on_study_uid:
         template = PRESETS["study"]
