@@ -24,7 +24,7 @@ from tests.cli.qr_support import (
     start_dcmqrscp,
 )
 from tests.conftest import ServerFactory, StorescpFactory
-from tests.helpers import free_port, sop_instance_of
+from tests.helpers import free_port, sop_instance_of, transfer_syntax_of
 from tests.qr.archive import Archive, move_handler, series_uid, study_uid
 from tests.qr.conftest import qr_scp_ae
 
@@ -253,3 +253,22 @@ def test_against_dcmtk_dcmqrscp(
     held = [p for p in files_under(dcmqrscp.storage) if p.suffix == ".dcm"]
     assert_same_files(files_under(out), [p for p in held if sop_instance_of(p) in wanted])
     assert "movescu: completed 2, failed 0, warning 0" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("accept", "syntax"),
+    [(["+xi"], "1.2.840.10008.1.2"), (["--prefer-ts", "big"], "1.2.840.10008.1.2.2")],
+)
+def test_the_receiver_takes_storescps_acceptance_options(
+    dcmqrscp: Dcmqrscp, archive: Archive, tmp_path: Path, accept: list[str], syntax: str
+) -> None:
+    """movescu's receiver accepts what +x=/+xe/+xb/+xd/+xi/+xa/--prefer-ts say, as storescp:
+    with +xi (Implicit VR LE only) dcmqrscp converts and sends Implicit VR."""
+    out = tmp_path / "out"
+    result = run("movescu", "127.0.0.1", str(dcmqrscp.port), "-aec", DCMQRSCP_AET,
+                 "-aem", "MOVEDEST", "+P", str(dcmqrscp.move_port), *accept, "-od", out,
+                 "-P", "-L", "PATIENT", "-k", "PatientID=PAT002")  # fmt: skip
+    assert result.returncode == 0, result
+    received = files_under(out)
+    assert len(received) == 2
+    assert {transfer_syntax_of(p) for p in received} == {syntax}
