@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     import ssl
 
     from dicomnet.association import Association
+    from dicomnet.cli._transfer import Acceptance
     from dicomnet.ul.items import UserIdentityRQ
 
 _SECRETS = ("password", "user_jwt", "user_saml", "user_kerberos")
@@ -56,6 +57,24 @@ class Common:
     tls_ca: str | None = None
     tls_no_verify: bool = False
     tls_profile: str = "bcp195-nd"
+    # what an SCP accepts (commands declared with accepts=True: storescp, qrscp, movescu)
+    accept_all: bool = False
+    prefer_ts: Sequence[str] | None = None
+    prefer_uncompr: bool = False
+    prefer_little: bool = False
+    prefer_big: bool = False
+    prefer_deflated: bool = False
+    implicit_only: bool = False
+
+    def acceptance(self) -> Acceptance:
+        """The transfer syntaxes to accept from --prefer-ts and the +x presets; exit 2 for
+        two presets or an unknown syntax."""
+        from dicomnet.cli._transfer import acceptance
+
+        presets = {"+x=": self.prefer_uncompr, "+xe": self.prefer_little}
+        presets |= {"+xb": self.prefer_big, "+xd": self.prefer_deflated}
+        presets |= {"+xi": self.implicit_only, "+xa": self.accept_all}
+        return acceptance(self.prefer_ts, presets)
 
     @property
     def receive_pdu(self) -> int:
@@ -89,9 +108,10 @@ class Common:
             raise CommandError(f"cannot use the TLS files: {exc}", EXIT_USAGE) from None
 
     def move_tls(self) -> ssl.SSLContext:
-        """TLS for the associations an SCP opens itself (qrscp's C-MOVE destinations): our
-        --tls-cert as client certificate, the peer verified against --tls-ca and its host name
-        (neither with --tls-no-verify)."""
+        """A TLS client context from the TLS options: our --tls-cert as client certificate,
+        the peer verified against --tls-ca (or the system's CAs) and its host name, neither
+        with --tls-no-verify. For the associations an SCP opens itself (qrscp's C-MOVE
+        destinations) and, through ``client_tls``, an SCU's."""
         import ssl
 
         from dicomnet.tls import client_context
@@ -185,23 +205,7 @@ class ScuCommon(Common):
         --tls-no-verify turns both checks off."""
         if not (self.tls_cert or self.tls_ca or self.tls_no_verify or self.tls_server_name):
             return None
-        import ssl
-
-        from dicomnet.tls import client_context
-
-        try:
-            ctx = client_context(
-                self.tls_ca,
-                self.tls_cert,
-                self.tls_key,
-                check_hostname=not self.tls_no_verify,
-                profile=self.tls_profile,
-            )
-        except (OSError, ssl.SSLError, ValueError) as exc:
-            raise CommandError(f"cannot use the TLS files: {exc}", EXIT_USAGE) from None
-        if self.tls_no_verify:
-            ctx.verify_mode = ssl.CERT_NONE
-        return ctx
+        return self.move_tls()
 
     def tls_args(
         self, ssl_context: ssl.SSLContext | None

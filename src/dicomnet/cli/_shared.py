@@ -34,6 +34,18 @@ COMMON = "common"
 _EMPTY = inspect.Parameter.empty
 
 
+#: What an SCP (or an SCU's receiver) accepts: storescp's, qrscp's and movescu's +x options.
+_ACCEPTS: list[tuple[str, Any, Any]] = [
+    ("accept_all", o.AcceptAll, False),
+    ("prefer_ts", o.PreferTS, None),
+    ("prefer_uncompr", o.PreferUncompr, False),
+    ("prefer_little", o.PreferLittle, False),
+    ("prefer_big", o.PreferBig, False),
+    ("prefer_deflated", o.PreferDeflated, False),
+    ("implicit_only", o.ImplicitOnly, False),
+]
+
+
 def _every(
     *,
     handles: str,
@@ -41,9 +53,12 @@ def _every(
     dimse_timeout: float,
     results: bool,
     receives: bool,
+    accepts: bool = False,
 ) -> list[tuple[str, Any, Any]]:
     """(name, annotation, default) of the options every command has, in ``--help`` order
-    within each panel (with --tls-server-name when ``scu``)."""
+    within each panel (with --tls-server-name when ``scu``, the transfer syntaxes it accepts
+    when ``accepts``)."""
+    accept = list(_ACCEPTS) if accepts else []
     net: list[tuple[str, Any, Any]] = [
         ("acse_timeout", o.AcseTimeout, 30.0),
         ("dimse_timeout", o.DimseTimeout, dimse_timeout),
@@ -69,7 +84,7 @@ def _every(
         ("debug", o.Debug, False),
         ("log_file", o.LogFile, None),
     ]
-    return [*net, *tls, ("handler", handler, None), *out, ("version", o.Version, False)]
+    return [*accept, *net, *tls, ("handler", handler, None), *out, ("version", o.Version, False)]
 
 
 def _scu(calling_aet: str) -> tuple[list[tuple[str, Any, Any]], list[tuple[str, Any, Any]]]:
@@ -106,15 +121,17 @@ def shared_options(
     dimse_timeout: float = 30.0,
     results: bool = True,
     receives: bool = False,
+    accepts: bool = False,
 ) -> Callable[[_Command], _Command]:
     """Give the decorated command the options every command has; it takes them as one
     ``common`` parameter, a :class:`Common`.
 
     ``handles``: what ``--handler`` without ``EVENT=`` handles (for its help);
     ``dimse_timeout``: its default; ``results``: the command prints results (``--format``);
-    ``receives``: it receives data sets (``--max-dataset-size``).
+    ``receives``: it receives data sets (``--max-dataset-size``); ``accepts``: it accepts
+    associations (the +x options: ``common.acceptance()``).
     """
-    return _decorator(None, handles, dimse_timeout, results, receives)
+    return _decorator(None, handles, dimse_timeout, results, receives, accepts)
 
 
 def scu_options(
@@ -124,15 +141,21 @@ def scu_options(
     dimse_timeout: float = 30.0,
     results: bool = True,
     receives: bool = False,
+    accepts: bool = False,
 ) -> Callable[[_Command], _Command]:
     """:func:`shared_options` for an SCU: also PEER PORT (its first arguments) and the SCU
     options, ``calling_aet`` the default of --calling-aet; ``common`` is a
     :class:`ScuCommon`."""
-    return _decorator(calling_aet, handles, dimse_timeout, results, receives)
+    return _decorator(calling_aet, handles, dimse_timeout, results, receives, accepts)
 
 
 def _decorator(
-    calling_aet: str | None, handles: str, dimse_timeout: float, results: bool, receives: bool
+    calling_aet: str | None,
+    handles: str,
+    dimse_timeout: float,
+    results: bool,
+    receives: bool,
+    accepts: bool,
 ) -> Callable[[_Command], _Command]:
     scu = calling_aet is not None
     first: list[tuple[str, Any, Any]] = []
@@ -142,6 +165,7 @@ def _decorator(
         dimse_timeout=dimse_timeout,
         results=results,
         receives=receives,
+        accepts=accepts,
     )
     if calling_aet is not None:
         first, scu_only = _scu(calling_aet)

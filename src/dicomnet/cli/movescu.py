@@ -45,6 +45,7 @@ associations are rejected, logged with their address, and make the exit status 6
     dimse_timeout=600.0,
     results=False,
     receives=True,
+    accepts=True,
 )
 def movescu(
     ctx: typer.Context,
@@ -84,13 +85,6 @@ def movescu(
         Path, typer.Option("--output-dir", "-od", help="Where received files go (--store-port).")
     ] = Path("."),
     filepath: o.RetrieveFilepath = None,
-    accept_all: o.AcceptAll = False,
-    prefer_ts: o.PreferTS = None,
-    prefer_uncompr: o.PreferUncompr = False,
-    prefer_little: o.PreferLittle = False,
-    prefer_big: o.PreferBig = False,
-    prefer_deflated: o.PreferDeflated = False,
-    implicit_only: o.ImplicitOnly = False,
 ) -> None:
     from dicomnet import events as evt
     from dicomnet.ae import AE
@@ -99,24 +93,13 @@ def movescu(
     from dicomnet.cli._query import LEVELS, KeyError_, build_identifier, finish_identifier
     from dicomnet.cli._retrieve import MOVE_MODELS, Counts, Progress, finish, model_letter
     from dicomnet.cli._storage import DEFAULT_TEMPLATE, StorageHandler, TemplateError
-    from dicomnet.cli._transfer import acceptance
     from dicomnet.sop_class import AllStorageClasses, Verification
     from dicomnet.ul.codec import validate_ae_title
 
     user = start(common, evt.EVT_C_STORE)
     peer, port, quiet = common.peer, common.port, common.quiet
     # what the receiver (--store-port) accepts: the +x options as storescp's
-    accepted = acceptance(
-        prefer_ts,
-        {
-            "+x=": prefer_uncompr,
-            "+xe": prefer_little,
-            "+xb": prefer_big,
-            "+xd": prefer_deflated,
-            "+xi": implicit_only,
-            "+xa": accept_all,
-        },
-    )
+    accepted = common.acceptance()
     destination = move_aet or (common.calling_aet if store_port is not None else None)
     if destination is None:
         raise CommandError("give the destination AE title with -aem/--move-aet", EXIT_USAGE)

@@ -79,7 +79,7 @@ def read_move_dest_file(path: Path) -> list[str]:
     return entries
 
 
-@shared_options(handles="each received C-STORE")
+@shared_options(handles="each received C-STORE", accepts=True)
 def qrscp(
     common: Common,
     port: Annotated[
@@ -114,13 +114,6 @@ def qrscp(
     ] = None,
     sort_on_study_uid: o.SortOnStudyUID = False,
     on_duplicate: o.OnDuplicate = "replace",
-    accept_all: o.AcceptAll = False,
-    prefer_ts: o.PreferTS = None,
-    prefer_uncompr: o.PreferUncompr = False,
-    prefer_little: o.PreferLittle = False,
-    prefer_big: o.PreferBig = False,
-    prefer_deflated: o.PreferDeflated = False,
-    implicit_only: o.ImplicitOnly = False,
     move_dest: Annotated[
         list[str] | None,
         typer.Option("--move-dest", help="A C-MOVE destination AE=host:port (repeatable)."),
@@ -222,7 +215,6 @@ def _serve(options: dict[str, Any], user: list[Any]) -> None:
         TemplateError,
         prepare_output_dir,
     )
-    from dicomnet.cli._transfer import acceptance
     from dicomnet.qr import MODELS
     from dicomnet.sop_class import AllStorageClasses, Verification
     from dicomnet.ul.codec import validate_ae_title
@@ -314,17 +306,7 @@ def _serve(options: dict[str, Any], user: list[Any]) -> None:
         builtin.append((evt.EVT_USER_ID, users))
     ae.maximum_pdu_size = common.receive_pdu
     ae.spool_directory = str(storage.output_dir)
-    accepted = acceptance(
-        o_["prefer_ts"],
-        {
-            "+x=": o_["prefer_uncompr"],
-            "+xe": o_["prefer_little"],
-            "+xb": o_["prefer_big"],
-            "+xd": o_["prefer_deflated"],
-            "+xi": o_["implicit_only"],
-            "+xa": o_["accept_all"],
-        },
-    )
+    accepted = common.acceptance()
     accepted.apply(ae)
     syntaxes = accepted.syntaxes
     import gc

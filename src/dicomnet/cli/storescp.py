@@ -50,7 +50,7 @@ class _Stop(Exception):
     pass
 
 
-@shared_options(handles="each received C-STORE", receives=True)
+@shared_options(handles="each received C-STORE", receives=True, accepts=True)
 def storescp(
     common: Common,
     port: Annotated[
@@ -122,13 +122,6 @@ def storescp(
         ),
     ] = False,
     on_duplicate: o.OnDuplicate = "replace",
-    accept_all: o.AcceptAll = False,
-    prefer_ts: o.PreferTS = None,
-    prefer_uncompr: o.PreferUncompr = False,
-    prefer_little: o.PreferLittle = False,
-    prefer_big: o.PreferBig = False,
-    prefer_deflated: o.PreferDeflated = False,
-    implicit_only: o.ImplicitOnly = False,
     promiscuous: Annotated[
         bool,
         typer.Option(
@@ -218,7 +211,6 @@ def storescp(
         prepare_output_dir,
         sync_for,
     )
-    from dicomnet.cli._transfer import acceptance
     from dicomnet.sop_class import AllStorageClasses, UncompressedTransferSyntaxes, Verification
     from dicomnet.ul.codec import validate_ae_title
 
@@ -255,17 +247,7 @@ def storescp(
         from dicomnet.cli._identity import require_user as users_handler
 
         users = users_handler(require_user)  # exit 2 before anything is created
-    accepted = acceptance(
-        prefer_ts,
-        {
-            "+x=": prefer_uncompr,
-            "+xe": prefer_little,
-            "+xb": prefer_big,
-            "+xd": prefer_deflated,
-            "+xi": implicit_only,
-            "+xa": accept_all,
-        },
-    )
+    accepted = common.acceptance()
 
     done = threading.Event()
     lines = StoredLines(common.fmt, common.no_color, done)
