@@ -34,6 +34,7 @@ QUICK: dict[str, tuple[list[str], str]] = {
     "bench_nagle.py": (["--files", "3", "--size-kib", "16", "--repeat", "1"], "goal >= 5x"),
     "bench_validate.py": (["--files", "4", "--size-kib", "16", "--repeat", "1"], "%"),
     "bench_qrscp.py": (["--instances", "200", "--files", "4", "--repeat", "1"], "matches"),
+    "bench_memory.py": (["--sizes-mib", "4", "16"], "goal <="),
 }
 
 #: Benchmarks that take --baseline-bin (another installation measured alongside).
