@@ -18,7 +18,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filereader import read_dataset
 from pydicom.uid import UID
 
-from dicomnet.dataset import ConversionError, encode_converted
+from dicomnet.convert import ConversionError, encode_converted
 from tests.helpers import pydicom_test_file
 
 IMPLICIT = "1.2.840.10008.1.2"
@@ -190,7 +190,7 @@ def test_deferred_bulk_values_encode_as_pydicom_does(
     from pydicom.dataset import FileMetaDataset
     from pydicom.uid import UID
 
-    from dicomnet.dataset import encode_converted, encode_converted_spooled
+    from dicomnet.convert import encode_converted, encode_converted_spooled
 
     ds = Dataset()
     ds.file_meta = FileMetaDataset()

@@ -437,7 +437,7 @@ class Association(AcceptorCore):
         decompress: Policy = "lossless",
         compress: str | None = None,
     ) -> C_STORE_RSP | None:
-        from dicomnet.dataset import encode_converted_spooled
+        from dicomnet.convert import encode_converted_spooled
         from dicomnet.transcode import LOSSY, can_decompress
         from dicomnet.transcode import decompress as decompress_dataset
 
