@@ -176,19 +176,16 @@ def _contexts(
     wanted: dict[tuple[str, str], None] = {}
     for item in items:
         wanted[(item.sop_class, item.syntax)] = None
-    compressing = {c: None for c, syntax in wanted if compress and syntax in UNCOMPRESSED_SYNTAXES}
-    first = [PresentationContext(c, [compress]) for c in compressing if compress]
+    first = []
+    if compress:
+        plain = dict.fromkeys(c for c, syntax in wanted if syntax in UNCOMPRESSED_SYNTAXES)
+        first = [PresentationContext(c, [compress]) for c in plain]
     # lossy data also gets the uncompressed context unless decompression is off: then a peer
     # that refuses its syntax is told why the file is skipped (and that 'lossy' would send it)
-    decompressing = {
-        c: None
-        for c, syntax in wanted
-        if syntax not in UNCOMPRESSED_SYNTAXES and can_decompress(syntax, "lossy")
-        if decompress != "never"
-    }
-    for c, syntax in list(wanted):
-        if c in decompressing and syntax not in UNCOMPRESSED_SYNTAXES:
-            wanted.setdefault((c, UNCOMPRESSED_SYNTAXES[0]), None)
+    if decompress != "never":
+        for c, syntax in list(wanted):
+            if syntax not in UNCOMPRESSED_SYNTAXES and can_decompress(syntax, "lossy"):
+                wanted.setdefault((c, UNCOMPRESSED_SYNTAXES[0]), None)
     if proposed is not None:
         contexts = [
             PresentationContext(sop_class, [syntax])
