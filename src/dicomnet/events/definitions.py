@@ -381,6 +381,16 @@ class HandlerRegistry:
     def has(self, event: EventType) -> bool:
         return bool(self._handlers.get(event))
 
+    def get_handlers(
+        self, event: EventType
+    ) -> list[tuple[Handler, list[Any]]] | tuple[Handler, list[Any]] | None:
+        """pynetdicom's ``get_handlers``: the bound (handler, args) of an intervention event
+        (None if unbound), every one of a notification event."""
+        handlers = self.get(event)
+        if event.is_intervention:
+            return handlers[-1] if handlers else None
+        return handlers
+
     def bound(self) -> dict[EventType, list[tuple[Handler, list[Any]]]]:
         return {k: list(v) for k, v in self._handlers.items()}
 

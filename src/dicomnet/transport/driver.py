@@ -238,10 +238,7 @@ class AssociationCore:
         self._handlers.unbind(event, handler)
 
     def get_handlers(self, event: evt.EventType) -> Any:
-        handlers = self._handlers.get(event)
-        if event.is_intervention:
-            return handlers[-1] if handlers else None
-        return handlers
+        return self._handlers.get_handlers(event)
 
     def _notify(self, event: evt.EventType, **attrs: Any) -> evt.Event | None:
         return notify(self._handlers, self, event, **attrs)

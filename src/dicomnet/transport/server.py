@@ -113,10 +113,7 @@ class AssociationServer:
             assoc.unbind(event, handler)
 
     def get_handlers(self, event: evt.EventType) -> Any:
-        handlers = self._handlers.get(event)
-        if event.is_intervention:
-            return handlers[-1] if handlers else None
-        return handlers
+        return self._handlers.get_handlers(event)
 
     # --- associations -----------------------------------------------------------------------
 
