@@ -107,7 +107,7 @@ class Common:
         except (OSError, ssl.SSLError, ValueError) as exc:
             raise CommandError(f"cannot use the TLS files: {exc}", EXIT_USAGE) from None
 
-    def move_tls(self) -> ssl.SSLContext:
+    def tls_client_context(self) -> ssl.SSLContext:
         """A TLS client context from the TLS options: our --tls-cert as client certificate,
         the peer verified against --tls-ca (or the system's CAs) and its host name, neither
         with --tls-no-verify. For the associations an SCP opens itself (qrscp's C-MOVE
@@ -205,7 +205,7 @@ class ScuCommon(Common):
         --tls-no-verify turns both checks off."""
         if not (self.tls_cert or self.tls_ca or self.tls_no_verify or self.tls_server_name):
             return None
-        return self.move_tls()
+        return self.tls_client_context()
 
     def tls_args(
         self, ssl_context: ssl.SSLContext | None

@@ -262,7 +262,7 @@ def _serve(options: dict[str, Any], user: list[Any]) -> None:
     if ssl_context is not None:
         # TLS on, as dcmqrscp +tls: the associations to move destinations use it too (our
         # certificate, the destination's verified against --tls-ca and its host name)
-        move_tls = common.move_tls()
+        move_tls = common.tls_client_context()
 
         def move_options(host: str) -> dict[str, Any]:
             return {"tls_args": (move_tls, host)}
