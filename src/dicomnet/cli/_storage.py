@@ -560,3 +560,37 @@ def check_dir_prefix(prefix: str) -> str:
     ):
         raise ValueError(f"{prefix!r} is not a usable directory prefix (letters, digits, . - _)")
     return prefix
+
+
+class StopNow(Exception):
+    """A second SIGINT/SIGTERM while a server command stops: stop waiting at once."""
+
+
+class StopSignals:
+    """SIGINT/SIGTERM for storescp and qrscp: the first sets ``done`` (a clean stop, exit 0),
+    a second one raises :class:`StopNow` (cutting the wait for running associations short).
+    :meth:`install` before listening, :meth:`restore` puts the previous handlers back."""
+
+    def __init__(self, done: threading.Event) -> None:
+        self.done = done
+        self.signalled = threading.Event()
+        self._previous: list[tuple[int, Any]] = []
+
+    def install(self) -> None:
+        import signal
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            self._previous.append((sig, signal.signal(sig, self._on_signal)))
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if self.signalled.is_set():
+            raise StopNow()
+        self.signalled.set()
+        self.done.set()
+
+    def restore(self) -> None:
+        import signal
+
+        while self._previous:
+            sig, handler = self._previous.pop()
+            signal.signal(sig, handler)

@@ -8,11 +8,9 @@ are bound through ``evt_handlers``; ``--handler`` adds the user's. The archive l
 
 from __future__ import annotations
 
-import signal
 import sys
 import threading
 from pathlib import Path
-from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -47,10 +45,6 @@ ones. One line per stored instance goes to stdout; SIGINT/SIGTERM stop the serve
 --handler without EVENT= handles each received C-STORE, after the built-in storage and index;
 with EVENT=EVT_C_FIND, EVT_C_GET or EVT_C_MOVE it is added to the built-in query or
 retrieve: the archive's responses come first, then the handler's (the first failure ends it)."""
-
-
-class _Stop(Exception):
-    pass
 
 
 def parse_move_dest(text: str) -> tuple[str, tuple[str, int]]:
@@ -210,6 +204,8 @@ def _serve(options: dict[str, Any], user: list[Any]) -> None:
         DEFAULT_TEMPLATE,
         PRESETS,
         FailureCounter,
+        StopNow,
+        StopSignals,
         StorageHandler,
         StoredLines,
         TemplateError,
@@ -323,16 +319,8 @@ def _serve(options: dict[str, Any], user: list[Any]) -> None:
         # scp_role for C-GET: the requestor stores what we send on its association.
         ae.add_supported_context(sop_class, syntaxes, scu_role=True, scp_role=True)
 
-    signalled = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        if signalled.is_set():
-            raise _Stop()
-        signalled.set()
-        done.set()
-
-    previous = signal.signal(signal.SIGTERM, on_signal)
-    previous_int = signal.signal(signal.SIGINT, on_signal)
+    stops = StopSignals(done)
+    stops.install()
     handlers = build_evt_handlers(builtin, user)
     bind, port = o_["bind"], int(o_["port"])
     try:
@@ -340,8 +328,7 @@ def _serve(options: dict[str, Any], user: list[Any]) -> None:
             (bind, port), block=False, ssl_context=ssl_context, evt_handlers=handlers
         )
     except OSError as exc:
-        signal.signal(signal.SIGTERM, previous)
-        signal.signal(signal.SIGINT, previous_int)
+        stops.restore()
         index.close()
         raise CommandError(
             f"cannot listen on {bind}:{port}: {exc.strerror or exc}", EXIT_CONNECT
@@ -361,11 +348,10 @@ def _serve(options: dict[str, Any], user: list[Any]) -> None:
         sys.stderr.flush()
     try:
         done.wait()
-    except _Stop:
+    except StopNow:
         pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        signal.signal(signal.SIGINT, previous_int)
+        stops.restore()
         server.shutdown()
         index.close()
         stored.close()

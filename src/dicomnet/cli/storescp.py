@@ -9,11 +9,9 @@ Verification. Files are written by the built-in storage handler (see
 
 from __future__ import annotations
 
-import signal
 import sys
 import threading
 from pathlib import Path
-from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -44,10 +42,6 @@ line per stored instance goes to stdout (a table on a terminal, text otherwise, 
 summary to stderr at the end. SIGINT/SIGTERM stop the server cleanly (exit 0); a closed stdout
 stops it too (exit 141). --handler without EVENT= handles each received C-STORE (EVT_C_STORE),
 after the built-in storage handler; the first failure status wins."""
-
-
-class _Stop(Exception):
-    pass
 
 
 @shared_options(handles="each received C-STORE", receives=True, accepts=True)
@@ -205,6 +199,8 @@ def storescp(
     from dicomnet.cli._logging import logging_handlers
     from dicomnet.cli._storage import (
         FailureCounter,
+        StopNow,
+        StopSignals,
         StorageHandler,
         StoredLines,
         TemplateError,
@@ -319,24 +315,15 @@ def storescp(
 
     # SIGINT/SIGTERM: a clean stop (exit 0), from the moment we listen; a second one while
     # stopping cuts the wait for running associations short.
-    signalled = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        if signalled.is_set():
-            raise _Stop()
-        signalled.set()
-        done.set()
-
-    previous = signal.signal(signal.SIGTERM, on_signal)
-    previous_int = signal.signal(signal.SIGINT, on_signal)
+    stops = StopSignals(done)
+    stops.install()
     handlers = build_evt_handlers(builtin, user)
     try:
         server = ae.start_server(
             (bind, port), block=False, ssl_context=ssl_context, evt_handlers=handlers
         )
     except OSError as exc:
-        signal.signal(signal.SIGTERM, previous)
-        signal.signal(signal.SIGINT, previous_int)
+        stops.restore()
         raise CommandError(
             f"cannot listen on {bind}:{port}: {exc.strerror or exc}", EXIT_CONNECT
         ) from None
@@ -355,14 +342,13 @@ def storescp(
     try:
         done.wait()
         # --exit-after: let running associations finish (they are bounded by the timeouts).
-        for assoc in () if signalled.is_set() else server.active_associations:
+        for assoc in () if stops.signalled.is_set() else server.active_associations:
             if assoc.thread is not None:
                 assoc.thread.join(acse_timeout + dimse_timeout)
-    except _Stop:
+    except StopNow:
         pass
     finally:
-        signal.signal(signal.SIGTERM, previous)
-        signal.signal(signal.SIGINT, previous_int)
+        stops.restore()
         server.shutdown()
         lines.close()
         if not quiet and storage is not None:
