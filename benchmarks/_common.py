@@ -174,6 +174,7 @@ def running(
     env: dict[str, str] | None = None,
     log: Path | None = None,
     stdout_to_log: bool = False,
+    cwd: Path | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Run ``argv`` for the duration of the block; stop it (SIGTERM, then SIGKILL) after.
     stdout is a pipe (for a port line) unless ``stdout_to_log``: then it goes to ``log`` (or
@@ -182,7 +183,7 @@ def running(
     stderr = open(log, "wb") if log is not None else subprocess.DEVNULL  # noqa: SIM115
     stdout = stderr if stdout_to_log else subprocess.PIPE
     proc = subprocess.Popen(
-        list(argv), stdout=stdout, stderr=stderr, env=env, start_new_session=True
+        list(argv), stdout=stdout, stderr=stderr, env=env, cwd=cwd, start_new_session=True
     )
     try:
         yield proc

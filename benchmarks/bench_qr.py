@@ -135,12 +135,12 @@ def make_data(data_dir: Path, args: argparse.Namespace) -> Data:
         )
         _progress(f"qrscp index: {time.perf_counter() - started:.1f} s")
         started = time.perf_counter()
-        files = sorted(str(p) for p in (data_dir / "dcmtk" / "db").glob("*/*.dcm"))
+        db = data_dir / "dcmtk" / "db"
+        # paths relative to the storage area (dcmqrscp runs there): --data can be moved
+        files = sorted(str(p.relative_to(db)) for p in db.glob("*/*.dcm"))
         for at in range(0, len(files), 2000):  # dcmqridx appends to the index
             subprocess.run(
-                [DCMQRIDX, str(data_dir / "dcmtk" / "db"), *files[at : at + 2000]],
-                check=True,
-                capture_output=True,
+                [DCMQRIDX, ".", *files[at : at + 2000]], cwd=db, check=True, capture_output=True
             )
         _progress(f"dcmqridx: {time.perf_counter() - started:.1f} s")
         marker.write_text(sizes)
@@ -182,7 +182,9 @@ def dcmtk_qrscp(data_dir: Path, work: Path, move_port: int) -> Iterator[Server]:
         "AETable END\n"
     )
     argv = [DCMQRSCP, "-c", str(config), str(port)]
-    with running(argv, env=dcmtk_env(), log=work / "dcmqrscp.log") as proc:
+    # the index holds file paths relative to the storage area: dcmqrscp runs there
+    db = data_dir / "dcmtk" / "db"
+    with running(argv, env=dcmtk_env(), log=work / "dcmqrscp.log", cwd=db) as proc:
         wait_listening(port, proc)
         yield Server("DCMTK dcmqrscp", port, proc.pid)
 
