@@ -200,7 +200,18 @@ def _table_rows(stdout: str, _stderr: str) -> int:
     return max(len(stdout.splitlines()) - 1, 0)  # the header line, then a line per match
 
 
-def find_commands(data: Data, port: int, pynetdicom: bool) -> dict[str, Command]:
+def python_env(pycache: Path) -> dict[str, str]:
+    """The environment for the Python tools: byte-code cached, in a private directory (an
+    editable checkout run with PYTHONDONTWRITEBYTECODE=1 recompiles dicomnet at every start,
+    which no installed copy does; see bench_echo.py). The warm-up round fills the cache."""
+    env = dict(os.environ, PYTHONPYCACHEPREFIX=str(pycache))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def find_commands(
+    data: Data, port: int, pynetdicom: bool, py_env: dict[str, str]
+) -> dict[str, Command]:
     peer = ["127.0.0.1", str(port)]
     uids = [f"StudyInstanceUID={data.find_study}", f"SeriesInstanceUID={data.find_series}"]
     ours = [str(our_script("findscu")), *peer, "-S", "-aec", SERVER_AET, "-L", "IMAGE"]
@@ -210,7 +221,7 @@ def find_commands(data: Data, port: int, pynetdicom: bool) -> dict[str, Command]
     for key in [*uids, "SOPInstanceUID", "InstanceNumber"]:
         dcmtk += ["-k", key]
     commands: dict[str, Command] = {
-        "dicomnet findscu": (ours, None, None, _table_rows),
+        "dicomnet findscu": (ours, py_env, None, _table_rows),
         "DCMTK findscu": (
             [*dcmtk, *peer],
             dcmtk_env(),
@@ -224,7 +235,7 @@ def find_commands(data: Data, port: int, pynetdicom: bool) -> dict[str, Command]
             argv += ["-k", key]
         commands["pynetdicom findscu"] = (
             argv,
-            None,
+            py_env,
             None,
             lambda _o, e: _lines_with(e, "Find SCP Response:", "(Pending)"),
         )
@@ -232,7 +243,13 @@ def find_commands(data: Data, port: int, pynetdicom: bool) -> dict[str, Command]
 
 
 def retrieve_commands(
-    op: str, data: Data, port: int, move_port: int, out: Path, pynetdicom: bool
+    op: str,
+    data: Data,
+    port: int,
+    move_port: int,
+    out: Path,
+    pynetdicom: bool,
+    py_env: dict[str, str],
 ) -> dict[str, Command]:
     """getscu or movescu (``op``) of study G by each tool into ``out``."""
     peer = ["127.0.0.1", str(port)]
@@ -250,11 +267,11 @@ def retrieve_commands(
         pynd += [*move, "--store", "--store-port", str(move_port)]
     files: Callable[[str, str], int] = lambda _o, _e: count_files(out)  # noqa: E731
     commands: dict[str, Command] = {
-        f"dicomnet {op}": (ours, None, out, files),
+        f"dicomnet {op}": (ours, py_env, out, files),
         f"DCMTK {op}": ([*dcmtk, *peer], dcmtk_env(), out, files),
     }
     if pynetdicom:
-        commands[f"pynetdicom {op}"] = (pynd, None, out, files)
+        commands[f"pynetdicom {op}"] = (pynd, py_env, out, files)
     return commands
 
 
@@ -301,8 +318,14 @@ def measure(
     expected: int,
     args: argparse.Namespace,
     logs: Path,
+    warm_up: bool,
 ) -> list[Timing]:
     timings = [Timing(tool) for tool in commands]
+    if warm_up:  # untimed: fills the byte-code cache, the page cache, the servers' caches
+        for tool, command in commands.items():
+            log = logs / f"warm-up-{_slug(label)}-{_slug(tool)}.log"
+            summary = run_tool(Timing(tool), command, server, expected, log, args.timeout)
+            _progress(f"[warm-up] {label} on {server.name}: {tool}: {summary}")
     for rep in range(args.repeat):
         for timing, command in zip(timings, commands.values(), strict=True):
             log = logs / f"{_slug(label)}-{_slug(server.name)}-{_slug(timing.tool)}-{rep}.log"
@@ -394,6 +417,7 @@ def main(argv: list[str] | None = None) -> int:
         logs, out = work / "logs", work / "out"
         logs.mkdir()
         move_port = free_port()
+        py_env = python_env(work / "pycache")
         print(
             f"C-FIND: IMAGE level, {data.matches} matches (one series); C-GET/C-MOVE: STUDY level, "
             f"{data.instances} instances of {args.size_kib} KiB pixel data; median of "
@@ -406,15 +430,15 @@ def main(argv: list[str] | None = None) -> int:
             for server in (ours, dcmtk):
                 for op in operations:
                     if op == "find":
-                        commands = find_commands(data, server.port, pynetdicom)
+                        commands = find_commands(data, server.port, pynetdicom, py_env)
                         label, expected, unit = "C-FIND", data.matches, "matches"
                     else:
                         tool = f"{op}scu"
                         commands = retrieve_commands(
-                            tool, data, server.port, move_port, out, pynetdicom
+                            tool, data, server.port, move_port, out, pynetdicom, py_env
                         )
                         label, expected, unit = f"C-{op.upper()}", data.instances, "files"
-                    timings = measure(label, commands, server, expected, args, logs)
+                    timings = measure(label, commands, server, expected, args, logs, server is ours)
                     ok = report(label, server, timings, expected, unit) and ok
     finally:
         if args.keep:
