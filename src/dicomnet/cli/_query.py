@@ -259,10 +259,94 @@ def finish_identifier(
         raise KeyError_(str(exc)) from None
 
 
+#: VRs whose raw value :func:`flatten` converts itself, with pydicom's converter (the VRs
+#: whose values are text: no byte order, no ambiguity, no sequence).
+_TEXT_VRS = frozenset(
+    [
+        "AE",
+        "AS",
+        "CS",
+        "DA",
+        "DS",
+        "DT",
+        "IS",
+        "LO",
+        "LT",
+        "PN",
+        "SH",
+        "ST",
+        "TM",
+        "UC",
+        "UI",
+        "UR",
+        "UT",
+    ]
+)
+_KEYWORDS: dict[int, str] = {}
+
+
 def flatten(ds: Any, prefix: str = "") -> dict[str, str]:
-    """A flat {keyword-path: text} view of an identifier for tables and CSV."""
+    """A flat {keyword-path: text} view of an identifier for tables and CSV.
+
+    A top-level element still in its raw (undecoded) form with a text VR and no
+    SpecificCharacterSet in the data set is converted by pydicom's own value converter without
+    making it a DataElement of ``ds`` (a third of the cost of a C-FIND match when 10,000 are
+    printed); every other element is read from ``ds`` as before. The text is the same."""
+    if prefix or 0x00080005 in ds or not _plain_hooks():
+        return _flatten_elements(ds, prefix)
+    from pydicom.charset import default_encoding
+    from pydicom.datadict import dictionary_VR, keyword_for_tag
+    from pydicom.dataelem import RawDataElement
+    from pydicom.valuerep import PersonName
+    from pydicom.values import convert_value
+
+    encoding = ds.original_character_set or default_encoding
     out: dict[str, str] = {}
-    for element in ds:
+    for tag in sorted(ds.keys()):
+        raw = ds.get_item(tag)
+        vr = raw.VR if isinstance(raw, RawDataElement) else None
+        if vr is None and isinstance(raw, RawDataElement) and not (tag >> 16) & 1:
+            try:
+                vr = dictionary_VR(raw.tag)
+            except KeyError:
+                vr = None
+        if vr not in _TEXT_VRS or raw.value is None:
+            out.update(_flatten_elements(ds, prefix, (tag,)))
+            continue
+        name = _KEYWORDS.get(tag)
+        if name is None:
+            name = _KEYWORDS[tag] = keyword_for_tag(tag) or f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+        value = convert_value(vr, raw, encoding)
+        if value is None:
+            text = ""
+        elif isinstance(value, str | PersonName) or not hasattr(value, "__len__"):
+            text = str(value)
+        elif len(value) > 1:
+            text = "\\".join(str(v) for v in value)
+        else:
+            text = str(value)
+        out[name] = text
+    return out
+
+
+def _plain_hooks() -> bool:
+    """pydicom converts raw elements its default way (no callback, no hook replaced)."""
+    from pydicom import config, hooks
+
+    return (
+        config.data_element_callback is None
+        and hooks.hooks.raw_element_vr is hooks.raw_element_vr
+        and hooks.hooks.raw_element_value is hooks.raw_element_value
+        and not hooks.hooks.raw_element_kwargs
+    )
+
+
+def _flatten_elements(
+    ds: Any, prefix: str = "", tags: tuple[int, ...] | None = None
+) -> dict[str, str]:
+    """:func:`flatten` through pydicom's DataElements: every element, or those of ``tags``."""
+    out: dict[str, str] = {}
+    for element in ds if tags is None else (ds[tag] for tag in tags):
         name = element.keyword or f"({element.tag.group:04X},{element.tag.element:04X})"
         if element.VR == "SQ":
             for index, item in enumerate(element.value):
