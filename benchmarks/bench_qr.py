@@ -3,6 +3,7 @@ against our qrscp and against DCMTK's dcmqrscp, measured in one run.
 
     python benchmarks/bench_qr.py [--matches 10000] [--instances 1000] [--size-kib 4]
                                   [--repeat 3] [--workdir /dev/shm] [--no-pynetdicom]
+                                  [--data DIR] [--baseline-bin ../main/.venv/bin]
 
 Two studies are generated once and served by both servers: study F, one series of --matches
 instances (1 KiB pixel data each), and study G of --instances instances (--size-kib KiB each).
@@ -21,7 +22,8 @@ dcmqrscp's storage area (indexed with ``dcmqridx``).
 Per operation and server, the tools run one after the other, --repeat rounds (interleaved);
 a run counts only if the tool exits 0 and printed every match / wrote every file, failed runs are
 listed and not timed. Reported: median wall-clock time of the tool's process, its CPU time and
-the server's, and the ratio DCMTK's median / ours (> 1: we are faster; issue 12's goal >= 1.0x).
+the server's, and the ratio DCMTK's median / ours (> 1: we are faster; issue 12's goal >= 1.0x),
+then pynetdicom's median / ours and, with --baseline-bin, another installation's / ours.
 """
 
 from __future__ import annotations
@@ -210,7 +212,7 @@ def python_env(pycache: Path) -> dict[str, str]:
 
 
 def find_commands(
-    data: Data, port: int, pynetdicom: bool, py_env: dict[str, str]
+    data: Data, port: int, pynetdicom: bool, py_env: dict[str, str], baseline: Path | None
 ) -> dict[str, Command]:
     peer = ["127.0.0.1", str(port)]
     uids = [f"StudyInstanceUID={data.find_study}", f"SeriesInstanceUID={data.find_series}"]
@@ -229,6 +231,13 @@ def find_commands(
             lambda _o, e: _lines_with(e, "Find Response:", "(Pending)"),
         ),
     }
+    if baseline is not None:
+        commands["baseline findscu"] = (
+            [str(baseline / "findscu"), *ours[1:]],
+            py_env,
+            None,
+            _table_rows,
+        )
     if pynetdicom:
         argv = [sys.executable, "-m", "pynetdicom", "findscu", *peer, "-S", "-aec", SERVER_AET]
         for key in ["QueryRetrieveLevel=IMAGE", *uids, "SOPInstanceUID=", "InstanceNumber="]:
@@ -250,6 +259,7 @@ def retrieve_commands(
     out: Path,
     pynetdicom: bool,
     py_env: dict[str, str],
+    baseline: Path | None,
 ) -> dict[str, Command]:
     """getscu or movescu (``op``) of study G by each tool into ``out``."""
     peer = ["127.0.0.1", str(port)]
@@ -270,6 +280,8 @@ def retrieve_commands(
         f"dicomnet {op}": (ours, py_env, out, files),
         f"DCMTK {op}": ([*dcmtk, *peer], dcmtk_env(), out, files),
     }
+    if baseline is not None:
+        commands[f"baseline {op}"] = ([str(baseline / op), *ours[1:]], py_env, out, files)
     if pynetdicom:
         commands[f"pynetdicom {op}"] = (pynd, py_env, out, files)
     return commands
@@ -353,15 +365,18 @@ def report(label: str, server: Server, timings: list[Timing], expected: int, uni
         if t.errors:
             line += f"  ({len(t.errors)} failed: {t.errors[0]})"
         print(line)
-    ours, dcmtk = timings[0], timings[1]
+    by_kind = {t.tool.split()[0]: t for t in timings}
+    ours, dcmtk = by_kind["dicomnet"], by_kind["DCMTK"]
     tool = ours.tool.split()[-1]
     if ours.seconds and dcmtk.seconds:
         text = (
             f"  {tool} on {server.name}: {dcmtk.median / ours.median:.2f}x DCMTK "
             f"(DCMTK's median time / ours; goal >= 1.0x)"
         )
-        if len(timings) > 2 and timings[2].seconds:
-            text += f"; {timings[2].median / ours.median:.2f}x pynetdicom"
+        for kind in ("pynetdicom", "baseline"):
+            other = by_kind.get(kind)
+            if other is not None and other.seconds:
+                text += f"; {other.median / ours.median:.2f}x {kind}"
         print(text)
     else:
         print(f"  {tool} on {server.name}: no ratio (a tool had no successful run)")
@@ -393,6 +408,11 @@ def main(argv: list[str] | None = None) -> int:
         help="measure only this operation (repeatable)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory and logs")
+    parser.add_argument(
+        "--baseline-bin",
+        type=Path,
+        help="a bin directory with another dicomnet's findscu/getscu/movescu, measured alongside",
+    )
     parser.add_argument(
         "--data",
         type=Path,
@@ -430,12 +450,21 @@ def main(argv: list[str] | None = None) -> int:
             for server in (ours, dcmtk):
                 for op in operations:
                     if op == "find":
-                        commands = find_commands(data, server.port, pynetdicom, py_env)
+                        commands = find_commands(
+                            data, server.port, pynetdicom, py_env, args.baseline_bin
+                        )
                         label, expected, unit = "C-FIND", data.matches, "matches"
                     else:
                         tool = f"{op}scu"
                         commands = retrieve_commands(
-                            tool, data, server.port, move_port, out, pynetdicom, py_env
+                            tool,
+                            data,
+                            server.port,
+                            move_port,
+                            out,
+                            pynetdicom,
+                            py_env,
+                            args.baseline_bin,
                         )
                         label, expected, unit = f"C-{op.upper()}", data.instances, "files"
                     timings = measure(label, commands, server, expected, args, logs, server is ours)

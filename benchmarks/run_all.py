@@ -35,10 +35,11 @@ QUICK: dict[str, tuple[list[str], str]] = {
     "bench_validate.py": (["--files", "4", "--size-kib", "16", "--repeat", "1"], "%"),
     "bench_qrscp.py": (["--instances", "200", "--files", "4", "--repeat", "1"], "matches"),
     "bench_memory.py": (["--sizes-mib", "4", "16"], "goal <="),
+    "bench_qr.py": (["--matches", "50", "--instances", "10", "--repeat", "1"], "x DCMTK"),
 }
 
 #: Benchmarks that take --baseline-bin (another installation measured alongside).
-TAKES_BASELINE = ("bench_echo.py", "bench_store.py")
+TAKES_BASELINE = ("bench_echo.py", "bench_store.py", "bench_qr.py")
 
 #: A line worth a row in the summary table: a ratio, a goal, a verdict.
 RATIO_LINE = re.compile(
