@@ -172,9 +172,12 @@ def our_qrscp(data_dir: Path, work: Path, move_port: int) -> Iterator[Server]:
 
 
 @contextmanager
-def dcmtk_qrscp(data_dir: Path, work: Path, move_port: int) -> Iterator[Server]:
+def dcmtk_qrscp(
+    data_dir: Path, work: Path, move_port: int, env: dict[str, str] | None = None
+) -> Iterator[Server]:
+    """DCMTK dcmqrscp serving ``data_dir``; ``env`` defaults to :func:`dcmtk_env` (Nagle off)."""
     port = free_port()
-    config = work / "dcmqrscp.cfg"
+    config = work / f"dcmqrscp-{port}.cfg"
     # One storage area; a study of --matches 1 KiB instances is far below the per-study limit.
     config.write_text(
         f"NetworkTCPPort = {port}\nMaxPDUSize = 16384\nMaxAssociations = 16\n\n"
@@ -186,7 +189,8 @@ def dcmtk_qrscp(data_dir: Path, work: Path, move_port: int) -> Iterator[Server]:
     argv = [DCMQRSCP, "-c", str(config), str(port)]
     # the index holds file paths relative to the storage area: dcmqrscp runs there
     db = data_dir / "dcmtk" / "db"
-    with running(argv, env=dcmtk_env(), log=work / "dcmqrscp.log", cwd=db) as proc:
+    log = work / f"dcmqrscp-{port}.log"
+    with running(argv, env=env or dcmtk_env(), log=log, cwd=db) as proc:
         wait_listening(port, proc)
         yield Server("DCMTK dcmqrscp", port, proc.pid)
 

@@ -31,7 +31,21 @@ HERE = Path(__file__).resolve().parent
 QUICK: dict[str, tuple[list[str], str]] = {
     "bench_echo.py": (["--runs", "2", "--importtime-runs", "1"], "x DCMTK"),
     "bench_store.py": (["--files", "4", "--size-kib", "16"], "/ DCMTK"),
-    "bench_nagle.py": (["--files", "3", "--size-kib", "16", "--repeat", "1"], "goal >= 5x"),
+    "bench_nagle.py": (
+        [
+            "--files",
+            "3",
+            "--size-kib",
+            "16",
+            "--repeat",
+            "1",
+            "--qr-matches",
+            "5",
+            "--qr-instances",
+            "3",
+        ],
+        "requestor with Nagle on",
+    ),
     "bench_validate.py": (["--files", "4", "--size-kib", "16", "--repeat", "1"], "%"),
     "bench_qrscp.py": (["--instances", "200", "--files", "4", "--repeat", "1"], "matches"),
     "bench_memory.py": (["--sizes-mib", "4", "16"], "goal <="),
