@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -363,10 +364,11 @@ _EXTENDED_ITEMS = (AsyncOpsWindow, SOPClassExtended, SOPClassCommonExtended)
 
 def _traced(evt_handlers: Iterable[HandlerSpec] | None) -> list[HandlerSpec]:
     """The handlers given, and after :func:`dicomnet.debug_logger` the tracing ones."""
-    from dicomnet import _compat
-
     handlers = list(evt_handlers or ())
-    if _compat.tracing():
+    # Not imported: debug_logger was never called (and importing it costs a one-shot command
+    # more than the check).
+    compat = sys.modules.get("dicomnet._compat")
+    if compat is not None and compat.tracing():
         from dicomnet._trace import trace_handlers
 
         handlers += trace_handlers()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import gc
-import logging
 import os
 import signal
 import sys
@@ -82,6 +81,8 @@ def _outcome(
     except Exception as exc:
         if isinstance(exc, passthrough):
             raise
+        import logging  # here: --help and a plain run need no logging module
+
         if logging.getLogger("dicomnet").isEnabledFor(logging.DEBUG):
             logging.getLogger("dicomnet").exception("internal error")
         error(name, f"internal error: {type(exc).__name__}: {exc} (use -d for a traceback)")
