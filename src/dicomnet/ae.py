@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from dicomnet._log import get_logger
 from dicomnet.association import Association
 from dicomnet.events import HandlerRegistry, HandlerSpec
 from dicomnet.presentation import PresentationContext
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from dicomnet.transport.server import AssociationServer
 
-LOGGER = logging.getLogger("dicomnet")
+LOGGER = get_logger("dicomnet")
 
 #: dicomnet's Implementation Class UID (a UUID-derived 2.25 UID) and version name.
 IMPLEMENTATION_CLASS_UID = "2.25.205416925368461542236468436620374458151"
