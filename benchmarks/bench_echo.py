@@ -11,7 +11,8 @@ Every configuration runs as a new process, timed wall-clock from spawn to exit, 
 - DCMTK ``/usr/bin/echoscu`` (``TCP_NODELAY=1`` too);
 - pynetdicom's app, ``python -m pynetdicom echoscu``;
 - interpreter baselines: ``python -c pass`` and ``python -c "import dicomnet.cli.app"``;
-- ``<command> --help`` for each of our commands (no peer needed; the issue's budget: 150 ms);
+- ``<command> --help`` for each of our commands, ``dicomnet --help`` and ``dicomnet storescu
+  --help`` (no peer needed; the issue's budget: 150 ms);
 - with ``--baseline-bin DIR``: the same echo and ``--help`` runs of the console scripts in DIR
   (another installation of dicomnet, e.g. the main branch's venv), for before/after ratios in
   the same run.
@@ -65,6 +66,9 @@ BUDGET_MS = 100.0
 HELP_BUDGET_MS = 150.0
 DCMTK_RATIO_GOAL = 2.5
 COMMANDS = ("echoscu", "storescp", "storescu", "findscu", "getscu", "movescu", "qrscp")
+#: What gets a ``--help`` run: each console script, the ``dicomnet`` umbrella and one of its
+#: subcommands.
+HELP_RUNS = (*((name,) for name in COMMANDS), ("dicomnet",), ("dicomnet", "storescu"))
 PACKAGES = ("dicomnet", "typer", "click", "rich", "pydicom")
 RUN_TIMEOUT_S = 60
 
@@ -179,9 +183,18 @@ def configs(
 
 def help_configs(bin_dir: Path, env: dict[str, str], prefix: str) -> list[Config]:
     return [
-        Config(f"{prefix}{name} --help", [str(bin_dir / name), "--help"], env, echo=False)
-        for name in COMMANDS
+        Config(
+            f"{prefix}{_help_name(run)}",
+            [str(bin_dir / run[0]), *run[1:], "--help"],
+            env,
+            echo=False,
+        )
+        for run in HELP_RUNS
     ]
+
+
+def _help_name(run: tuple[str, ...]) -> str:
+    return " ".join(run) + " --help"
 
 
 def baseline_configs(bin_dir: Path, peer: list[str], env: dict[str, str]) -> list[Config]:
@@ -219,9 +232,8 @@ def table(results: list[Config]) -> None:
     pynetdicom = by_name.get("pynetdicom echoscu")
     for prefix in ("baseline: ", ""):
         echo = by_name.get(f"{prefix}dicomnet echoscu")
-        helps = [
-            by_name[f"{prefix}{n} --help"] for n in COMMANDS if f"{prefix}{n} --help" in by_name
-        ]
+        names = [f"{prefix}{_help_name(run)}" for run in HELP_RUNS]
+        helps = [by_name[name] for name in names if name in by_name]
         who = prefix or "this tree: "
         if echo and dcmtk:
             ratio = echo.median / dcmtk.median

@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
-import logging
+import sys
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from dicomnet._log import get_logger
 from dicomnet.association import Association
 from dicomnet.events import HandlerRegistry, HandlerSpec
 from dicomnet.presentation import PresentationContext
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
 
     from dicomnet.transport.server import AssociationServer
 
-LOGGER = logging.getLogger("dicomnet")
+LOGGER = get_logger("dicomnet")
 
 #: dicomnet's Implementation Class UID (a UUID-derived 2.25 UID) and version name.
 IMPLEMENTATION_CLASS_UID = "2.25.205416925368461542236468436620374458151"
@@ -363,10 +364,11 @@ _EXTENDED_ITEMS = (AsyncOpsWindow, SOPClassExtended, SOPClassCommonExtended)
 
 def _traced(evt_handlers: Iterable[HandlerSpec] | None) -> list[HandlerSpec]:
     """The handlers given, and after :func:`dicomnet.debug_logger` the tracing ones."""
-    from dicomnet import _compat
-
     handlers = list(evt_handlers or ())
-    if _compat.tracing():
+    # Not imported: debug_logger was never called (and importing it costs a one-shot command
+    # more than the check).
+    compat = sys.modules.get("dicomnet._compat")
+    if compat is not None and compat.tracing():
         from dicomnet._trace import trace_handlers
 
         handlers += trace_handlers()

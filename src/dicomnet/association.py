@@ -5,12 +5,12 @@ and DIMSE-N delegate to :mod:`dicomnet._qr_scu` and :mod:`dicomnet._n_scu`). It 
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 
 from dicomnet import events as evt
+from dicomnet._log import get_logger
 from dicomnet._record import record
 from dicomnet._uid import IMPLICIT_VR_LE, UNCOMPRESSED_SYNTAXES
 from dicomnet.dimse.messages import (
@@ -59,7 +59,7 @@ if TYPE_CHECKING:
     #: An attribute in an N-GET identifier list: a tag (int or (group, element)) or keyword.
     AttributeRef: TypeAlias = int | str | tuple[int, int]
 
-LOGGER = logging.getLogger("dicomnet.assoc")
+LOGGER = get_logger("dicomnet.assoc")
 
 #: Values larger than this are left in the file by pydicom until they are re-encoded.
 _DEFER_SIZE = 1024 * 1024

@@ -10,16 +10,13 @@ import tempfile
 from typing import Any, BinaryIO
 
 from dicomnet.dataset import DEFLATED, encode_dataset
+from dicomnet.errors import ConversionError
 
 _BIG_ENDIAN = "1.2.840.10008.1.2.2"
 #: Byte-order width of the VRs pydicom keeps as raw bytes (numeric VRs such as US, SS, UL, SL,
 #: FL, FD, SV, UV and AT are decoded to numbers and re-encoded in the new byte order by pydicom).
 _RAW_WIDTHS = {"OB": 1, "OW": 2, "OF": 4, "OL": 4, "OD": 8, "OV": 8}
 _PIXEL_DATA = 0x7FE00010
-
-
-class ConversionError(ValueError):
-    """A data set cannot be converted exactly to the transfer syntax asked for."""
 
 
 def encode_converted(

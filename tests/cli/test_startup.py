@@ -189,3 +189,61 @@ def test_a_deferred_name_loads_the_real_one() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
     )
     assert done.stdout == "ok\n", done.stderr
+
+
+ROOT = """
+import sys
+from dicomnet.cli.app import build_root
+from dicomnet.cli._startup import defer_rich_extras
+defer_rich_extras()
+try:
+    build_root(listing=sys.argv[1] == "listing")(args=sys.argv[2:], prog_name="dicomnet")
+except SystemExit as exc:
+    print("exit", exc.code)
+"""
+
+
+@pytest.mark.parametrize("argv", [[], ["--help"], ["-h"], ["--version"], ["--version", "-h"]])
+@pytest.mark.parametrize("colour", [False, True])
+def test_the_root_listing_shows_what_the_full_app_shows(argv: list[str], colour: bool) -> None:
+    """``dicomnet`` with only ROOT_ONLY arguments builds its subcommands as names and summaries:
+    the output (help or version, plain or styled, and the exit status) is the full app's."""
+    from dicomnet.cli.app import ROOT_ONLY
+
+    assert set(argv) <= ROOT_ONLY
+    env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+    env |= {"COLUMNS": "117", "FORCE_COLOR": "1"} if colour else {"COLUMNS": "80"}
+    outputs = {}
+    for mode in ("listing", "full"):
+        done = subprocess.run(
+            [sys.executable, "-c", ROOT, mode, *argv],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=True,
+        )
+        outputs[mode] = (done.stdout, done.stderr)
+    assert outputs["listing"] == outputs["full"]
+    if argv[:1] != ["--version"]:  # the help (else the version, unstyled)
+        assert "storescu" in outputs["full"][0]
+        assert ("\x1b[" in outputs["full"][0]) == colour
+
+
+def test_dicomnet_help_imports_no_command_module() -> None:
+    code = (
+        "import sys\n"
+        "sys.argv = ['dicomnet', '--help']\n"
+        "from dicomnet.cli.app import COMMANDS, main\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as exc:\n"
+        "    code = exc.code\n"
+        "loaded = sorted(m for m, _ in COMMANDS.values() if m in sys.modules)\n"
+        "print(code, loaded, file=sys.stderr)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert "storescu" in done.stdout  # the listing names every command
+    assert done.stderr.splitlines()[-1] == "0 []", done.stderr

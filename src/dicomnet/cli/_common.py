@@ -6,10 +6,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from dicomnet import events as evt
 from dicomnet._record import fields as record_fields
 from dicomnet._record import record
-from dicomnet.cli import _logging
 from dicomnet.cli._console import (
     EXIT_ABORTED,
     EXIT_CONNECT,
@@ -18,12 +16,13 @@ from dicomnet.cli._console import (
     CommandError,
     OutputFormat,
 )
-from dicomnet.cli._handlers import HandlerSpec, HandlerSpecError, load_handlers
 
 if TYPE_CHECKING:
     import ssl
 
+    from dicomnet import events as evt
     from dicomnet.association import Association
+    from dicomnet.cli._handlers import HandlerSpec
     from dicomnet.cli._transfer import Acceptance
     from dicomnet.ul.items import UserIdentityRQ
 
@@ -83,6 +82,8 @@ class Common:
 
     @property
     def level(self) -> int:
+        from dicomnet.cli import _logging
+
         return _logging.level_for(self.quiet, self.verbose, self.debug)
 
     def server_tls(self) -> ssl.SSLContext | None:
@@ -253,7 +254,11 @@ class ScuCommon(Common):
 
 
 def start(common: Common, default_event: evt.EventType) -> list[HandlerSpec]:
-    """Set up logging and load the user's handlers (exit 2 on a bad --handler)."""
+    """Set up logging and load the user's handlers (exit 2 on a bad --handler). Imported here:
+    ``--help`` needs neither logging nor the event types."""
+    from dicomnet.cli import _logging
+    from dicomnet.cli._handlers import HandlerSpecError, load_handlers
+
     _logging.setup(common.level, common.log_file)
     try:
         return load_handlers(common.handlers, default_event)

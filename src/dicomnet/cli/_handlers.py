@@ -18,16 +18,16 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from dicomnet import events as evt
+from dicomnet._log import get_logger
 from dicomnet._record import field, record
 
-LOGGER = logging.getLogger("dicomnet.cli")
+LOGGER = get_logger("dicomnet.cli")
 
 
 class HandlerSpecError(ValueError):

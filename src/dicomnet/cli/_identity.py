@@ -4,11 +4,11 @@ User Identity item; storescp's and qrscp's --require-user FILE checks it against
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from typing import TYPE_CHECKING, Any
 
+from dicomnet._log import get_logger
 from dicomnet.cli._console import EXIT_REJECTED, EXIT_USAGE, CommandError
 
 if TYPE_CHECKING:
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from dicomnet.ul.items import UserIdentityRQ
 
-LOGGER = logging.getLogger("dicomnet.cli")
+LOGGER = get_logger("dicomnet.cli")
 
 # PS3.8 Table 9-19 User-Identity-Type.
 USERNAME, PASSCODE, KERBEROS, SAML, JWT = 1, 2, 3, 4, 5

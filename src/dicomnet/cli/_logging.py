@@ -4,54 +4,108 @@ transitions (``-d``). They are ordinary handlers bound through ``evt_handlers``.
 
 from __future__ import annotations
 
-import logging
 import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dicomnet import events as evt
+from dicomnet._log import get_logger
 
-LOG = logging.getLogger("dicomnet")
+if TYPE_CHECKING:
+    import logging
 
-_PREFIX = {
-    logging.DEBUG: "D",
-    logging.INFO: "I",
-    logging.WARNING: "W",
-    logging.ERROR: "E",
-    logging.CRITICAL: "F",
-}
+LOG = get_logger("dicomnet")
 
+# logging's levels (fixed numbers): named here so that choosing one does not import logging.
+DEBUG, INFO, WARNING, ERROR, CRITICAL = 10, 20, 30, 40, 50
 
-class _Formatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        text = f"{_PREFIX.get(record.levelno, 'I')}: {record.getMessage()}"
-        if record.exc_info:
-            text += "\n" + self.formatException(record.exc_info)
-        return text
+_PREFIX = {DEBUG: "D", INFO: "I", WARNING: "W", ERROR: "E", CRITICAL: "F"}
 
 
 def level_for(quiet: bool, verbose: bool, debug: bool) -> int:
     if debug:
-        return logging.DEBUG
+        return DEBUG
     if verbose:
-        return logging.INFO
+        return INFO
     if quiet:
-        return logging.ERROR
-    return logging.WARNING
+        return ERROR
+    return WARNING
 
 
 def setup(level: int, log_file: str | None = None) -> None:
-    """Route dicomnet's loggers to stderr (and a file) at ``level``."""
-    LOG.handlers.clear()
-    LOG.setLevel(level)
-    LOG.propagate = False
+    """Route dicomnet's loggers to stderr (and a file) at ``level``. At WARNING or above, with
+    no log file and while nothing has imported :mod:`logging`, nothing can be logged before it
+    is imported (:mod:`dicomnet._log`): the set-up is then done when it is, so that a plain run
+    never loads it."""
+    for finder in [f for f in sys.meta_path if isinstance(f, _SetUpOnImport)]:
+        sys.meta_path.remove(finder)
+    if log_file or level < WARNING or "logging" in sys.modules:
+        _set_up(level, log_file)
+    else:
+        sys.meta_path.insert(0, _SetUpOnImport(level))
+
+
+def _set_up(level: int, log_file: str | None) -> None:
+    import logging
+
+    log = logging.getLogger("dicomnet")
+    log.handlers.clear()
+    log.setLevel(level)
+    log.propagate = False
     stream = logging.StreamHandler(sys.stderr)
-    stream.setFormatter(_Formatter())
-    LOG.addHandler(stream)
+    stream.setFormatter(_formatter())
+    log.addHandler(stream)
     if log_file:
         to_file = logging.FileHandler(log_file, encoding="utf-8")
         to_file.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        LOG.addHandler(to_file)
+        log.addHandler(to_file)
+
+
+def _formatter() -> logging.Formatter:
+    import logging
+
+    class Prefixed(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            text = f"{_PREFIX.get(record.levelno, 'I')}: {record.getMessage()}"
+            if record.exc_info:
+                text += "\n" + self.formatException(record.exc_info)
+            return text
+
+    return Prefixed()
+
+
+class _SetUpOnImport:
+    """A meta path finder for ``logging`` only: the module as usual, then :func:`_set_up`."""
+
+    def __init__(self, level: int) -> None:
+        self.level = level
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
+        if name != "logging":
+            return None
+        sys.meta_path.remove(self)  # once: the real finders locate the module
+        from importlib.util import find_spec
+
+        spec: Any = find_spec(name)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _ThenSetUp(spec.loader, self.level)
+        return spec
+
+
+class _ThenSetUp:
+    def __init__(self, loader: Any, level: int) -> None:
+        self.loader = loader
+        self.level = level
+
+    def __getattr__(self, name: str) -> Any:  # get_source, is_package, ...: the real loader's
+        return getattr(self.loader, name)
+
+    def create_module(self, spec: Any) -> Any:
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module: Any) -> None:
+        self.loader.exec_module(module)
+        _set_up(self.level, None)
 
 
 def _name(message: Any) -> str:
@@ -155,7 +209,7 @@ def _on_transition(event: evt.Event) -> None:
 def logging_handlers(level: int) -> list[tuple[evt.EventType, Callable[..., Any]]]:
     """The built-in logging handlers for a log level (none above INFO)."""
     handlers: list[tuple[evt.EventType, Callable[..., Any]]] = []
-    if level <= logging.INFO:
+    if level <= INFO:
         handlers += [
             (evt.EVT_REQUESTED, _on_requested),
             (evt.EVT_ACCEPTED, _on_accepted),
@@ -165,7 +219,7 @@ def logging_handlers(level: int) -> list[tuple[evt.EventType, Callable[..., Any]
             (evt.EVT_DIMSE_SENT, _on_dimse_sent),
             (evt.EVT_DIMSE_RECV, _on_dimse_recv),
         ]
-    if level <= logging.DEBUG:
+    if level <= DEBUG:
         handlers += [
             (evt.EVT_PDU_SENT, _on_pdu("Sent")),
             (evt.EVT_PDU_RECV, _on_pdu("Received")),

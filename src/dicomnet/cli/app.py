@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import gc
-import logging
 import os
 import signal
 import sys
@@ -82,6 +81,8 @@ def _outcome(
     except Exception as exc:
         if isinstance(exc, passthrough):
             raise
+        import logging  # here: --help and a plain run need no logging module
+
         if logging.getLogger("dicomnet").isEnabledFor(logging.DEBUG):
             logging.getLogger("dicomnet").exception("internal error")
         error(name, f"internal error: {type(exc).__name__}: {exc} (use -d for a traceback)")
@@ -118,8 +119,11 @@ def _settings() -> dict[str, Any]:
     }
 
 
-def build_root(commands: list[str] | None = None) -> typer.Typer:
-    """The ``dicomnet`` app with every (or the given) subcommand."""
+def build_root(commands: list[str] | None = None, *, listing: bool = False) -> typer.Typer:
+    """The ``dicomnet`` app with every (or the given) subcommand. ``listing``: each subcommand
+    is only its name and one-line summary, all the root's own help shows of it (for
+    :data:`ROOT_ONLY` invocations, which run no subcommand: importing the seven command modules
+    and building their options is most of such a start)."""
     import typer
 
     from dicomnet.cli._options import Version
@@ -139,9 +143,21 @@ def build_root(commands: list[str] | None = None) -> typer.Typer:
     root.callback()(main)
 
     for name in commands or list(COMMANDS):
-        func, help_text = _command(name)
+        func, help_text = _listed(name) if listing else _command(name)
         root.command(name, help=help_text, epilog=EPILOG, short_help=COMMANDS[name][1])(func)
     return root
+
+
+#: ``dicomnet`` arguments that run no subcommand: the root's help (also shown when no argument
+#: is given) and its version.
+ROOT_ONLY = frozenset(("-h", "--help", "--version"))
+
+
+def _listed(name: str) -> tuple[Callable[..., None], str]:
+    def not_run() -> None:
+        raise AssertionError(f"{name}: the listing's stand-in was run")  # main() never lets it
+
+    return not_run, COMMANDS[name][1]
 
 
 def build_single(name: str) -> typer.Typer:
@@ -278,6 +294,9 @@ def main() -> None:
     """``dicomnet`` console script."""
     _starting()
     argv = sys.argv[1:]
+    if all(arg in ROOT_ONLY for arg in argv):
+        _run(build_root(listing=True), "dicomnet")
+        return
     wanted = [argv[0]] if argv and argv[0] in COMMANDS else None
     _run(build_root(wanted), "dicomnet")
 

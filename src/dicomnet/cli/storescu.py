@@ -407,9 +407,8 @@ class _Batch:
     def send_one(self, assoc: Any, item: Item, progress: _Progress) -> str:
         """Send one file and record its row; "" or, if the association was aborted while it
         was being sent, the abort message (no row: the caller decides its fate)."""
-        from dicomnet.convert import ConversionError
         from dicomnet.dimse.status import status_category, status_meaning
-        from dicomnet.errors import NoContextError
+        from dicomnet.errors import ConversionError, NoContextError
 
         try:
             rsp = assoc.store_instance(item.path, **self.transcode)

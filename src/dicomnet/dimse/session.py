@@ -8,14 +8,15 @@ every rule is testable on its own.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
+
+from dicomnet._log import get_logger
 
 if TYPE_CHECKING:
     from dicomnet.presentation import PresentationContext
 
-LOGGER = logging.getLogger("dicomnet.assoc")
+LOGGER = get_logger("dicomnet.assoc")
 
 MAX_MESSAGE_ID = 0xFFFF
 

@@ -4,10 +4,10 @@ handlers into one: the one implementation the services, the acceptor and the CLI
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from dicomnet._log import get_logger
 from dicomnet.dimse.status import status_category
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ from dicomnet.events.definitions import (
     intervention_handler,
 )
 
-LOGGER = logging.getLogger("dicomnet.events")
+LOGGER = get_logger("dicomnet.events")
 
 
 # --- calling intervention handlers and reading what they return ------------------------------

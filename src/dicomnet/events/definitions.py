@@ -21,12 +21,12 @@ run unchanged. Where dicomnet differs it is on purpose and documented here:
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from dicomnet._log import get_logger
 from dicomnet._record import record
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from dicomnet.dataset import ReceivedDataset
     from dicomnet.presentation import PresentationContextTuple
 
-LOGGER = logging.getLogger("dicomnet.events")
+LOGGER = get_logger("dicomnet.events")
 
 
 @record(frozen=True, slots=True)

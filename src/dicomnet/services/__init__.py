@@ -43,9 +43,9 @@ association goes on.
 
 from __future__ import annotations
 
-import logging
 from typing import TYPE_CHECKING, Any
 
+from dicomnet._log import get_logger
 from dicomnet.dimse.fragments import MessageComplete
 from dicomnet.dimse.messages import (
     C_CANCEL_RQ,
@@ -65,7 +65,7 @@ from dicomnet.dimse.messages import (
 if TYPE_CHECKING:
     from dicomnet.services.base import ServicePort
 
-LOGGER = logging.getLogger("dicomnet.services")
+LOGGER = get_logger("dicomnet.services")
 
 
 def dispatch(assoc: ServicePort, done: MessageComplete[Any]) -> None:

@@ -6,11 +6,11 @@ A-ASSOCIATE-AC or -RJ. Nothing here touches the state machine or the socket: the
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dicomnet import events as evt
+from dicomnet._log import get_logger
 from dicomnet._record import record
 from dicomnet.presentation import PresentationContext, from_negotiated
 from dicomnet.services.base import HandlerHost
@@ -46,7 +46,7 @@ from dicomnet.ul.pdu import AssociateAC, AssociateRJ, AssociateRQ
 if TYPE_CHECKING:
     from dicomnet.service_user import ServiceUser
 
-LOGGER = logging.getLogger("dicomnet.assoc")
+LOGGER = get_logger("dicomnet.assoc")
 
 # A placeholder RQ for the state machine when the real one could not be decoded but can still
 # be answered with A-ASSOCIATE-RJ (AE-6 needs an Evt6 with an A-ASSOCIATE-RQ).

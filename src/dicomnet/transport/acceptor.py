@@ -7,9 +7,9 @@ connection's own thread."""
 from __future__ import annotations
 
 import contextlib
-import logging
 
 from dicomnet import events as evt
+from dicomnet._log import get_logger
 from dicomnet.errors import TransportLost
 from dicomnet.services import dispatch
 from dicomnet.services.acceptance import UNDECODABLE_RQ, answer_request, rejection_for
@@ -25,7 +25,7 @@ from dicomnet.ul.fsm import Event, State, event_for_pdu
 from dicomnet.ul.negotiation import peer_max_pdu_for_sending
 from dicomnet.ul.pdu import Abort, AssociateRJ, AssociateRQ
 
-LOGGER = logging.getLogger("dicomnet.assoc")
+LOGGER = get_logger("dicomnet.assoc")
 
 
 class AcceptorCore(AssociationCore):

@@ -22,7 +22,6 @@ default) optionally bounds a whole message. Each send must make progress within
 from __future__ import annotations
 
 import contextlib
-import logging
 import select
 import threading
 import time
@@ -31,6 +30,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from dicomnet import events as evt
+from dicomnet._log import get_logger
 from dicomnet.dimse.command_codec import encode_command
 from dicomnet.dimse.fragments import MessageAssembler, MessageComplete, fragment_message
 from dicomnet.dimse.messages import (
@@ -83,7 +83,7 @@ from dicomnet.ul.pdu import (
 if TYPE_CHECKING:
     from dicomnet.services.base import StoreTarget
 
-LOGGER = logging.getLogger("dicomnet.assoc")
+LOGGER = get_logger("dicomnet.assoc")
 
 _SEND_STATES = (State.STA6, State.STA8)  # where we may send P-DATA-TF
 SEND_BATCH = 64 * 1024  # P-DATA-TF bytes gathered into one send (see send_message)
