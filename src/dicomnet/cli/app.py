@@ -263,6 +263,9 @@ def _starting() -> None:
     # no collection can free anything then, so none runs until _started (about 3 ms of a
     # one-shot echoscu).
     gc.disable()
+    from dicomnet.cli._pixels import console_script
+
+    console_script()
 
 
 def _started() -> None:

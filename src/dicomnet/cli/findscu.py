@@ -115,6 +115,7 @@ def findscu(
     from dicomnet import events as evt
     from dicomnet.cli._handlers import build_evt_handlers
     from dicomnet.cli._logging import logging_handlers
+    from dicomnet.cli._pixels import pydicom_without_pixels
     from dicomnet.cli._query import (
         LEVELS,
         KeyError_,
@@ -125,6 +126,7 @@ def findscu(
     )
 
     user = start(common, evt.EVT_DIMSE_RECV)
+    pydicom_without_pixels(user_code=bool(user))  # no pixel data here (cli._pixels)
     peer, port, quiet, fmt = common.peer, common.port, common.quiet, common.fmt
     # Handlers without EVENT= are called for each C-FIND response: handler(status, identifier).
     response_handlers = [h for h in user if not h.explicit]

@@ -74,6 +74,7 @@ def getscu(
     from dicomnet import events as evt
     from dicomnet.cli._handlers import build_evt_handlers
     from dicomnet.cli._logging import logging_handlers
+    from dicomnet.cli._pixels import pydicom_without_pixels
     from dicomnet.cli._query import LEVELS, KeyError_, build_identifier, finish_identifier
     from dicomnet.cli._retrieve import (
         GET_MODELS,
@@ -87,6 +88,7 @@ def getscu(
     from dicomnet.presentation import build_role
 
     user = start(common, evt.EVT_C_STORE)
+    pydicom_without_pixels(user_code=bool(user))  # no pixel data here (cli._pixels)
     peer, port, quiet = common.peer, common.port, common.quiet
     model = GET_MODELS[model_letter(patient_root, study_root, patient_study_only)]
     level = level.upper()

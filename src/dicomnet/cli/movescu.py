@@ -90,6 +90,7 @@ def movescu(
     from dicomnet.ae import AE
     from dicomnet.cli._handlers import build_evt_handlers
     from dicomnet.cli._logging import logging_handlers
+    from dicomnet.cli._pixels import pydicom_without_pixels
     from dicomnet.cli._query import LEVELS, KeyError_, build_identifier, finish_identifier
     from dicomnet.cli._retrieve import MOVE_MODELS, Counts, Progress, finish, model_letter
     from dicomnet.cli._storage import DEFAULT_TEMPLATE, StorageHandler, TemplateError
@@ -97,6 +98,7 @@ def movescu(
     from dicomnet.ul.codec import validate_ae_title
 
     user = start(common, evt.EVT_C_STORE)
+    pydicom_without_pixels(user_code=bool(user))  # no pixel data here (cli._pixels)
     peer, port, quiet = common.peer, common.port, common.quiet
     # what the receiver (--store-port) accepts: the +x options as storescp's
     accepted = common.acceptance()
