@@ -35,18 +35,12 @@ def test_a_data_set_arrives_whole_in_few_or_many_sends(
     source = write_ct_file(tmp_path / "ct.dcm", 3, EXPLICIT, rows=256, columns=256)  # 128 KiB
     sends: list[int] = []
     real = connection.Connection.sendall
-    real_parts = connection.Connection.send_parts
 
     def counting(self: Any, data: Any, *args: Any, **kwargs: Any) -> None:
         sends.append(len(data))
         real(self, data, *args, **kwargs)
 
-    def counting_parts(self: Any, parts: Any, *args: Any, **kwargs: Any) -> None:
-        sends.append(sum(len(part) for part in parts))
-        real_parts(self, parts, *args, **kwargs)
-
     monkeypatch.setattr(connection.Connection, "sendall", counting)
-    monkeypatch.setattr(connection.Connection, "send_parts", counting_parts)
     pdus: list[int] = []
     handlers = [(evt.EVT_PDU_SENT, lambda e: pdus.append(1))] if watched else []
     ae = AE("BATCH")
@@ -65,38 +59,3 @@ def test_a_data_set_arrives_whole_in_few_or_many_sends(
         assert len(pdus) >= len(data_sends) - 1
     else:
         assert 2 <= len(data_sends) <= 4  # about 64 KiB per send (and the response's wait)
-
-
-def test_gathered_parts_arrive_in_order_when_the_peer_takes_them_bit_by_bit() -> None:
-    """Parts larger than the socket buffers go out in several partial gathers (a part cut
-    anywhere); the peer reads every byte once, in order."""
-    import socket
-    import threading
-
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        left = socket.create_connection(listener.getsockname())
-        right, _ = listener.accept()
-    try:
-        left.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 16384)
-        conn = connection.Connection(left)
-        blob = bytes(range(256)) * 4096  # 1 MiB
-        parts: list[bytes | memoryview] = [b"head", memoryview(blob)[:300_001], b""]
-        parts += [memoryview(blob)[300_001:], b"tail", blob[:77]]
-        expected = b"".join(parts)
-        received = bytearray()
-
-        def read_all() -> None:
-            while len(received) < len(expected):
-                chunk = right.recv(5000)
-                if not chunk:
-                    return
-                received.extend(chunk)
-
-        reader = threading.Thread(target=read_all)
-        reader.start()
-        conn.send_parts(parts, connection.deadline_in(30.0), progress=30.0)
-        reader.join(30.0)
-        assert bytes(received) == expected
-    finally:
-        left.close()
-        right.close()

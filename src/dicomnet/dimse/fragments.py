@@ -3,8 +3,6 @@
 Sending: :func:`fragment_message` yields encoded P-DATA-TF PDUs, one PDV each, sized to the
 peer's Maximum Length (PS3.8 D.1): command fragments first, the last one flagged, then data
 set fragments. A data set given as a file object is read one fragment at a time.
-:func:`fragment_parts` yields the same PDUs as (headers, fragment) pairs, the fragment of a
-data set in memory a view of it: sent together (a gathering ``sendmsg``), no byte is copied.
 
 An empty data set (``b""``) is still sent as one empty "last" data PDV. Annex E discourages
 empty PDVs, but the command set has promised a data set, and a receiver only learns that it
@@ -23,7 +21,7 @@ from typing import Generic, Protocol, TypeVar
 from dicomnet._record import record
 from dicomnet.dimse.command_codec import DIMSEError, decode_command
 from dicomnet.dimse.messages import DATASET_ABSENT, Message
-from dicomnet.ul.codec import pdata_single_header
+from dicomnet.ul.codec import encode_pdata_single
 from dicomnet.ul.pdu import PDV
 
 __all__ = [
@@ -32,7 +30,6 @@ __all__ = [
     "MessageComplete",
     "SupportsRead",
     "fragment_message",
-    "fragment_parts",
     "max_fragment_size",
 ]
 
@@ -103,20 +100,7 @@ def fragment_message(
     dataset: bytes | bytearray | memoryview | SupportsRead | None,
     peer_max_pdu: int,
 ) -> Iterator[bytes]:
-    """Encoded P-DATA-TF PDUs (one PDV each) carrying one DIMSE message; see
-    :func:`fragment_parts` (each PDU here is one of its pairs joined)."""
-    join = b"".join
-    return (join(pair) for pair in fragment_parts(context_id, command, dataset, peer_max_pdu))
-
-
-def fragment_parts(
-    context_id: int,
-    command: bytes,
-    dataset: bytes | bytearray | memoryview | SupportsRead | None,
-    peer_max_pdu: int,
-) -> Iterator[tuple[bytes, bytes | memoryview]]:
-    """The P-DATA-TF PDUs (one PDV each) carrying one DIMSE message, each as its 12 header
-    bytes and its fragment (a view of ``dataset`` when it is bytes-like).
+    """Encoded P-DATA-TF PDUs (one PDV each) carrying one DIMSE message.
 
     ``command`` is an encoded command set; ``dataset`` the encoded data set (bytes-like or a
     binary file object read in fragment-sized chunks), or ``None`` when there is none.
@@ -144,35 +128,32 @@ def _fragments(
     command: bytes,
     dataset: memoryview | SupportsRead | None,
     fragment: int,
-) -> Iterator[tuple[bytes, bytes | memoryview]]:
-    header = pdata_single_header
+) -> Iterator[bytes]:
+    encode = encode_pdata_single
     size = len(command)
     for start in range(0, size, fragment):
         end = start + fragment
-        piece = command[start:end]
-        yield header(context_id, True, end >= size, len(piece)), piece
+        yield encode(context_id, True, end >= size, command[start:end])
     if dataset is None:
         return
     if isinstance(dataset, memoryview):
         size = len(dataset)
         if not size:
-            yield header(context_id, False, True, 0), b""
+            yield encode(context_id, False, True, b"")
             return
-        last = ((size - 1) // fragment) * fragment  # where the last fragment starts
-        middle = header(context_id, False, False, fragment)  # every other one's header
-        for start in range(0, last, fragment):
-            yield middle, dataset[start : start + fragment]
-        yield header(context_id, False, True, size - last), dataset[last:]
+        for start in range(0, size, fragment):
+            end = start + fragment
+            yield encode(context_id, False, end >= size, dataset[start:end])
         return
     chunk = _read_exactly(dataset, fragment)
     while True:
         if len(chunk) < fragment:  # end of file: this is the last fragment
             if len(chunk) & 1:
                 raise ValueError("data set read from the file object has an odd length")
-            yield header(context_id, False, True, len(chunk)), chunk
+            yield encode(context_id, False, True, chunk)
             return
         following = _read_exactly(dataset, fragment)
-        yield header(context_id, False, not following, len(chunk)), chunk
+        yield encode(context_id, False, not following, chunk)
         if not following:
             return
         chunk = following

@@ -31,8 +31,6 @@ RECV_SIZE = 256 * 1024
 _QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
 SMALL_RECV_SIZE = 16 * 1024
 _EMPTY = memoryview(b"")
-#: Most parts :meth:`Connection.send_parts` hands to one ``sendmsg`` (IOV_MAX is 1024 on Linux)
-_MAX_GATHER = 512
 
 
 class ConnectError(OSError):
@@ -94,8 +92,6 @@ class Connection:
             self.local = ("", 0)
         self._send_lock = threading.Lock()
         self._closed = False
-        ssl_module = sys.modules.get("ssl")  # a TLS socket was made with it loaded
-        self._tls = ssl_module is not None and isinstance(sock, ssl_module.SSLSocket)
         # Allocated on first use, small until :meth:`expect_bulk`: a silent connection costs
         # no buffer, and one that has not associated only a small one.
         self._buffer: bytearray | None = None
@@ -201,34 +197,6 @@ class Connection:
                 if progress is not None and sent:
                     deadline = time.monotonic() + progress
 
-    def send_parts(
-        self,
-        parts: list[bytes | memoryview],
-        deadline: float | None,
-        *,
-        progress: float | None = None,
-    ) -> None:
-        """:meth:`sendall` of ``parts`` one after the other, gathered into one system call
-        where the socket can (``sendmsg``; a TLS socket cannot: the parts are joined)."""
-        sendmsg = None if self._tls else getattr(self.sock, "sendmsg", None)
-        if sendmsg is None or len(parts) > _MAX_GATHER:
-            self.sendall(b"".join(parts), deadline, progress=progress)
-            return
-        with self._send_lock:
-            left = sum(len(part) for part in parts)
-            while True:
-                self.sock.settimeout(_remaining(deadline))
-                try:
-                    sent = sendmsg(parts)
-                except TimeoutError:
-                    raise Deadline("the peer did not take our data in time") from None
-                left -= sent
-                if left <= 0:
-                    return
-                if progress is not None and sent:
-                    deadline = time.monotonic() + progress
-                parts = _after(parts, sent)
-
     def shutdown_write(self) -> None:
         with contextlib.suppress(OSError):
             self.sock.shutdown(socket.SHUT_WR)
@@ -250,18 +218,6 @@ class Connection:
     @property
     def closed(self) -> bool:
         return self._closed
-
-
-def _after(parts: list[bytes | memoryview], sent: int) -> list[bytes | memoryview]:
-    """What is left of ``parts`` once their first ``sent`` bytes have gone."""
-    for index, part in enumerate(parts):
-        if sent < len(part):
-            rest = parts[index:]
-            if sent:
-                rest[0] = memoryview(part)[sent:]
-            return rest
-        sent -= len(part)
-    return []
 
 
 def wrap_tls(

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from dicomnet import events as evt
 from dicomnet.dimse.command_codec import encode_command
-from dicomnet.dimse.fragments import MessageAssembler, MessageComplete, fragment_parts
+from dicomnet.dimse.fragments import MessageAssembler, MessageComplete, fragment_message
 from dicomnet.dimse.messages import (
     C_CANCEL_RQ,
     C_STORE_RQ,
@@ -585,42 +585,34 @@ class AssociationCore:
         # such as a peer's 16 KiB maximum, then cost one system call per batch, not per PDU);
         # with them, each is sent before its event, as it always was.
         batch = not (pdu_sent or data_sent)
-        held: list[bytes | memoryview] = []  # batched: headers and fragments, gathered
+        held: list[bytes] = []
         held_size = 0
         # already at least ul.negotiation.MIN_PEER_MAX_LENGTH (peer_max_pdu_for_sending)
-        for header, fragment in fragment_parts(context_id, command, dataset, self._peer_max_pdu):
+        for data in fragment_message(context_id, command, dataset, self._peer_max_pdu):
             # DT-1 / AR-7 in Sta6/Sta8; the table has no other cell for sending P-DATA
             transition = self._fsm.data_transfer(Event.EVT9)
             if transition is None:
                 raise LocalProtocolError(f"cannot send P-DATA in {self._fsm.state.name}")
             self._notify_transition(transition)
             if batch:
-                held.append(header)
-                held.append(fragment)
-                held_size += 12 + len(fragment)
-                if held_size >= SEND_BATCH:
-                    self._send_parts(conn, held)
-                    held.clear()
-                    held_size = 0
-                continue
-            data = b"".join((header, fragment))
+                held.append(data)
+                held_size += len(data)
+                if held_size < SEND_BATCH:
+                    continue
+                data = b"".join(held)
+                held.clear()
+                held_size = 0
             self._send_data(conn, data)
             if pdu_sent:  # decoded only for the handlers that asked for the PDU object
                 self._notify(evt.EVT_PDU_SENT, pdu=decode_pdu(data))
             if data_sent:
                 self._notify(evt.EVT_DATA_SENT, data=data)
         if held:
-            self._send_parts(conn, held)
+            self._send_data(conn, b"".join(held))
 
     def _send_data(self, conn: Any, data: bytes) -> None:
         try:
             conn.sendall(data, deadline_in(self.dimse_timeout), progress=self.dimse_timeout)
-        except (OSError, Deadline) as exc:
-            raise TransportLost(str(exc)) from exc
-
-    def _send_parts(self, conn: Any, parts: list[bytes | memoryview]) -> None:
-        try:
-            conn.send_parts(parts, deadline_in(self.dimse_timeout), progress=self.dimse_timeout)
         except (OSError, Deadline) as exc:
             raise TransportLost(str(exc)) from exc
 

@@ -90,7 +90,6 @@ __all__ = [
     "decode_pdu",
     "decode_pdu_body",
     "encode_pdata_single",
-    "pdata_single_header",
     "encode_pdu",
     "is_valid_uid",
     "validate_ae_title",
@@ -202,20 +201,15 @@ def encode_pdata_single(
     context_id: int, is_command: bool, is_last: bool, data: bytes | memoryview
 ) -> bytes:
     """Encode a P-DATA-TF carrying one PDV (the C-STORE hot path)."""
-    size = data.nbytes if isinstance(data, memoryview) else len(data)
-    return b"".join((pdata_single_header(context_id, is_command, is_last, size), data))
-
-
-def pdata_single_header(context_id: int, is_command: bool, is_last: bool, size: int) -> bytes:
-    """The first 12 bytes of :func:`encode_pdata_single`'s PDU (PDU and PDV headers) for a
-    fragment of ``size`` bytes: sent followed by the fragment itself, it is the same PDU."""
     if not context_id & 1:
         raise LocalProtocolError(f"presentation context ID {context_id} is not odd")
+    size = data.nbytes if isinstance(data, memoryview) else len(data)
     control = (1 if is_command else 0) | (2 if is_last else 0)
     try:
-        return _PDATA_SINGLE.pack(PDU_P_DATA_TF, 0, size + 6, size + 2, context_id, control)
+        header = _PDATA_SINGLE.pack(PDU_P_DATA_TF, 0, size + 6, size + 2, context_id, control)
     except struct.error as exc:
         raise LocalProtocolError(f"cannot encode P-DATA-TF: {exc}") from exc
+    return b"".join((header, data))
 
 
 def _encode_pdata(pdu: PDataTF) -> bytes:
