@@ -121,3 +121,34 @@ def test_what_is_checked_is_what_is_sent(
     finally:
         assoc.release()
     assert got == [dataset_bytes(good)]
+
+
+def test_files_of_different_sizes_on_one_association_arrive_exactly(
+    dicomnet_server: ServerFactory, tmp_path: Path
+) -> None:
+    """Files sent one after the other on one association (larger, smaller, larger again, and
+    one that grew after it was first sent) each arrive as their own data set: nothing of an
+    earlier file is sent with a later one."""
+    got: list[bytes] = []
+
+    def on_store(event: Any) -> int:
+        got.append(event.encoded_dataset(include_meta=False))
+        return 0x0000
+
+    server = dicomnet_server([(evt.EVT_C_STORE, on_store)])
+    sizes = [(64, 64), (8, 8), (32, 16), (128, 64)]
+    files = [
+        write_ct_file(tmp_path / f"f{n}.dcm", n, EXPLICIT, rows, columns)
+        for n, (rows, columns) in enumerate(sizes)
+    ]
+    expected = [dataset_bytes(path) for path in files]
+    assoc = connect(server.server_address[1])
+    try:
+        for path in files:
+            assert assoc.send_c_store(path).Status == 0x0000
+        write_ct_file(files[1], 1, EXPLICIT, 96, 96)  # the same file, larger now
+        expected.append(dataset_bytes(files[1]))
+        assert assoc.send_c_store(files[1]).Status == 0x0000
+    finally:
+        assoc.release()
+    assert got == expected

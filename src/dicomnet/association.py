@@ -97,7 +97,7 @@ def check_file(handle: BinaryIO, meta: FileMeta) -> CheckedFile:
     return _checked(validator, meta, getattr(handle, "name", "file"))
 
 
-def check_data(data: bytes, meta: FileMeta, name: str = "file") -> CheckedFile:
+def check_data(data: bytes | memoryview, meta: FileMeta, name: str = "file") -> CheckedFile:
     """:func:`check_file` for a data set already in memory (``data``: its bytes, from the
     first byte after the file meta information to the end of the file)."""
     from dicomnet.validate import StructureValidator
@@ -134,18 +134,57 @@ def _checked(validator: StructureValidator, meta: FileMeta, name: object) -> Che
     return CheckedFile(sop_class, sop_instance, length, bool(length & 1))
 
 
-def _read_small(handle: BinaryIO, meta: FileMeta) -> bytes | None:
+def _read_small(
+    handle: BinaryIO, meta: FileMeta, holder: _ReadBuffer | None = None
+) -> bytes | memoryview | None:
     """The rest of the file from the data set's first byte, if it is at most
-    :data:`IN_MEMORY_LIMIT` bytes long (None otherwise: stream it)."""
+    :data:`IN_MEMORY_LIMIT` bytes long (None otherwise: stream it). With ``holder``, read into
+    its buffer (a view of it is returned, valid until the holder's next read)."""
     try:
         size = os.fstat(handle.fileno()).st_size
     except (OSError, ValueError, AttributeError):
         return None
-    if size - meta.dataset_offset > IN_MEMORY_LIMIT:
+    rest = size - meta.dataset_offset
+    if rest > IN_MEMORY_LIMIT:
         return None
     handle.seek(meta.dataset_offset)
-    data = handle.read(IN_MEMORY_LIMIT + 1)
+    if holder is not None and rest >= 0:
+        view = holder.view(rest + 1)  # one byte more: a file that grew since fstat shows it
+        got = _read_into(handle, view)
+        if got <= rest:
+            return view[:got]
+        data = bytes(view) + handle.read(IN_MEMORY_LIMIT + 1 - len(view))
+    else:
+        data = handle.read(IN_MEMORY_LIMIT + 1)
     return data if len(data) <= IN_MEMORY_LIMIT else None  # it grew past the limit: stream
+
+
+def _read_into(handle: BinaryIO, view: memoryview) -> int:
+    """Fill ``view`` from ``handle``; the bytes read (fewer only at the end of the file)."""
+    got = 0
+    while got < len(view):
+        n = handle.readinto(view[got:])  # type: ignore[attr-defined]
+        if not n:
+            break
+        got += n
+    return got
+
+
+class _ReadBuffer:
+    """One association's buffer for the files it sends from memory: reused from file to file,
+    so a file costs no fresh allocation (for 512 KiB: an mmap, ~130 page faults and a munmap).
+    Grows to the largest file sent (at most :data:`IN_MEMORY_LIMIT` + 1 bytes); a buffer that
+    is too small is replaced, never resized (views of it may still exist)."""
+
+    __slots__ = ("_buffer",)
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def view(self, size: int) -> memoryview:
+        if len(self._buffer) < size:
+            self._buffer = bytearray(size)
+        return memoryview(self._buffer)[:size]
 
 
 class _ExactReader:
@@ -204,6 +243,8 @@ class Association(AcceptorCore):
     """A DICOM association, as requestor (``AE.associate``) or acceptor (``AE.start_server``)."""
 
     ae: RequestorSettings
+    #: store_instance's buffer for the files it reads whole (made on first use)
+    _read_buffer: _ReadBuffer | None = None
 
     # --- making the association -----------------------------------------------------------
 
@@ -379,7 +420,9 @@ class Association(AcceptorCore):
                     except Part10Error:
                         meta = None
                 if meta is not None:
-                    held = _read_small(handle, meta)
+                    if self._read_buffer is None:
+                        self._read_buffer = _ReadBuffer()
+                    held = _read_small(handle, meta, self._read_buffer)
                     name = getattr(handle, "name", "file")
                     if held is not None:
                         checked = check_data(held, meta, name)
@@ -395,7 +438,7 @@ class Association(AcceptorCore):
                             handle.seek(meta.dataset_offset)
                             data = _ExactReader(handle, checked.length, checked.pad)
                         elif checked.pad:
-                            data = held[: checked.length] + b"\x00"
+                            data = bytes(held[: checked.length]) + b"\x00"
                         else:
                             data = memoryview(held)[: checked.length]
                         return self._store_stream(

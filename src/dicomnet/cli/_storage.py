@@ -37,6 +37,7 @@ import contextlib
 import logging
 import os
 import string
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -342,6 +343,35 @@ class StorageHandler:
     def _count_stored(self) -> None:
         with self._lock:
             self.stored += 1
+
+
+# glibc's mallopt() parameters (<malloc.h>)
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+
+
+def keep_freed_memory() -> bool:
+    """Have the C allocator (glibc) keep the memory a received data set used for the next one.
+
+    A receiver allocates and frees about a data set's size per instance (the in-memory spool of
+    up to SPOOL_THRESHOLD bytes, the socket reads). glibc serves such blocks with mmap and gives
+    them back to the kernel when freed (munmap, or madvise when it trims a thread's heap), so
+    each instance pays its memory's page faults again (~200 for 512 KiB), and the unmapping
+    interrupts the other cores running the process's threads. Serving blocks up to 16 MiB from
+    the heap and trimming it only past 64 MiB free keeps the memory mapped and reused; the
+    process's size stays at what its concurrent associations need at once. Not glibc (or not
+    Linux): nothing is done (False)."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None)
+        libc.gnu_get_libc_version  # noqa: B018 (glibc only: musl's mallopt does nothing)
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, 16 << 20)) and bool(mallopt(_M_TRIM_THRESHOLD, 64 << 20))
 
 
 FSYNC_MODES = ("always", "batch", "never")

@@ -204,6 +204,7 @@ def storescp(
         StorageHandler,
         StoredLines,
         TemplateError,
+        keep_freed_memory,
         prepare_output_dir,
         sync_for,
     )
@@ -318,6 +319,7 @@ def storescp(
     stops = StopSignals(done)
     stops.install()
     handlers = build_evt_handlers(builtin, user)
+    keep_freed_memory()
     try:
         server = ae.start_server(
             (bind, port), block=False, ssl_context=ssl_context, evt_handlers=handlers

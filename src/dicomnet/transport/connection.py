@@ -30,6 +30,7 @@ RECV_SIZE = 256 * 1024
 #: Linux only; None where the platform has no TCP_QUICKACK.
 _QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
 SMALL_RECV_SIZE = 16 * 1024
+_EMPTY = memoryview(b"")
 
 
 class ConnectError(OSError):
@@ -151,6 +152,11 @@ class Connection:
 
         Raises :class:`Deadline` when ``deadline`` passes first, OSError on network failure.
         """
+        return bytes(self.recv_view(deadline))
+
+    def recv_view(self, deadline: float | None) -> memoryview:
+        """:meth:`recv` without the copy: a view of this connection's receive buffer, valid
+        until the next read (empty when the peer closed the connection)."""
         self.sock.settimeout(_remaining(deadline))
         if self._buffer is None:
             self._buffer = bytearray(self._recv_size)
@@ -160,14 +166,14 @@ class Connection:
         except TimeoutError:
             raise Deadline("no data from the peer in time") from None
         except (ConnectionResetError, BrokenPipeError):
-            return b""
+            return _EMPTY
         except OSError as exc:
             if self._closed or _is_tls_close(exc):
-                return b""
+                return _EMPTY
             raise
         if n:
             _quickack(self.sock)
-        return bytes(self._view[:n])
+        return self._view[:n]
 
     def sendall(
         self,

@@ -381,7 +381,8 @@ class AssociationCore:
         """Read once into the inbox; False when nothing is to be processed (a timeout, the
         connection closed or a framing error, each already dealt with)."""
         try:
-            data = conn.recv(self._deadline(wait))
+            # a view of the connection's buffer: every PDU decoded from it is a copy
+            data: bytes | memoryview = conn.recv_view(self._deadline(wait))
         except Deadline:
             reason = self._clock.verdict()
             if reason is not None:
@@ -405,7 +406,8 @@ class AssociationCore:
         if reason is not None:
             self._too_slow(reason)
             return False
-        self._notify(evt.EVT_DATA_RECV, data=data)
+        if self._handlers.has(evt.EVT_DATA_RECV):
+            self._notify(evt.EVT_DATA_RECV, data=bytes(data))
         try:
             pdus = self._reader.feed(data)
         except RemoteProtocolError as exc:
