@@ -46,7 +46,7 @@ def run_main(command: str, *args: str | os.PathLike[str]) -> tuple[int, set[str]
     """(exit code, the pixel packages it loaded, stdout) of ``command`` run as its script."""
     env = cli_env({"PYTHONPATH": os.pathsep.join(p for p in sys.path if p)})
     done = subprocess.run(
-        [sys.executable, "-S", "-c", RUN_MAIN, command, *map(os.fspath, args)],
+        [sys.executable, "-S", "-c", RUN_MAIN, command, *(os.fspath(a) for a in args)],
         env=env,
         capture_output=True,
         text=True,
