@@ -494,3 +494,39 @@ def test_naming_reads_the_data_set_in_place(spool_dir: Path) -> None:
         buffer = bytearray(4)
         reader: Any = stream
         assert reader.readinto(buffer) == 4 and bytes(buffer) == data[:4]
+
+
+def test_status_dataset_is_what_pydicom_builds() -> None:
+    """status_dataset makes its Dataset and US elements without pydicom's constructors: the
+    objects must be the ones ``Dataset()`` and ``setattr`` give, element by element."""
+    from dicomnet.dataset import status_dataset
+    from dicomnet.dimse.messages import C_FIND_RSP, C_GET_RSP
+
+    find = C_FIND_RSP(MessageIDBeingRespondedTo=1, AffectedSOPClassUID="1.2.3", Status=0xFF00)
+    get = C_GET_RSP(
+        MessageIDBeingRespondedTo=1,
+        AffectedSOPClassUID="1.2.3",
+        Status=0xB000,
+        NumberOfRemainingSuboperations=0,
+        NumberOfCompletedSuboperations=7,
+        NumberOfFailedSuboperations=1,
+        NumberOfWarningSuboperations=65535,
+        ErrorComment="some failed",
+    )
+    for rsp in (find, get, None):
+        fast = status_dataset(rsp)
+        slow = Dataset()
+        for element in fast:
+            setattr(slow, element.keyword, element.value)
+        assert fast == slow
+        assert list(fast.keys()) == list(slow.keys())
+        assert fast.__dict__.keys() == slow.__dict__.keys()
+        assert {k: v for k, v in vars(fast).items() if k != "_dict"} == {
+            k: v for k, v in vars(slow).items() if k != "_dict"
+        }
+        for a, b in zip(fast, slow, strict=True):
+            assert vars(a) == vars(b)
+            assert type(a) is type(b)
+        fast.Status = 1  # still an ordinary Dataset: settable, nothing shared
+        assert status_dataset(rsp).get("Status") == (rsp.Status if rsp else None)
+    assert len(status_dataset(get)) == 6
