@@ -728,7 +728,7 @@ _STATUS_US = {
 }
 #: The attributes of an empty Dataset and of a US DataElement as pydicom's constructors leave
 #: them (read once from real ones: see :func:`_templates`); None if they are not as expected.
-_TEMPLATES: tuple[dict[str, Any], dict[int, dict[str, Any]]] | bool | None = False
+_TEMPLATES: tuple[dict[str, Any], dict[int, dict[str, Any]], tuple[str, ...]] | bool | None = False
 _ELEMENT_ATTRIBUTES = frozenset(
     [
         "tag",
@@ -742,7 +742,7 @@ _ELEMENT_ATTRIBUTES = frozenset(
 )
 
 
-def _templates() -> tuple[dict[str, Any], dict[int, dict[str, Any]]] | None:
+def _templates() -> tuple[dict[str, Any], dict[int, dict[str, Any]], tuple[str, ...]] | None:
     """What ``Dataset()`` and ``DataElement(tag, "US", n)`` store in their instances, so that
     :func:`status_dataset` can make the same objects without their constructors (a Dataset()
     costs ~11 us, most of it in its ``__setattr__``; a response is answered thousands of times
@@ -756,7 +756,8 @@ def _templates() -> tuple[dict[str, Any], dict[int, dict[str, Any]]] | None:
         plain = all(v is None or isinstance(v, bool | str | dict) for v in empty.values())
         elements = {tag: dict(DataElement(tag, "US", 0).__dict__) for tag in _STATUS_US.values()}
         plain = plain and all(set(e) == _ELEMENT_ATTRIBUTES for e in elements.values())
-        _TEMPLATES = (empty, elements) if plain else None
+        mutable = tuple(k for k, v in empty.items() if type(v) is dict)
+        _TEMPLATES = (empty, elements, mutable) if plain else None
     return _TEMPLATES  # type: ignore[return-value]
 
 
@@ -768,8 +769,12 @@ def _empty_dataset() -> Dataset:
     templates = _templates()
     if templates is None:
         return Dataset()
+    empty, _elements, mutable = templates
+    attributes = empty.copy()
+    for key in mutable:
+        attributes[key] = empty[key].copy()
     ds = Dataset.__new__(Dataset)
-    ds.__dict__.update({k: (v.copy() if type(v) is dict else v) for k, v in templates[0].items()})
+    ds.__dict__.update(attributes)
     return ds
 
 

@@ -297,7 +297,8 @@ def flatten(ds: Any, prefix: str = "") -> dict[str, str]:
     SpecificCharacterSet in the data set is converted by pydicom's own value converter without
     making it a DataElement of ``ds`` (a third of the cost of a C-FIND match when 10,000 are
     printed); every other element is read from ``ds`` as before. The text is the same."""
-    if prefix or 0x00080005 in ds or not _plain_hooks():
+    items = getattr(ds, "_dict", None)  # pydicom's own {tag: element}: read as get_item does
+    if prefix or type(items) is not dict or 0x00080005 in items or not _plain_hooks():
         return _flatten_elements(ds, prefix)
     from pydicom.charset import default_encoding
     from pydicom.datadict import dictionary_VR, keyword_for_tag
@@ -307,8 +308,8 @@ def flatten(ds: Any, prefix: str = "") -> dict[str, str]:
 
     encoding = ds.original_character_set or default_encoding
     out: dict[str, str] = {}
-    for tag in sorted(ds.keys()):
-        raw = ds.get_item(tag)
+    for tag in sorted(items):
+        raw = items[tag]  # a deferred value (None) goes to _flatten_elements, as before
         vr = raw.VR if isinstance(raw, RawDataElement) else None
         if vr is None and isinstance(raw, RawDataElement) and not (tag >> 16) & 1:
             try:
@@ -318,9 +319,11 @@ def flatten(ds: Any, prefix: str = "") -> dict[str, str]:
         if vr not in _TEXT_VRS or raw.value is None:
             out.update(_flatten_elements(ds, prefix, (tag,)))
             continue
-        name = _KEYWORDS.get(tag)
+        number = int(tag)  # plain int keys: no BaseTag.__eq__ in the look-up
+        name = _KEYWORDS.get(number)
         if name is None:
-            name = _KEYWORDS[tag] = keyword_for_tag(tag) or f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+            name = keyword_for_tag(tag) or f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+            _KEYWORDS[number] = name
         text = _plain_text(vr, raw.value) if vr in ("UI", "IS") else None
         if text is not None:
             out[name] = text
