@@ -307,6 +307,7 @@ def flatten(ds: Any, prefix: str = "") -> dict[str, str]:
     from pydicom.values import convert_value
 
     encoding = ds.original_character_set or default_encoding
+    plain_vrs = _plain_converters()
     out: dict[str, str] = {}
     for tag in sorted(items):
         raw = items[tag]  # a deferred value (None) goes to _flatten_elements, as before
@@ -324,7 +325,7 @@ def flatten(ds: Any, prefix: str = "") -> dict[str, str]:
         if name is None:
             name = keyword_for_tag(tag) or f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
             _KEYWORDS[number] = name
-        text = _plain_text(vr, raw.value) if vr in ("UI", "IS") else None
+        text = _plain_text(vr, raw.value) if vr in plain_vrs else None
         if text is not None:
             out[name] = text
             continue
@@ -341,13 +342,35 @@ def flatten(ds: Any, prefix: str = "") -> dict[str, str]:
     return out
 
 
+def _plain_converters() -> frozenset[str]:
+    """The VRs :func:`_plain_text` reads: those whose pydicom converter is still its own."""
+    from pydicom import values
+
+    stock: dict[Any, Any] = {
+        "UI": values.convert_UI,
+        "IS": values.convert_IS_string,
+        "CS": values.convert_string,
+        "AE": values.convert_AE_string,
+    }
+    converters: dict[Any, Any] = values.converters
+    return frozenset(vr for vr, func in stock.items() if converters.get(vr) is func)
+
+
 def _plain_text(vr: str, raw: bytes) -> str | None:
     """The text pydicom's converter gives for a single valid UI or IS value (its UID or IS
     object printed), or None for anything else (empty, several values, invalid: pydicom's
-    converter then gives the text and its warnings, as it always did)."""
+    converter then gives the text and its warnings, as it always did). For CS and AE, which
+    pydicom converts without validating, always the text: the value without its padding
+    (CS: trailing spaces and NULs; AE: spaces around each value), values joined with
+    backslashes as :func:`flatten` joins them."""
     from pydicom import config
 
-    value = raw.decode("latin-1").rstrip(" \x00")  # the converter's default_encoding (iso8859)
+    decoded = raw.decode("latin-1")  # the converters' default_encoding (iso8859)
+    if vr == "CS":
+        return decoded.rstrip(" \x00")
+    if vr == "AE":
+        return "\\".join(part.strip() for part in decoded.split("\\"))
+    value = decoded.rstrip(" \x00")
     if len(value) > (64 if vr == "UI" else 12):
         return None
     if vr == "UI":
