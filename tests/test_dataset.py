@@ -494,3 +494,118 @@ def test_naming_reads_the_data_set_in_place(spool_dir: Path) -> None:
         buffer = bytearray(4)
         reader: Any = stream
         assert reader.readinto(buffer) == 4 and bytes(buffer) == data[:4]
+
+
+def test_status_dataset_is_what_pydicom_builds() -> None:
+    """status_dataset makes its Dataset and US elements without pydicom's constructors: the
+    objects must be the ones ``Dataset()`` and ``setattr`` give, element by element."""
+    from dicomnet.dataset import status_dataset
+    from dicomnet.dimse.messages import C_FIND_RSP, C_GET_RSP
+
+    find = C_FIND_RSP(MessageIDBeingRespondedTo=1, AffectedSOPClassUID="1.2.3", Status=0xFF00)
+    get = C_GET_RSP(
+        MessageIDBeingRespondedTo=1,
+        AffectedSOPClassUID="1.2.3",
+        Status=0xB000,
+        NumberOfRemainingSuboperations=0,
+        NumberOfCompletedSuboperations=7,
+        NumberOfFailedSuboperations=1,
+        NumberOfWarningSuboperations=65535,
+        ErrorComment="some failed",
+    )
+    for rsp in (find, get, None):
+        fast = status_dataset(rsp)
+        slow = Dataset()
+        for element in fast:
+            setattr(slow, element.keyword, element.value)
+        assert fast == slow
+        assert list(fast.keys()) == list(slow.keys())
+        assert fast.__dict__.keys() == slow.__dict__.keys()
+        assert {k: v for k, v in vars(fast).items() if k != "_dict"} == {
+            k: v for k, v in vars(slow).items() if k != "_dict"
+        }
+        for a, b in zip(fast, slow, strict=True):
+            assert vars(a) == vars(b)
+            assert type(a) is type(b)
+        fast.Status = 1  # still an ordinary Dataset: settable, nothing shared
+        assert status_dataset(rsp).get("Status") == (rsp.Status if rsp else None)
+    assert len(status_dataset(get)) == 6
+
+
+def _pydicom_read(data: bytes, syntax: str) -> Any:
+    from pydicom.filereader import read_dataset
+
+    return read_dataset(
+        io.BytesIO(data),
+        is_implicit_VR=syntax == "1.2.840.10008.1.2",
+        is_little_endian=syntax != "1.2.840.10008.1.2.2",
+    )
+
+
+def _same_as_pydicom(data: bytes, syntax: str, convert: bool = True) -> None:
+    import warnings
+
+    with warnings.catch_warnings(record=True) as theirs_warned:
+        warnings.simplefilter("always")
+        theirs = _pydicom_read(data, syntax)
+    with warnings.catch_warnings(record=True) as ours_warned:
+        warnings.simplefilter("always")
+        ours = decode_dataset(data, syntax)
+    assert [str(w.message) for w in ours_warned] == [str(w.message) for w in theirs_warned]
+    assert list(ours._dict.items()) == list(theirs._dict.items())  # the same RawDataElements
+    for a, b in zip(ours._dict.values(), theirs._dict.values(), strict=True):
+        assert [type(v) for v in a] == [type(v) for v in b]  # type: ignore[union-attr]
+    assert {k: v for k, v in vars(ours).items() if k != "_dict"} == {
+        k: v for k, v in vars(theirs).items() if k != "_dict"
+    }
+    if convert:
+        assert ours == theirs
+
+
+@pytest.mark.parametrize("syntax", ["1.2.840.10008.1.2", "1.2.840.10008.1.2.1"])
+def test_decode_dataset_reads_plain_elements_as_pydicom(syntax: str) -> None:
+    """decode_dataset reads plain top-level elements itself (no pydicom element generator):
+    what it gives must be pydicom's read_dataset result, raw element by raw element; anything
+    special goes to pydicom (sequences, character sets, odd VRs, truncation)."""
+    import warnings
+
+    from pydicom.sequence import Sequence
+
+    plain = Dataset()
+    plain.QueryRetrieveLevel = "IMAGE"
+    plain.StudyInstanceUID = "1.2.3.4"
+    plain.SOPInstanceUID = "1.2.3.4.5\x00"
+    plain.InstanceNumber = ""
+    plain.PatientName = "Doe^J"
+    plain.Rows = 512
+    plain.add_new(0x00091001, "UN", b"\x01\x02")
+    plain.add_new(0x00420011, "OB", b"\x00\x01")
+    plain.RetrieveURL = "http://x/y"
+    plain.add_new(0x00191010, "LO", "private")
+    with_sequence = Dataset()
+    with_sequence.PatientID = "P"
+    item = Dataset()
+    item.CodeValue = "X"
+    with_sequence.ProcedureCodeSequence = Sequence([item])
+    with_charset = Dataset()
+    with_charset.SpecificCharacterSet = "ISO_IR 100"
+    with_charset.PatientName = "Müller"
+    for ds in (plain, with_sequence, with_charset, Dataset()):
+        data = encode_dataset(ds, syntax)
+        _same_as_pydicom(data, syntax)
+        for cut in (1, 3, 7, 9, 11):  # truncated: pydicom's own handling
+            if len(data) > cut:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    try:
+                        _pydicom_read(data[:-cut], syntax)
+                    except Exception:
+                        continue
+                _same_as_pydicom(data[:-cut], syntax, convert=False)
+    # the other VR encoding than declared: pydicom's warning and switch
+    other = "1.2.840.10008.1.2.1" if syntax == "1.2.840.10008.1.2" else "1.2.840.10008.1.2"
+    _same_as_pydicom(encode_dataset(plain, other), syntax)
+    data = encode_dataset(plain, syntax)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert decode_dataset(bytearray(data), syntax) == _pydicom_read(data, syntax)

@@ -24,13 +24,31 @@ VALUES: dict[str, list[str]] = {
     "StudyDate": ["20240102", "20240101-20240131", " 2024 ", ""],  # DA
     "SliceThickness": ["1.50", " 2 ", "1\\2.5", ""],  # DS
     "AcquisitionDateTime": ["20240102101010.5", ""],  # DT
-    "InstanceNumber": ["12", "0012", " 7", "1\\2", ""],  # IS
+    "InstanceNumber": [
+        "12",
+        "0012",
+        " 7",
+        "1\\2",
+        "",
+        "+5",
+        "-0",
+        " -03 ",
+        "1234567890123",
+    ],  # IS
     "StudyDescription": ["Head  ", "a\\b ", " lead", ""],  # LO
     "PatientComments": ["line\\with backslash  ", ""],  # LT
     "PatientName": ["Doe^John", "Doe^John  ", "A^B=C^D", "X\\Y", ""],  # PN
     "AccessionNumber": ["A123 ", ""],  # SH
     "StudyTime": ["101010", "101010.123 ", ""],  # TM
-    "SOPInstanceUID": ["1.2.3", "1.2.3\x00", "1.2.3\\4.5", ""],  # UI
+    "SOPInstanceUID": [
+        "1.2.3",
+        "1.2.3\x00",
+        "1.2.3\\4.5",
+        "",
+        "1.02.3",
+        "1." + "2" * 63,
+        "1.2 ",
+    ],  # UI
     "RetrieveURL": ["http://x/y ", ""],  # UR
     "TextValue": ["long text  ", ""],  # UT
 }
@@ -95,3 +113,29 @@ def test_flatten_leaves_the_match_raw_and_equal() -> None:
     # a --handler or --write still sees the whole data set, converted on access
     for a, b in itertools.zip_longest(decoded, decode_dataset(encoded, EXPLICIT)):
         assert a == b
+
+
+def test_flatten_warns_as_pydicom_for_invalid_uids_and_numbers() -> None:
+    """Valid UIDs and IS values are read without pydicom's objects; invalid ones still go
+    through pydicom's converter, with its warnings."""
+    ds = Dataset()
+    ds.SOPInstanceUID = "1.2.3"
+    ds.InstanceNumber = "7"
+    encoded = encode_dataset(ds, EXPLICIT)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert flatten(decode_dataset(encoded, EXPLICIT)) == {
+            "InstanceNumber": "7",
+            "SOPInstanceUID": "1.2.3",
+        }
+    assert not caught
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds.SOPInstanceUID = "1.02.x"
+        ds.InstanceNumber = "1234567890123"
+    encoded = encode_dataset(ds, EXPLICIT)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        row = flatten(decode_dataset(encoded, EXPLICIT))
+    assert row == {"InstanceNumber": "1234567890123", "SOPInstanceUID": "1.02.x"}
+    assert len(caught) == 2

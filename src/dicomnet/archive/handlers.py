@@ -33,7 +33,7 @@ from typing import Any
 from dicomnet.archive.attributes import INDEX_TAGS
 from dicomnet.archive.index import Index, IndexUnavailable
 from dicomnet.archive.matching import MatchError
-from dicomnet.archive.query import plan, response, retrieve_statement
+from dicomnet.archive.query import charset_terms, plan, response, retrieve_statement
 from dicomnet.qr import model_for_uid, validate_identifier
 
 LOG = logging.getLogger("dicomnet.archive")
@@ -218,12 +218,15 @@ class ArchiveSCP:
             yield status(IDENTIFIER_DOES_NOT_MATCH, str(exc)), None
             return
         syntax = str(event.context.transfer_syntax)
+        terms = charset_terms(identifier)
         try:
             for row in self.index.stream(statement):
                 if event.is_cancelled:
                     yield 0xFE00, None
                     return
-                answer = response(row, requested, identifier, level, self.ae_title, syntax)
+                answer = response(
+                    row, requested, identifier, level, self.ae_title, syntax, list(terms)
+                )
                 if answer is not None:  # None: its sequences do not match
                     yield 0xFF00, answer
         except IndexUnavailable as exc:

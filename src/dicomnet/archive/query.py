@@ -231,6 +231,11 @@ def retrieve_statement(identifier: Any, level: str) -> sa.Select[Any]:
     )
 
 
+def charset_terms(identifier: Any) -> list[str]:
+    """The Specific Character Set terms of a request identifier (a fresh list)."""
+    return _charset_terms(identifier)
+
+
 def _charset_terms(identifier: Any) -> list[str]:
     elem = identifier.get(0x00080005)
     if elem is None:
@@ -238,10 +243,14 @@ def _charset_terms(identifier: Any) -> list[str]:
     return [v for v in split_values(elem.value) if v]
 
 
-def response_charset(identifier: Any, texts: Sequence[str]) -> list[str]:
+def response_charset(
+    identifier: Any, texts: Sequence[str], terms: list[str] | None = None
+) -> list[str]:
     """The Specific Character Set of a response holding ``texts``: the request's own when every
-    text fits it, else ISO_IR 192."""
-    terms = _charset_terms(identifier)
+    text fits it, else ISO_IR 192. ``terms``: the request's own, when the caller has read them
+    from ``identifier`` already (once per query rather than once per match)."""
+    if terms is None:
+        terms = _charset_terms(identifier)
     if all(t.isascii() for t in texts):
         return terms
     if len(terms) == 1 and terms[0] in _PYTHON_CODECS:
@@ -325,10 +334,12 @@ def response(
     level: str,
     ae_title: str,
     syntax: str | None = None,
+    charset_terms: list[str] | None = None,
 ) -> Any:
     """The C-FIND response identifier for one index row: its bytes in ``syntax`` when given
     and :func:`encode_response` can write them, else a pydicom Dataset; None when the row's
-    sequences do not match the identifier's sequence keys."""
+    sequences do not match the identifier's sequence keys. ``charset_terms``: the request's
+    Specific Character Set terms (:func:`charset_terms`), read once per query by the caller."""
     from pydicom.dataset import Dataset
 
     values: list[tuple[Requested, str | None]] = []
@@ -351,7 +362,7 @@ def response(
     texts = [v for _i, v in values if v]
     for items in sequences.values():
         texts.extend(_item_texts(items))
-    charset = response_charset(identifier, texts)
+    charset = response_charset(identifier, texts, charset_terms)
     if syntax is not None and not any(sequences.values()):
         elements = [(item.tag, item.vr, value) for item, value in values]
         elements.append((0x00080052, "CS", level))

@@ -283,6 +283,11 @@ _TEXT_VRS = frozenset(
     ]
 )
 _KEYWORDS: dict[int, str] = {}
+#: A UID pydicom finds valid (its own rule for reading: at most 64 characters of this form), and
+#: an IS value: :func:`_plain_text` gives their text without making pydicom's UID / IS objects,
+#: which validate it again (a third of the cost of a C-FIND match's row).
+_UID = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*")
+_IS = re.compile(r" *[-+]?[0-9]+")
 
 
 def flatten(ds: Any, prefix: str = "") -> dict[str, str]:
@@ -292,7 +297,8 @@ def flatten(ds: Any, prefix: str = "") -> dict[str, str]:
     SpecificCharacterSet in the data set is converted by pydicom's own value converter without
     making it a DataElement of ``ds`` (a third of the cost of a C-FIND match when 10,000 are
     printed); every other element is read from ``ds`` as before. The text is the same."""
-    if prefix or 0x00080005 in ds or not _plain_hooks():
+    items = getattr(ds, "_dict", None)  # pydicom's own {tag: element}: read as get_item does
+    if prefix or type(items) is not dict or 0x00080005 in items or not _plain_hooks():
         return _flatten_elements(ds, prefix)
     from pydicom.charset import default_encoding
     from pydicom.datadict import dictionary_VR, keyword_for_tag
@@ -301,9 +307,10 @@ def flatten(ds: Any, prefix: str = "") -> dict[str, str]:
     from pydicom.values import convert_value
 
     encoding = ds.original_character_set or default_encoding
+    plain_vrs = _plain_converters()
     out: dict[str, str] = {}
-    for tag in sorted(ds.keys()):
-        raw = ds.get_item(tag)
+    for tag in sorted(items):
+        raw = items[tag]  # a deferred value (None) goes to _flatten_elements, as before
         vr = raw.VR if isinstance(raw, RawDataElement) else None
         if vr is None and isinstance(raw, RawDataElement) and not (tag >> 16) & 1:
             try:
@@ -313,9 +320,15 @@ def flatten(ds: Any, prefix: str = "") -> dict[str, str]:
         if vr not in _TEXT_VRS or raw.value is None:
             out.update(_flatten_elements(ds, prefix, (tag,)))
             continue
-        name = _KEYWORDS.get(tag)
+        number = int(tag)  # plain int keys: no BaseTag.__eq__ in the look-up
+        name = _KEYWORDS.get(number)
         if name is None:
-            name = _KEYWORDS[tag] = keyword_for_tag(tag) or f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+            name = keyword_for_tag(tag) or f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+            _KEYWORDS[number] = name
+        text = _plain_text(vr, raw.value) if vr in plain_vrs else None
+        if text is not None:
+            out[name] = text
+            continue
         value = convert_value(vr, raw, encoding)
         if value is None:
             text = ""
@@ -327,6 +340,44 @@ def flatten(ds: Any, prefix: str = "") -> dict[str, str]:
             text = str(value)
         out[name] = text
     return out
+
+
+def _plain_converters() -> frozenset[str]:
+    """The VRs :func:`_plain_text` reads: those whose pydicom converter is still its own."""
+    from pydicom import values
+
+    stock: dict[Any, Any] = {
+        "UI": values.convert_UI,
+        "IS": values.convert_IS_string,
+        "CS": values.convert_string,
+        "AE": values.convert_AE_string,
+    }
+    converters: dict[Any, Any] = values.converters
+    return frozenset(vr for vr, func in stock.items() if converters.get(vr) is func)
+
+
+def _plain_text(vr: str, raw: bytes) -> str | None:
+    """The text pydicom's converter gives for a single valid UI or IS value (its UID or IS
+    object printed), or None for anything else (empty, several values, invalid: pydicom's
+    converter then gives the text and its warnings, as it always did). For CS and AE, which
+    pydicom converts without validating, always the text: the value without its padding
+    (CS: trailing spaces and NULs; AE: spaces around each value), values joined with
+    backslashes as :func:`flatten` joins them."""
+    from pydicom import config
+
+    decoded = raw.decode("latin-1")  # the converters' default_encoding (iso8859)
+    if vr == "CS":
+        return decoded.rstrip(" \x00")
+    if vr == "AE":
+        return "\\".join(part.strip() for part in decoded.split("\\"))
+    value = decoded.rstrip(" \x00")
+    if len(value) > (64 if vr == "UI" else 12):
+        return None
+    if vr == "UI":
+        return value if _UID.fullmatch(value) else None
+    if config.use_IS_numpy or not _IS.fullmatch(value):
+        return None
+    return value.lstrip(" ")
 
 
 def _plain_hooks() -> bool:
