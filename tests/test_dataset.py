@@ -609,3 +609,75 @@ def test_decode_dataset_reads_plain_elements_as_pydicom(syntax: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert decode_dataset(bytearray(data), syntax) == _pydicom_read(data, syntax)
+
+
+# Element headers a plain identifier is made of, and some that the fast reader must decline.
+_VRS = [
+    b"AE",
+    b"CS",
+    b"DA",
+    b"IS",
+    b"LO",
+    b"PN",
+    b"SH",
+    b"UI",
+    b"US",
+    b"UL",
+    b"OB",
+    b"UN",
+    b"SQ",
+    b"UT",
+    b"ZZ",
+]
+
+
+@st.composite
+def _little_endian_elements(draw: st.DrawFn, implicit: bool) -> bytes:
+    """Bytes of a run of top-level elements, mostly well formed, now and then not (an item
+    tag, Specific Character Set, undefined or overlong lengths, an unknown VR, a truncation)."""
+    import struct
+
+    def odd() -> bool:
+        return draw(st.integers(0, 11)) == 0
+
+    out = bytearray()
+    for _ in range(draw(st.integers(0, 6))):
+        group = 0xFFFE if odd() else draw(st.sampled_from([0x0008, 0x0009, 0x0010, 0x0020]))
+        number = 0x0005 if odd() else draw(st.integers(0, 0xFFFF))
+        value = draw(st.binary(max_size=12))
+        length = draw(st.sampled_from([0xFFFFFFFF, len(value) + 3])) if odd() else len(value)
+        if implicit:
+            out += struct.pack("<HHL", group, number, length)
+        else:
+            vr = b"ZZ" if odd() else draw(st.sampled_from(_VRS[:-1]))
+            if vr in (b"OB", b"UN", b"SQ", b"UT"):
+                out += struct.pack("<HH2sHL", group, number, vr, 0, length)
+            else:
+                out += struct.pack("<HH2sH", group, number, vr, length & 0xFFFF)
+        out += value
+    if odd():
+        out += draw(st.binary(min_size=1, max_size=5))  # a truncated element
+    return bytes(out)
+
+
+@given(data=st.data(), implicit=st.booleans())
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def test_fast_plain_reader_declines_or_matches_pydicom(data: st.DataObject, implicit: bool) -> None:
+    """For any bytes, decode_dataset's own reader of plain elements either declines (pydicom
+    reads them) or gives exactly pydicom's raw elements and Dataset state."""
+    import warnings
+
+    from dicomnet.dataset import _read_plain
+
+    raw = data.draw(_little_endian_elements(implicit))
+    syntax = "1.2.840.10008.1.2" if implicit else "1.2.840.10008.1.2.1"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ours = _read_plain(raw, implicit)
+        if ours is None:
+            return
+        theirs = _pydicom_read(raw, syntax)
+    assert list(ours._dict.items()) == list(theirs._dict.items())
+    assert {k: v for k, v in vars(ours).items() if k != "_dict"} == {
+        k: v for k, v in vars(theirs).items() if k != "_dict"
+    }
