@@ -813,18 +813,3 @@ def status_dataset(rsp: Message | None) -> Dataset:
         else:
             setattr(ds, name, list(value) if isinstance(value, tuple) else value)
     return ds
-    for name in (
-        "Status",
-        "ErrorComment",
-        "ErrorID",
-        "OffendingElement",
-        "AffectedSOPInstanceUID",
-        "NumberOfRemainingSuboperations",
-        "NumberOfCompletedSuboperations",
-        "NumberOfFailedSuboperations",
-        "NumberOfWarningSuboperations",
-    ):
-        value = getattr(rsp, name, None)
-        if value is not None:
-            setattr(ds, name, list(value) if isinstance(value, tuple) else value)
-    return ds
