@@ -15,6 +15,7 @@ DIMSE message. Elsewhere the option does not exist and nothing is done.
 from __future__ import annotations
 
 import contextlib
+import select
 import socket
 import struct
 import sys
@@ -153,6 +154,19 @@ class Connection:
         Raises :class:`Deadline` when ``deadline`` passes first, OSError on network failure.
         """
         return bytes(self.recv_view(deadline))
+
+    def readable(self) -> bool:
+        """True when a read would not block: bytes (a TLS socket's decrypted ones included),
+        the end of the stream, or an error for the read to report."""
+        sock = self.sock
+        try:
+            pending = getattr(sock, "pending", None)
+            if pending is not None and pending():
+                return True
+            ready, _w, _x = select.select([sock], [], [], 0)
+        except (OSError, ValueError):
+            return True  # closed under us: let the read report it
+        return bool(ready)
 
     def recv_view(self, deadline: float | None) -> memoryview:
         """:meth:`recv` without the copy: a view of this connection's receive buffer, valid

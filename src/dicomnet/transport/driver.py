@@ -22,7 +22,6 @@ default) optionally bounds a whole message. Each send must make progress within
 from __future__ import annotations
 
 import contextlib
-import select
 import threading
 import time
 from collections import deque
@@ -704,7 +703,7 @@ class AssociationCore:
         the main loop. Also True when the association has ended: nobody is listening."""
         conn = self._conn
         for _ in range(64):  # bounded: a peer streaming data cannot keep us here
-            if conn is None or conn.closed or self._ended() or not _readable(conn):
+            if conn is None or conn.closed or self._ended() or not conn.readable():
                 break
             if not self._pump(deadline_in(self.dimse_timeout)):
                 break
@@ -797,16 +796,3 @@ def _close_sink(done: MessageComplete[Any]) -> None:
     sink = done.dataset
     if sink is not None and hasattr(sink, "close"):
         sink.close()
-
-
-def _readable(conn: Connection) -> bool:
-    """True when a read on ``conn`` would not block (bytes, end of stream or an error)."""
-    sock = conn.sock
-    try:
-        pending = getattr(sock, "pending", None)  # a TLS socket may hold decrypted bytes
-        if pending is not None and pending():
-            return True
-        ready, _w, _x = select.select([sock], [], [], 0)
-    except (OSError, ValueError):
-        return True  # closed under us: let the read report it
-    return bool(ready)
