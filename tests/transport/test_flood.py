@@ -8,6 +8,8 @@ oldest go first) while real requestors, which send their A-ASSOCIATE-RQ at once,
 
 from __future__ import annotations
 
+import select
+import socket
 import ssl
 import threading
 import time
@@ -198,3 +200,46 @@ def test_flood_threads_bounded_and_memory_returns(tmp_path: Path) -> None:
         scp.wait(10)
         if scp.stdout is not None:
             scp.stdout.close()
+
+
+def _tcp_pairs(count: int) -> list[tuple[socket.socket, socket.socket]]:
+    """(server side, client side) of ``count`` loopback TCP connections."""
+    with socket.create_server((HOST, 0)) as listener:
+        pairs = []
+        for _ in range(count):
+            client = socket.create_connection(listener.getsockname())
+            accepted, _addr = listener.accept()
+            pairs.append((accepted, client))
+    return pairs
+
+
+def test_a_connection_with_its_request_waiting_is_not_the_one_cut(
+    start_server: StartServer,
+) -> None:
+    """When the pending cap is reached, the connection cut is the oldest *silent* one: a
+    requestor whose A-ASSOCIATE-RQ has arrived but not been read yet (a loaded server) keeps
+    its connection, even when it is the oldest. Checked on the server's own choice, with three
+    loopback connections standing in for pending ones from one address."""
+    server = start_server(scp_ae(maximum_pending_connections=3))
+    pairs = _tcp_pairs(3)
+    try:
+        oldest_with_request, silent, _newest = pairs
+        oldest_with_request[1].sendall(b"\x01\x00\x00\x00\x00\xcd")  # an RQ's first bytes
+        deadline = time.monotonic() + 5
+        while not select.select([oldest_with_request[0]], [], [], 0.1)[0]:
+            assert time.monotonic() < deadline, "the bytes never arrived"
+        keys = [object(), object(), object()]
+        with server._lock:
+            for key, (ours, _peer) in zip(keys, pairs, strict=True):
+                server._pending[key] = ours  # type: ignore[index]
+            server._evict_one()
+            left = list(server._pending)
+            for key in left:
+                del server._pending[key]
+        assert left == [keys[0], keys[2]]  # the oldest silent one went
+        silent[1].settimeout(5)
+        assert silent[1].recv(1) == b""  # cut: its peer sees the end of the stream
+    finally:
+        for a, b in pairs:
+            a.close()
+            b.close()

@@ -8,10 +8,11 @@ Connections and associations are separate limits. A connection is *pending* from
 is accepted until its A-ASSOCIATE-RQ has been read and it has been given one of the AE's
 ``maximum_associations`` slots; a connection being rejected stays pending until it closes.
 At most ``maximum_pending_connections`` connections are pending: when another one arrives, the
-oldest pending connection of the address holding the most pending connections is cut, so a
-flood of silent or slow connections (plain or TLS) delays a real requestor, which sends its
-A-ASSOCIATE-RQ at once, by no more than a few milliseconds. Threads are therefore bounded too:
-one per association plus one per pending connection (connections past
+oldest pending connection of the address holding the most pending connections is cut (the
+oldest with nothing waiting to be read, if there is one), so a flood of silent or slow
+connections (plain or TLS) delays a real requestor, which sends its A-ASSOCIATE-RQ at once, by
+no more than a few milliseconds, and does not cut it before its request is read. Threads are
+therefore bounded too: one per association plus one per pending connection (connections past
 ``maximum_associations + 2 * maximum_pending_connections`` threads are closed at once).
 An association whose requestor has gone while a handler still runs gives its slot back when
 a new association needs one.
@@ -231,15 +232,20 @@ class AssociationServer:
         thread.start()
 
     def _evict_one(self) -> None:
-        """Cut the oldest pending connection of the address with the most of them (lock held)."""
+        """Cut a pending connection of the address with the most of them (lock held): the
+        oldest with nothing waiting to be read, else the oldest. A requestor whose
+        A-ASSOCIATE-RQ (or TLS hello) has arrived but not yet been read is about to be served;
+        a silent connection is not."""
         counts: dict[str, int] = {}
         for sock in self._pending.values():
             host = _peer_host(sock)
             counts[host] = counts.get(host, 0) + 1
         busiest = max(counts, key=lambda host: counts[host])
-        victim, sock = next(
+        candidates = [
             (assoc, sock) for assoc, sock in self._pending.items() if _peer_host(sock) == busiest
-        )
+        ]
+        waiting = _with_bytes_waiting([sock for _assoc, sock in candidates])
+        victim, sock = next((c for c in candidates if c[1].fileno() not in waiting), candidates[0])
         del self._pending[victim]
         self._evicted.add(victim)
         LOGGER.info(
@@ -365,6 +371,20 @@ def _peer_gone(assoc: AssociationCore) -> bool:
         return False  # cannot tell (e.g. closed under us): keep the slot
     except OSError:
         return True  # reset by the peer
+
+
+def _with_bytes_waiting(socks: list[socket.socket]) -> set[int]:
+    """The file descriptors among ``socks`` with bytes to read (or an end of stream), now."""
+    try:
+        if hasattr(select, "poll"):  # no FD_SETSIZE limit
+            poller = select.poll()
+            for sock in socks:
+                poller.register(sock, select.POLLIN)
+            return {fd for fd, _event in poller.poll(0)}
+        ready, _w, _x = select.select(socks, [], [], 0)
+        return {sock.fileno() for sock in ready}
+    except (OSError, ValueError):
+        return set()  # a socket closed under us: fall back to the oldest
 
 
 def _cut(tls: socket.socket) -> None:
