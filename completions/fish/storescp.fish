@@ -26,7 +26,7 @@ complete -c storescp -l allow-plain-password -d 'Accept a username+password iden
 complete -c storescp -l require-user -r -F -d 'Accept only users listed in this users file, each line \'user:scrypt$...\' (make one with --hash-password USER), and, with a line \'!jwt-hs256:SECRET\' (base64url), JSON Web Tokens signed HS256 with SECRET; an association without user identity, or with a wrong one, is rejected'
 complete -c storescp -l hash-password -x -d 'Print the --require-user line of USER and exit; the password is asked for (or read from stdin, or DICOMNET_PASSWORD)'
 complete -c storescp -l max-associations -x -d 'Concurrent associations'
-complete -c storescp -l max-pending-connections -x -d 'Connections that have not associated yet (TLS handshake, waiting for the request, being rejected); beyond, the oldest is closed'
+complete -c storescp -l max-pending-connections -x -d 'Connections that have not associated yet (TLS handshake, waiting for the request, being rejected); beyond, the oldest silent one is closed'
 complete -c storescp -l exit-after -x -d 'Stop after N stored instances'
 complete -c storescp -l idle-timeout -x -d 'Seconds without a byte from the peer before its association is aborted'
 complete -c storescp -l fsync -x -d 'always: fsync each file and its directory before answering success (an instance answered survives a crash); batch: the same promise, the fsyncs of instances stored at once (concurrent associations) done together; never: no fsync (a crash may lose instances already answered; scratch receivers)'

@@ -61,7 +61,8 @@ class AE:
         #: Associations served at once (A-ASSOCIATE-RJ, transient, local limit, beyond).
         self.maximum_associations = 10
         #: Connections that have not associated (yet): TLS handshake, waiting for the
-        #: A-ASSOCIATE-RQ, being rejected. Beyond, the oldest of the busiest address is cut.
+        #: A-ASSOCIATE-RQ, being rejected. Beyond, the oldest silent one of the busiest address
+        #: is cut.
         self.maximum_pending_connections = 32
         self.require_called_aet = False
         self.require_calling_aet: list[str] = []

@@ -157,7 +157,7 @@ def storescp(
             "--max-pending-connections",
             min=1,
             help="Connections that have not associated yet (TLS handshake, waiting for the "
-            "request, being rejected); beyond, the oldest is closed. They never take an "
+            "request, being rejected); beyond, the oldest silent one is closed. They never take an "
             "association's place.",
         ),
     ] = 32,
