@@ -37,12 +37,18 @@ def setup(level: int, log_file: str | None = None) -> None:
     no log file and while nothing has imported :mod:`logging`, nothing can be logged before it
     is imported (:mod:`dicomnet._log`): the set-up is then done when it is, so that a plain run
     never loads it."""
-    for finder in [f for f in sys.meta_path if isinstance(f, _SetUpOnImport)]:
-        sys.meta_path.remove(finder)
+    from dicomnet.cli._import_hook import around_next_import, cancel
+
+    cancel("logging")
     if log_file or level < WARNING or "logging" in sys.modules:
         _set_up(level, log_file)
     else:
-        sys.meta_path.insert(0, _SetUpOnImport(level))
+
+        def then_set_up(load: Callable[[], None]) -> None:
+            load()
+            _set_up(level, None)
+
+        around_next_import("logging", then_set_up)
 
 
 def _set_up(level: int, log_file: str | None) -> None:
@@ -72,40 +78,6 @@ def _formatter() -> logging.Formatter:
             return text
 
     return Prefixed()
-
-
-class _SetUpOnImport:
-    """A meta path finder for ``logging`` only: the module as usual, then :func:`_set_up`."""
-
-    def __init__(self, level: int) -> None:
-        self.level = level
-
-    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
-        if name != "logging":
-            return None
-        sys.meta_path.remove(self)  # once: the real finders locate the module
-        from importlib.util import find_spec
-
-        spec: Any = find_spec(name)
-        if spec is not None and spec.loader is not None:
-            spec.loader = _ThenSetUp(spec.loader, self.level)
-        return spec
-
-
-class _ThenSetUp:
-    def __init__(self, loader: Any, level: int) -> None:
-        self.loader = loader
-        self.level = level
-
-    def __getattr__(self, name: str) -> Any:  # get_source, is_package, ...: the real loader's
-        return getattr(self.loader, name)
-
-    def create_module(self, spec: Any) -> Any:
-        return self.loader.create_module(spec)
-
-    def exec_module(self, module: Any) -> None:
-        self.loader.exec_module(module)
-        _set_up(self.level, None)
 
 
 def _name(message: Any) -> str:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -129,50 +129,28 @@ _DEFERRED = {"rich.markdown": "Markdown", "rich.traceback": "Traceback"}
 def defer_rich_extras() -> None:
     """Have ``typer.rich_utils``, when it is imported, load without ``rich.markdown`` and
     ``rich.traceback`` (see the module's docstring). Idempotent; nothing else changes."""
-    if "typer.rich_utils" in sys.modules or any(
-        isinstance(f, _RichUtilsFinder) for f in sys.meta_path
-    ):
+    from dicomnet.cli._import_hook import around_next_import, waiting
+
+    if "typer.rich_utils" in sys.modules or waiting("typer.rich_utils"):
         return
-    sys.meta_path.insert(0, _RichUtilsFinder())
+    around_next_import("typer.rich_utils", _with_stand_ins)
 
 
-class _RichUtilsFinder:
-    """A meta path finder for ``typer.rich_utils`` only: its normal spec, loaded with the two
-    stand-ins in ``sys.modules``."""
-
-    def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
-        if name != "typer.rich_utils":
-            return None
-        sys.meta_path.remove(self)  # once: the real finders locate the module
-        from importlib.util import find_spec
-
-        spec: Any = find_spec(name)
-        if spec is not None and spec.loader is not None:
-            spec.loader = _StandInsWhileLoading(spec.loader)
-        return spec
-
-
-class _StandInsWhileLoading:
-    def __init__(self, loader: Any) -> None:
-        self.loader = loader
-
-    def create_module(self, spec: Any) -> Any:
-        return self.loader.create_module(spec)
-
-    def exec_module(self, module: ModuleType) -> None:
-        placed = []
-        for name, attr in _DEFERRED.items():
-            if name not in sys.modules:
-                stand_in = ModuleType(name)
-                setattr(stand_in, attr, _deferred_class(name, attr))
-                sys.modules[name] = stand_in
-                placed.append((name, stand_in))
-        try:
-            self.loader.exec_module(module)
-        finally:
-            for name, stand_in in placed:
-                if sys.modules.get(name) is stand_in:
-                    del sys.modules[name]  # the next import of it is the real module
+def _with_stand_ins(load: Callable[[], None]) -> None:
+    """``load()`` with the stand-ins of :data:`_DEFERRED` in ``sys.modules``, then without."""
+    placed = []
+    for name, attr in _DEFERRED.items():
+        if name not in sys.modules:
+            stand_in = ModuleType(name)
+            setattr(stand_in, attr, _deferred_class(name, attr))
+            sys.modules[name] = stand_in
+            placed.append((name, stand_in))
+    try:
+        load()
+    finally:
+        for name, stand_in in placed:
+            if sys.modules.get(name) is stand_in:
+                del sys.modules[name]  # the next import of it is the real module
 
 
 def _deferred_class(module: str, attr: str) -> type:
