@@ -134,28 +134,23 @@ def _checked(validator: StructureValidator, meta: FileMeta, name: object) -> Che
     return CheckedFile(sop_class, sop_instance, length, bool(length & 1))
 
 
-def _read_small(
-    handle: BinaryIO, meta: FileMeta, holder: _ReadBuffer | None = None
-) -> bytes | memoryview | None:
+def _read_small(handle: BinaryIO, meta: FileMeta, holder: _ReadBuffer) -> memoryview | bytes | None:
     """The rest of the file from the data set's first byte, if it is at most
-    :data:`IN_MEMORY_LIMIT` bytes long (None otherwise: stream it). With ``holder``, read into
-    its buffer (a view of it is returned, valid until the holder's next read)."""
+    :data:`IN_MEMORY_LIMIT` bytes long (None otherwise: stream it), read into ``holder``'s
+    buffer: a view of it, valid until the holder's next read."""
     try:
         size = os.fstat(handle.fileno()).st_size
     except (OSError, ValueError, AttributeError):
         return None
-    rest = size - meta.dataset_offset
+    rest = max(size - meta.dataset_offset, 0)
     if rest > IN_MEMORY_LIMIT:
         return None
     handle.seek(meta.dataset_offset)
-    if holder is not None and rest >= 0:
-        view = holder.view(rest + 1)  # one byte more: a file that grew since fstat shows it
-        got = _read_into(handle, view)
-        if got <= rest:
-            return view[:got]
-        data = bytes(view) + handle.read(IN_MEMORY_LIMIT + 1 - len(view))
-    else:
-        data = handle.read(IN_MEMORY_LIMIT + 1)
+    view = holder.view(rest + 1)  # one byte more: a file that grew since fstat shows it
+    got = _read_into(handle, view)
+    if got <= rest:
+        return view[:got]
+    data = bytes(view) + handle.read(IN_MEMORY_LIMIT + 1 - len(view))
     return data if len(data) <= IN_MEMORY_LIMIT else None  # it grew past the limit: stream
 
 

@@ -224,9 +224,7 @@ class ArchiveSCP:
                 if event.is_cancelled:
                     yield 0xFE00, None
                     return
-                answer = response(
-                    row, requested, identifier, level, self.ae_title, syntax, list(terms)
-                )
+                answer = response(row, requested, identifier, level, self.ae_title, syntax, terms)
                 if answer is not None:  # None: its sequences do not match
                     yield 0xFF00, answer
         except IndexUnavailable as exc:

@@ -232,11 +232,7 @@ def retrieve_statement(identifier: Any, level: str) -> sa.Select[Any]:
 
 
 def charset_terms(identifier: Any) -> list[str]:
-    """The Specific Character Set terms of a request identifier (a fresh list)."""
-    return _charset_terms(identifier)
-
-
-def _charset_terms(identifier: Any) -> list[str]:
+    """The Specific Character Set terms of a request identifier."""
     elem = identifier.get(0x00080005)
     if elem is None:
         return []
@@ -250,7 +246,7 @@ def response_charset(
     text fits it, else ISO_IR 192. ``terms``: the request's own, when the caller has read them
     from ``identifier`` already (once per query rather than once per match)."""
     if terms is None:
-        terms = _charset_terms(identifier)
+        terms = charset_terms(identifier)
     if all(t.isascii() for t in texts):
         return terms
     if len(terms) == 1 and terms[0] in _PYTHON_CODECS:
