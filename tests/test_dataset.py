@@ -667,7 +667,7 @@ def test_fast_plain_reader_declines_or_matches_pydicom(data: st.DataObject, impl
     reads them) or gives exactly pydicom's raw elements and Dataset state."""
     import warnings
 
-    from dicomnet.dataset import _read_plain
+    from dicomnet._pydicom_fast import read_plain as _read_plain
 
     raw = data.draw(_little_endian_elements(implicit))
     syntax = "1.2.840.10008.1.2" if implicit else "1.2.840.10008.1.2.1"

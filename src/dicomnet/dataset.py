@@ -53,7 +53,6 @@ except ImportError:  # pragma: no cover - not on POSIX: no locks, stale files ar
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset, FileMetaDataset
 
-    from dicomnet.dimse.messages import Message
 
 from dicomnet._inflate import (
     INFLATE_STEP,
@@ -61,6 +60,8 @@ from dicomnet._inflate import (
     RATIO_FLOOR,
     Inflater,
 )
+from dicomnet._pydicom_fast import read_plain
+from dicomnet._pydicom_fast import status_dataset as status_dataset  # its callers' import
 from dicomnet.part10 import encode_file_meta
 from dicomnet.validate import (
     SOP_CLASS_UID,
@@ -571,84 +572,6 @@ class MemorySink:
 
 
 _PLAIN_SYNTAXES = ("1.2.840.10008.1.2", "1.2.840.10008.1.2.1")
-_HEADERS: dict[Any, Any] = {}
-
-
-def _set_up_plain() -> None:
-    """What :func:`_read_plain` needs from pydicom and ``struct``, looked up once."""
-    import struct
-
-    from pydicom import config
-    from pydicom.charset import default_encoding
-    from pydicom.dataelem import RawDataElement, empty_value_for_VR
-    from pydicom.filereader import ENCODED_VR
-    from pydicom.tag import BaseTag
-    from pydicom.valuerep import EXPLICIT_VR_LENGTH_32
-
-    _HEADERS[False] = struct.Struct("<HH2sH").unpack_from
-    _HEADERS[4] = struct.Struct("<L").unpack_from
-    _HEADERS["vr"] = {vr: vr.decode(default_encoding) for vr in ENCODED_VR}
-    _HEADERS["long"] = frozenset(str(vr) for vr in EXPLICIT_VR_LENGTH_32)
-    _HEADERS["config"] = config
-    _HEADERS["tag"] = BaseTag
-    _HEADERS["raw"] = RawDataElement
-    _HEADERS["empty"] = empty_value_for_VR
-    _HEADERS[True] = struct.Struct("<HHL").unpack_from  # last: the mark of a set-up done
-
-
-def _read_plain(data: bytes, implicit: bool) -> Dataset | None:
-    """The Dataset pydicom's ``read_dataset`` gives for little-endian ``data`` made of plain
-    top-level elements (an identifier, a response): the same RawDataElements in the same
-    Dataset, read with ``struct`` from the bytes instead of pydicom's element generator over a
-    stream (a third of the cost of decoding a C-FIND match). None, for pydicom to read it, at
-    the first thing it treats specially: an element of undefined length, an item or delimiter
-    tag, Specific Character Set, a VR it does not know, the VR encoding of the first element
-    not the one declared, truncated data, pydicom's debugging output switched on."""
-    if True not in _HEADERS:
-        _set_up_plain()
-    if _HEADERS["config"].debugging:
-        return None
-    size = len(data)
-    if size >= 6 and (0x40 < data[4] < 0x5B and 0x40 < data[5] < 0x5B) == implicit:
-        return None  # pydicom would warn and read it with the other VR encoding
-    header, long_length = _HEADERS[implicit], _HEADERS[4]
-    vrs, long_vrs = _HEADERS["vr"], _HEADERS["long"]
-    tag_type, raw_element, empty = _HEADERS["tag"], _HEADERS["raw"], _HEADERS["empty"]
-    elements: dict[Any, Any] = {}
-    position = 0
-    vr: str | None = None
-    while position < size:
-        if size - position < 8:
-            return None
-        if implicit:
-            group, number, length = header(data, position)
-        else:
-            group, number, raw_vr, length = header(data, position)
-            vr = vrs.get(raw_vr)
-            if vr is None:
-                return None
-            if vr in long_vrs:
-                if size - position < 12:
-                    return None
-                length = long_length(data, position + 8)[0]
-                position += 4
-        position += 8
-        if length == 0xFFFFFFFF or group == 0xFFFE or (group == 8 and number == 5):
-            return None
-        end = position + length
-        if end > size:
-            return None
-        tag = tag_type(group << 16 | number)
-        value = data[position:end] if length else empty(vr, raw=True)
-        elements[tag] = raw_element(tag, vr, length, value, position, implicit, True)
-        position = end
-    from pydicom.charset import default_encoding
-
-    ds = _empty_dataset()
-    ds._dict = elements  # as Dataset(elements) does
-    ds._parent_encoding = default_encoding
-    ds.set_original_encoding(implicit, True, default_encoding)
-    return ds
 
 
 def decode_dataset(
@@ -665,7 +588,7 @@ def decode_dataset(
     syntax = str(transfer_syntax_uid)
     if isinstance(stream, bytes | bytearray):
         if syntax in _PLAIN_SYNTAXES:
-            ds = _read_plain(bytes(stream), syntax == "1.2.840.10008.1.2")
+            ds = read_plain(bytes(stream), syntax == "1.2.840.10008.1.2")
             if ds is not None:
                 return ds
         stream = io.BytesIO(stream)
@@ -703,113 +626,3 @@ def encode_dataset(dataset: Any, transfer_syntax_uid: str) -> bytes:
         if len(data) % 2:
             data += b"\x00"
     return data
-
-
-#: The status elements of a response, in the order :func:`status_dataset` adds them.
-_STATUS_NAMES = (
-    "Status",
-    "ErrorComment",
-    "ErrorID",
-    "OffendingElement",
-    "AffectedSOPInstanceUID",
-    "NumberOfRemainingSuboperations",
-    "NumberOfCompletedSuboperations",
-    "NumberOfFailedSuboperations",
-    "NumberOfWarningSuboperations",
-)
-#: Those of VR US: (keyword, tag); an int in 0..65535 needs no conversion nor validation.
-_STATUS_US = {
-    "Status": 0x00000900,
-    "ErrorID": 0x00000903,
-    "NumberOfRemainingSuboperations": 0x00001020,
-    "NumberOfCompletedSuboperations": 0x00001021,
-    "NumberOfFailedSuboperations": 0x00001022,
-    "NumberOfWarningSuboperations": 0x00001023,
-}
-#: The attributes of an empty Dataset and of a US DataElement as pydicom's constructors leave
-#: them (read once from real ones: see :func:`_templates`); None if they are not as expected.
-_TEMPLATES: tuple[dict[str, Any], dict[int, dict[str, Any]], tuple[str, ...]] | bool | None = False
-_ELEMENT_ATTRIBUTES = frozenset(
-    [
-        "tag",
-        "VR",
-        "validation_mode",
-        "_value",
-        "file_tell",
-        "is_undefined_length",
-        "private_creator",
-    ]
-)
-
-
-def _templates() -> tuple[dict[str, Any], dict[int, dict[str, Any]], tuple[str, ...]] | None:
-    """What ``Dataset()`` and ``DataElement(tag, "US", n)`` store in their instances, so that
-    :func:`status_dataset` can make the same objects without their constructors (a Dataset()
-    costs ~11 us, most of it in its ``__setattr__``; a response is answered thousands of times
-    per query). None when this pydicom stores anything else (then the constructors are used)."""
-    global _TEMPLATES
-    if _TEMPLATES is False:
-        from pydicom.dataelem import DataElement
-        from pydicom.dataset import Dataset
-
-        empty = dict(Dataset().__dict__)
-        plain = all(v is None or isinstance(v, bool | str | dict) for v in empty.values())
-        elements = {tag: dict(DataElement(tag, "US", 0).__dict__) for tag in _STATUS_US.values()}
-        plain = plain and all(set(e) == _ELEMENT_ATTRIBUTES for e in elements.values())
-        mutable = tuple(k for k, v in empty.items() if type(v) is dict)
-        _TEMPLATES = (empty, elements, mutable) if plain else None
-    return _TEMPLATES  # type: ignore[return-value]
-
-
-def _empty_dataset() -> Dataset:
-    """``Dataset()``, made from the template of what its constructor stores (see
-    :func:`_templates`): a fifth of the cost."""
-    from pydicom.dataset import Dataset
-
-    templates = _templates()
-    if templates is None:
-        return Dataset()
-    empty, _elements, mutable = templates
-    attributes = empty.copy()
-    for key in mutable:
-        attributes[key] = empty[key].copy()
-    ds = Dataset.__new__(Dataset)
-    ds.__dict__.update(attributes)
-    return ds
-
-
-def status_dataset(rsp: Message | None) -> Dataset:
-    """A pydicom Dataset with the status elements of a response (empty if none arrived).
-
-    The Dataset and its US elements (Status, the sub-operation counts, Error ID: ints that
-    pydicom keeps as they are) are made from templates of what pydicom's constructors store
-    (:func:`_templates`): the same objects as ``Dataset()`` and ``ds.Status = value`` give, at
-    a fifth of the cost. The other elements are set through pydicom as before."""
-    from pydicom.config import settings
-    from pydicom.dataelem import DataElement
-
-    templates = _templates()
-    ds = _empty_dataset()
-    if rsp is None:
-        return ds
-    items = ds._dict
-    for name in _STATUS_NAMES:
-        value = getattr(rsp, name, None)
-        if value is None:
-            continue
-        tag = _STATUS_US.get(name)
-        if (
-            templates is not None
-            and tag is not None
-            and type(value) is int
-            and 0 <= value <= 0xFFFF
-        ):
-            element = DataElement.__new__(DataElement)
-            attributes = element.__dict__
-            attributes.update(templates[1][tag])
-            attributes["_value"] = value
-            attributes["validation_mode"] = settings.reading_validation_mode
-            items[attributes["tag"]] = element
-        else:
-            setattr(ds, name, list(value) if isinstance(value, tuple) else value)
-    return ds
